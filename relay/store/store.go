@@ -1,0 +1,84 @@
+// Package store keeps the relay's durable state: devices, browser sessions,
+// the pairings between them and pending pairing codes.
+//
+// Store is the interface the relay's handlers use; Open returns the SQLite
+// implementation (modernc.org/sqlite, pure Go, WAL). A later PostgreSQL store
+// for several relay nodes satisfies the same interface. Secrets never reach
+// the store in clear: callers pass hashes of tokens and codes.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExpired  = errors.New("store: expired")
+	ErrConflict = errors.New("store: already exists")
+	// ErrUnavailable wraps failures of the storage itself (disk full,
+	// read-only file, locked database): temporary, worth a 503.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Device is one registered desktop.
+type Device struct {
+	ID        string
+	Name      string
+	OS        string
+	CreatedAt time.Time
+	LastSeen  time.Time // zero when it never connected
+}
+
+// Session is one browser (or script) that paired with one or more devices.
+type Session struct {
+	ID        string
+	Label     string
+	CreatedAt time.Time
+}
+
+// Store is the relay's durable state. All methods are safe for concurrent use
+// and block until the storage answers or ctx ends.
+type Store interface {
+	// CreateDevice registers d, reachable with the token whose hash is tokenHash.
+	CreateDevice(ctx context.Context, d Device, tokenHash []byte) error
+	// DeviceByToken returns the device whose token hashes to tokenHash, or ErrNotFound.
+	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
+	// Device returns the device with id, or ErrNotFound.
+	Device(ctx context.Context, id string) (Device, error)
+	// TouchDevice records that device id was seen at t, with its current name and OS.
+	TouchDevice(ctx context.Context, id, name, os string, t time.Time) error
+
+	// CreatePairingCode stores a code (by hash) for deviceID, valid until expires.
+	// A hash that already exists is ErrConflict.
+	CreatePairingCode(ctx context.Context, codeHash []byte, deviceID string, expires time.Time) error
+	// RedeemPairingCode consumes the code atomically and returns its device:
+	// ErrNotFound if unknown or already used, ErrExpired if past its time (and
+	// then deletes it too). A code succeeds at most once, even under races.
+	RedeemPairingCode(ctx context.Context, codeHash []byte, now time.Time) (deviceID string, err error)
+	// DeleteExpiredCodes removes codes past their time and says how many.
+	DeleteExpiredCodes(ctx context.Context, now time.Time) (int, error)
+
+	// CreateSession stores a new session reachable with the token hashing to tokenHash.
+	CreateSession(ctx context.Context, s Session, tokenHash []byte) error
+	// SessionByToken returns the session whose token hashes to tokenHash, or ErrNotFound.
+	SessionByToken(ctx context.Context, tokenHash []byte) (Session, error)
+
+	// AddPairing pairs session and device; pairing twice is not an error.
+	AddPairing(ctx context.Context, sessionID, deviceID string, t time.Time) error
+	// RemovePairing unpairs them, or returns ErrNotFound if they were not paired.
+	RemovePairing(ctx context.Context, sessionID, deviceID string) error
+	// RemoveDevicePairings unpairs every session from deviceID and returns those sessions.
+	RemoveDevicePairings(ctx context.Context, deviceID string) ([]string, error)
+	// IsPaired says whether session and device are paired.
+	IsPaired(ctx context.Context, sessionID, deviceID string) (bool, error)
+	// PairedDevices lists the devices of a session, oldest pairing first.
+	PairedDevices(ctx context.Context, sessionID string) ([]Device, error)
+	// PairedSessions lists the sessions paired with a device.
+	PairedSessions(ctx context.Context, deviceID string) ([]string, error)
+
+	// Close releases the storage. Calls after Close fail.
+	Close() error
+}
