@@ -1,0 +1,415 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/relay/store"
+)
+
+// SessionCookie is the name of the browser session cookie.
+const SessionCookie = "tether_session"
+
+// maxBody bounds the JSON body of every API request.
+const maxBody = 4 << 10
+
+// Token prefixes make leaked tokens recognisable (secret scanners, logs).
+const (
+	deviceTokenPrefix  = "tdt_"
+	sessionTokenPrefix = "tst_"
+)
+
+type errorBody struct {
+	Error protocol.Error `json:"error"`
+}
+
+// writeError writes the JSON error body of the contract.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorBody{protocol.Error{Code: code, Message: message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// fail answers a request that went wrong: store outages are 503 with
+// Retry-After, everything unexpected 500; the details go to the log only.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		s.cfg.Logger.Error("store unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay's storage is unavailable; try again shortly")
+		return
+	}
+	s.cfg.Logger.Error("request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, protocol.CodeInternal, "internal error")
+}
+
+func tooMany(w http.ResponseWriter, retry time.Duration, what string) {
+	secs := int(retry.Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, protocol.CodeRateLimited, fmt.Sprintf("too many %s; retry in %d s", what, secs))
+}
+
+// readJSON decodes a bounded JSON body into v, answering 400 or 413 itself.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, fmt.Sprintf("request body over %d bytes", maxBody))
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "could not read the request body")
+		return false
+	case len(strings.TrimSpace(string(body))) == 0:
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "request body is not the expected JSON object")
+		return false
+	}
+	return true
+}
+
+// clientIP is the address rate limits are keyed by.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// bearer returns the token of an "Authorization: Bearer" header, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// authDevice returns the device whose token the request carries, answering
+// 401 itself when there is none.
+func (s *Server) authDevice(w http.ResponseWriter, r *http.Request) (store.Device, bool) {
+	tok := bearer(r)
+	if !strings.HasPrefix(tok, deviceTokenPrefix) {
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "a device token is required (Authorization: Bearer tdt_…)")
+		return store.Device{}, false
+	}
+	d, err := s.cfg.Store.DeviceByToken(r.Context(), hashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "unknown device token")
+		return d, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return d, false
+	}
+	return d, true
+}
+
+// sessionAuth says how a request proved its session.
+type sessionAuth int
+
+const (
+	viaBearer sessionAuth = iota + 1
+	viaCookie
+)
+
+// session returns the session of a request (bearer token first, then the
+// cookie) with the token and how it came, or answers 401 itself.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (store.Session, string, sessionAuth, bool) {
+	tok, how := bearer(r), viaBearer
+	if tok == "" {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			tok, how = c.Value, viaCookie
+		}
+	}
+	if !strings.HasPrefix(tok, sessionTokenPrefix) {
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "not paired: pair this browser with a code from the desktop's tray")
+		return store.Session{}, "", 0, false
+	}
+	sess, err := s.cfg.Store.SessionByToken(r.Context(), hashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "unknown or revoked session")
+		return sess, "", 0, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return sess, "", 0, false
+	}
+	if how == viaCookie && !s.sameOrigin(r) {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "cross-origin request refused")
+		return sess, "", 0, false
+	}
+	return sess, tok, how, true
+}
+
+// sameOrigin reports whether a cookie-carrying request may act: browsers send
+// Origin on cross-site requests and WebSockets; it must be ours. Non-browser
+// clients that send no Origin are allowed except on WebSockets, which
+// clientSocket checks separately.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o == "" || s.origins[strings.ToLower(o)]
+}
+
+// POST /api/v1/devices
+func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) {
+	if ok, retry := s.enrollIP.allow(clientIP(r), s.cfg.Now()); !ok {
+		tooMany(w, retry, "registrations")
+		return
+	}
+	if s.cfg.EnrollToken != "" && subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(s.cfg.EnrollToken)) != 1 {
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "this relay needs an enroll token to register a device")
+		return
+	}
+	var req struct {
+		Name string `json:"name"`
+		OS   string `json:"os"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	req.Name, req.OS = strings.TrimSpace(req.Name), strings.TrimSpace(req.OS)
+	if req.Name == "" {
+		req.Name = "desktop"
+	}
+	if utf8.RuneCountInString(req.Name) > 64 || utf8.RuneCountInString(req.OS) > 32 || !printable(req.Name) || !printable(req.OS) {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "name (≤ 64 characters) and os (≤ 32) must be printable text")
+		return
+	}
+	now := s.cfg.Now()
+	d := store.Device{ID: newID("d_"), Name: req.Name, OS: req.OS, CreatedAt: now}
+	tok := newToken(deviceTokenPrefix)
+	if err := s.cfg.Store.CreateDevice(r.Context(), d, hashToken(tok)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("device registered", "device", d.ID, "name", d.Name, "os", d.OS, "addr", clientIP(r))
+	writeJSON(w, http.StatusCreated, map[string]string{"device_id": d.ID, "device_token": tok})
+}
+
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// POST /api/v1/pairing-codes
+func (s *Server) createPairingCode(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.authDevice(w, r)
+	if !ok {
+		return
+	}
+	if ok, retry := s.codesDev.allow(d.ID, s.cfg.Now()); !ok {
+		tooMany(w, retry, "pairing codes")
+		return
+	}
+	expires := s.cfg.Now().Add(s.cfg.CodeTTL)
+	var code string
+	for try := 0; ; try++ {
+		code = NewPairingCode()
+		err := s.cfg.Store.CreatePairingCode(r.Context(), s.hashCode(code), d.ID, expires)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) || try == 3 {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.cfg.Logger.Info("pairing code issued", "device", d.ID, "expires", expires.UTC().Format(time.RFC3339))
+	writeJSON(w, http.StatusCreated, map[string]string{
+		"code":       code,
+		"expires_at": expires.UTC().Format(time.RFC3339),
+		"url":        s.cfg.PublicURL + "/pair?code=" + code,
+	})
+}
+
+// DELETE /api/v1/device/pairings
+func (s *Server) unpairAll(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.authDevice(w, r)
+	if !ok {
+		return
+	}
+	sessions, err := s.cfg.Store.RemoveDevicePairings(r.Context(), d.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, sess := range sessions {
+		s.router.Unpaired(sess, d.ID)
+	}
+	s.cfg.Logger.Info("device unpaired from every browser", "device", d.ID, "sessions", len(sessions))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /api/v1/pairings
+func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
+	now := s.cfg.Now()
+	if ok, retry := s.pairIP.allow(clientIP(r), now); !ok {
+		tooMany(w, retry, "pairing attempts from this address")
+		return
+	}
+	var req struct {
+		Code  string `json:"code"`
+		Label string `json:"label"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	code, ok := NormalizeCode(req.Code)
+	if !ok {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "a pairing code has 8 letters and digits, like ABCD-2345")
+		return
+	}
+	if utf8.RuneCountInString(req.Label) > 64 || !printable(req.Label) {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "label must be printable text of at most 64 characters")
+		return
+	}
+	hash := s.hashCode(code)
+	if ok, retry := s.pairCode.allow(string(hash), now); !ok {
+		tooMany(w, retry, "attempts with this code")
+		return
+	}
+	if !s.sameOrigin(r) {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "cross-origin request refused")
+		return
+	}
+	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such pairing code: it may be mistyped or already used")
+		return
+	case errors.Is(err, store.ErrExpired):
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "this pairing code has expired: get a new one from the desktop's tray")
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	device, err := s.cfg.Store.Device(r.Context(), deviceID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// A browser that is already paired adds the device to its session.
+	sess, tok, ok := s.existingSession(r)
+	if !ok {
+		tok = newToken(sessionTokenPrefix)
+		sess = store.Session{ID: newID("s_"), Label: req.Label, CreatedAt: now}
+		if err := s.cfg.Store.CreateSession(r.Context(), sess, hashToken(tok)); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if err := s.cfg.Store.AddPairing(r.Context(), sess.ID, device.ID, now); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.router.Paired(sess.ID, device)
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: tok, Path: "/",
+		MaxAge: int(s.cfg.SessionTTL.Seconds()), HttpOnly: true,
+		Secure:   r.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://"),
+		SameSite: http.SameSiteStrictMode,
+	})
+	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "addr", clientIP(r))
+	writeJSON(w, http.StatusCreated, map[string]string{"device_id": device.ID, "device_name": device.Name, "session_token": tok})
+}
+
+// existingSession returns the valid session the request already carries, if any.
+func (s *Server) existingSession(r *http.Request) (store.Session, string, bool) {
+	tok := bearer(r)
+	if tok == "" {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			tok = c.Value
+		}
+	}
+	if !strings.HasPrefix(tok, sessionTokenPrefix) {
+		return store.Session{}, "", false
+	}
+	sess, err := s.cfg.Store.SessionByToken(r.Context(), hashToken(tok))
+	return sess, tok, err == nil
+}
+
+// deviceView is one entry of GET /api/v1/devices.
+type deviceView struct {
+	ID           string   `json:"device_id"`
+	Name         string   `json:"name"`
+	OS           string   `json:"os"`
+	Online       bool     `json:"online"`
+	LastSeen     string   `json:"last_seen,omitempty"`
+	Capabilities []string `json:"capabilities"`
+}
+
+// GET /api/v1/devices
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+	sess, _, _, ok := s.session(w, r)
+	if !ok {
+		return
+	}
+	devices, err := s.cfg.Store.PairedDevices(r.Context(), sess.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]deviceView, 0, len(devices))
+	for _, d := range devices {
+		v := deviceView{ID: d.ID, Name: d.Name, OS: d.OS, Capabilities: []string{}}
+		if !d.LastSeen.IsZero() {
+			v.LastSeen = d.LastSeen.UTC().Format(time.RFC3339)
+		}
+		if online, hello := s.router.Live(d.ID); online {
+			v.Online, v.Name, v.OS = true, hello.Name, hello.OS
+			v.LastSeen = s.cfg.Now().UTC().Format(time.RFC3339)
+			v.Capabilities = hello.Capabilities()
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// DELETE /api/v1/pairings/{device_id}
+func (s *Server) unpair(w http.ResponseWriter, r *http.Request) {
+	sess, _, _, ok := s.session(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("device_id")
+	err := s.cfg.Store.RemovePairing(r.Context(), sess.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, protocol.CodeNotPaired, "this browser is not paired with that device")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.router.Unpaired(sess.ID, id)
+	s.cfg.Logger.Info("browser unpaired", "device", id, "session", sess.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// storeCtx bounds store calls made outside a request (socket handlers).
+func storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}

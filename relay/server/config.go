@@ -1,0 +1,122 @@
+// Package server is the relay: the HTTP API, the two WebSockets and the hub
+// that routes frames between desktops (agents) and paired browsers (clients).
+//
+// It holds no cgo and no SQLite: durable state goes through store.Store, and
+// routing between connections through the in-process hub, so a later relay
+// that spans several nodes replaces those two pieces and nothing else.
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tether-desktop/tether/relay/store"
+)
+
+// Config is everything a Server needs. The zero value of every field but
+// Store and PublicURL means "use the default" (see fill).
+type Config struct {
+	// Store keeps devices, sessions and pairings. Required.
+	Store store.Store
+	// PublicURL is the URL people open, e.g. "https://relay.example.com".
+	// Links and QR codes use it, and browser sockets must come from its origin.
+	PublicURL string
+	// AllowedOrigins are extra browser origins allowed to open /ws/client.
+	AllowedOrigins []string
+	// EnrollToken, when set, is required (as a bearer token) to register a device.
+	EnrollToken string
+	// CodeKey is the secret that pairing codes are hashed with (HMAC-SHA-256),
+	// so a copy of the database does not reveal codes by brute force. Required.
+	CodeKey []byte
+	// Logger receives structured logs; default slog.Default().
+	Logger *slog.Logger
+
+	// Heartbeat is the time between the relay's WebSocket pings; default 25 s.
+	Heartbeat time.Duration
+	// DeadAfter closes a socket that sent nothing, not even a pong, for this
+	// long; default 60 s.
+	DeadAfter time.Duration
+	// HelloTimeout is how long an agent has to send hello; default 10 s.
+	HelloTimeout time.Duration
+	// CommandTimeout is how long the relay waits for an agent's result before
+	// answering timeout itself; default 20 s.
+	CommandTimeout time.Duration
+	// WriteTimeout bounds one write to a socket; default 10 s.
+	WriteTimeout time.Duration
+	// SendQueue is the number of frames a connection may have waiting for its
+	// writer; default 256. Telemetry beyond it is coalesced; anything else
+	// beyond it closes the connection as too slow.
+	SendQueue int
+	// CodeTTL is how long a pairing code is valid; default 10 minutes.
+	CodeTTL time.Duration
+	// SessionTTL is the lifetime of the session cookie; default 90 days.
+	SessionTTL time.Duration
+	// CommandRate and CommandBurst limit commands per client socket (per second).
+	CommandRate  float64
+	CommandBurst int
+	// PairRate and PairBurst limit pairing attempts per client address (per second).
+	PairRate  float64
+	PairBurst int
+	// CodeAttempts is how many times one pairing code may be tried.
+	CodeAttempts int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// fill returns c with defaults in place and checks what is required.
+func (c Config) fill() (Config, error) {
+	if c.Store == nil {
+		return c, fmt.Errorf("server config: Store is required")
+	}
+	if len(c.CodeKey) < 16 {
+		return c, fmt.Errorf("server config: CodeKey of at least 16 bytes is required")
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("server config: public URL %q must be an absolute http or https URL", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Heartbeat, 25*time.Second)
+	def(&c.DeadAfter, 60*time.Second)
+	def(&c.HelloTimeout, 10*time.Second)
+	def(&c.CommandTimeout, 20*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.CodeTTL, 10*time.Minute)
+	def(&c.SessionTTL, 90*24*time.Hour)
+	if c.SendQueue <= 0 {
+		c.SendQueue = 256
+	}
+	if c.CommandRate <= 0 {
+		c.CommandRate, c.CommandBurst = 20, 40
+	}
+	if c.PairRate <= 0 {
+		c.PairRate, c.PairBurst = 1.0/6, 10 // 10 at once, then one every 6 s: at most 610 an hour
+	}
+	if c.CodeAttempts <= 0 {
+		c.CodeAttempts = 5
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// origin returns scheme://host of a URL, the form browsers send in Origin.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}

@@ -1,0 +1,442 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/relay/store"
+)
+
+// Router is what the HTTP handlers need from the hub: the live side of
+// pairings and presence. The in-process hub implements it for one relay
+// node; a multi-node relay implements it over a message bus.
+type Router interface {
+	// Paired tells open sockets of session that it now watches device.
+	Paired(session string, device store.Device)
+	// Unpaired tells open sockets of session that device is gone for them.
+	Unpaired(session, device string)
+	// Live returns the live state of a device: online, its hello (nil offline).
+	Live(device string) (online bool, hello *protocol.Hello)
+}
+
+// hub routes frames between agent and client sockets on this relay node.
+// All its state is guarded by mu; no socket I/O happens under mu (peers have
+// their own queues), so a slow socket never stalls the hub. Safe for
+// concurrent use.
+type hub struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+
+	mu       sync.Mutex
+	agents   map[string]*agentConn                // by device id
+	sessions map[string]map[*clientConn]struct{} // open client sockets by session
+	watchers map[string]map[*clientConn]struct{} // open client sockets by device they watch
+	nextID   uint64
+	closing  bool
+}
+
+// agentConn is the hub's view of one agent socket.
+type agentConn struct {
+	*peer
+	device   store.Device
+	hello    *protocol.Hello     // nil until the first hello
+	pending  map[string]*pending // commands sent to this agent, by relay-assigned id
+	watchers int                 // last count sent in a watch message; -1 before the first
+}
+
+// clientConn is the hub's view of one client socket.
+type clientConn struct {
+	*peer
+	session string
+	devices map[string]store.Device // paired devices, as known when they were paired
+	ids     map[string]bool         // command ids this client has in flight
+	rate    bucket
+}
+
+// pending is a command waiting for its agent's result.
+type pending struct {
+	client   *clientConn
+	clientID string // the id the client chose
+	device   string
+	name     string
+	timer    *time.Timer
+}
+
+func newHub(cfg Config, m *metrics) *hub {
+	return &hub{
+		cfg: cfg, log: cfg.Logger, m: m,
+		agents:   map[string]*agentConn{},
+		sessions: map[string]map[*clientConn]struct{}{},
+		watchers: map[string]map[*clientConn]struct{}{},
+	}
+}
+
+func encode(m *protocol.Message) []byte {
+	b, err := protocol.Encode(m)
+	if err != nil {
+		panic("encode message: " + err.Error()) // messages built here always marshal
+	}
+	return b
+}
+
+// presenceLocked builds the presence frame of device for clients. mu held.
+func (h *hub) presenceLocked(d store.Device) []byte {
+	p := protocol.Presence{Name: d.Name, OS: d.OS, Capabilities: []string{}}
+	if !d.LastSeen.IsZero() {
+		p.LastSeen = protocol.Timestamp(d.LastSeen)
+	}
+	if a := h.agents[d.ID]; a != nil && a.hello != nil {
+		p.Online = true
+		p.Name, p.OS = a.hello.Name, a.hello.OS
+		p.LastSeen = protocol.Timestamp(h.cfg.Now())
+		p.Capabilities = a.hello.Capabilities()
+		p.Commands = a.hello.Commands
+		p.Paused = a.hello.Paused
+		p.Screen = a.hello.Screen
+	}
+	return encode(&protocol.Message{Type: protocol.TypePresence, Device: d.ID, TS: protocol.Timestamp(h.cfg.Now()), Data: protocol.MustData(p)})
+}
+
+// broadcastPresenceLocked sends device's presence to every socket watching it. mu held.
+func (h *hub) broadcastPresenceLocked(d store.Device) {
+	frame := h.presenceLocked(d)
+	for c := range h.watchers[d.ID] {
+		c.send(frame)
+	}
+	h.m.relay(protocol.TypePresence, len(h.watchers[d.ID]))
+}
+
+// syncWatchLocked tells device's agent how many clients watch it, if that changed. mu held.
+func (h *hub) syncWatchLocked(device string) {
+	a := h.agents[device]
+	if a == nil || a.hello == nil {
+		return
+	}
+	n := len(h.watchers[device])
+	if n == a.watchers {
+		return
+	}
+	a.watchers = n
+	a.send(encode(&protocol.Message{Type: protocol.TypeWatch, Data: protocol.MustData(protocol.Watch{Watchers: n})}))
+}
+
+// addAgent registers a, replacing (and closing) an older socket of the same device.
+func (h *hub) addAgent(a *agentConn) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return fmt.Errorf("relay is shutting down")
+	}
+	if old := h.agents[a.device.ID]; old != nil {
+		h.failPendingLocked(old, protocol.Errorf(protocol.CodeDeviceOffline, "the device reconnected before answering"))
+		old.requestClose(CloseReplaced, "replaced by a newer connection")
+		h.m.close("replaced")
+	}
+	h.agents[a.device.ID] = a
+	return nil
+}
+
+// agentHello records a hello (first or update) and tells the watchers.
+func (h *hub) agentHello(a *agentConn, hello *protocol.Hello) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.agents[a.device.ID] != a {
+		return
+	}
+	first := a.hello == nil
+	a.hello = hello
+	a.device.Name, a.device.OS = hello.Name, hello.OS
+	h.broadcastPresenceLocked(a.device)
+	if first {
+		a.watchers = -1
+	}
+	h.syncWatchLocked(a.device.ID)
+}
+
+// removeAgent forgets a (if it is still the device's socket), answers its
+// pending commands and tells the watchers the device went offline.
+func (h *hub) removeAgent(a *agentConn, lastSeen time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failPendingLocked(a, protocol.Errorf(protocol.CodeDeviceOffline, "the device disconnected before answering"))
+	if h.agents[a.device.ID] != a {
+		return
+	}
+	delete(h.agents, a.device.ID)
+	d := a.device
+	d.LastSeen = lastSeen
+	for c := range h.watchers[d.ID] {
+		c.devices[d.ID] = d
+	}
+	h.broadcastPresenceLocked(d)
+}
+
+// failPendingLocked answers every command pending on a with err. mu held.
+func (h *hub) failPendingLocked(a *agentConn, err *protocol.Error) {
+	for id, p := range a.pending {
+		delete(a.pending, id)
+		p.timer.Stop()
+		h.answerLocked(p, nil, err)
+	}
+}
+
+// answerLocked sends the one result of a pending command to its client. mu held.
+func (h *hub) answerLocked(p *pending, data json.RawMessage, err *protocol.Error) {
+	delete(p.client.ids, p.clientID)
+	code := "ok"
+	if err != nil {
+		code = err.Code
+	}
+	h.m.command(code)
+	if !p.client.send(encode(protocol.Result(p.clientID, p.device, data, err))) {
+		h.m.drop("result_client_gone")
+	}
+}
+
+// addClient registers c, watching its paired devices, and sends it the
+// presence of each.
+func (h *hub) addClient(c *clientConn) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return fmt.Errorf("relay is shutting down")
+	}
+	set := h.sessions[c.session]
+	if set == nil {
+		set = map[*clientConn]struct{}{}
+		h.sessions[c.session] = set
+	}
+	set[c] = struct{}{}
+	for _, d := range c.devicesInOrder() {
+		h.watchLocked(c, d)
+	}
+	return nil
+}
+
+// devicesInOrder returns c's devices sorted by id, for a stable presence order.
+func (c *clientConn) devicesInOrder() []store.Device {
+	ds := make([]store.Device, 0, len(c.devices))
+	for _, d := range c.devices {
+		ds = append(ds, d)
+	}
+	slices.SortFunc(ds, func(a, b store.Device) int { return strings.Compare(a.ID, b.ID) })
+	return ds
+}
+
+// watchLocked makes c watch d and sends it d's presence. mu held.
+func (h *hub) watchLocked(c *clientConn, d store.Device) {
+	c.devices[d.ID] = d
+	w := h.watchers[d.ID]
+	if w == nil {
+		w = map[*clientConn]struct{}{}
+		h.watchers[d.ID] = w
+	}
+	w[c] = struct{}{}
+	c.send(h.presenceLocked(d))
+	h.syncWatchLocked(d.ID)
+}
+
+// unwatchLocked stops c watching device. mu held.
+func (h *hub) unwatchLocked(c *clientConn, device string) {
+	delete(c.devices, device)
+	if w := h.watchers[device]; w != nil {
+		delete(w, c)
+		if len(w) == 0 {
+			delete(h.watchers, device)
+		}
+	}
+	h.syncWatchLocked(device)
+}
+
+// removeClient forgets c. Its pending commands still complete; their results
+// are dropped as the client is gone.
+func (h *hub) removeClient(c *clientConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.sessions[c.session]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.sessions, c.session)
+		}
+	}
+	for id := range c.devices {
+		h.unwatchLocked(c, id)
+	}
+}
+
+// Paired implements Router.
+func (h *hub) Paired(session string, d store.Device) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.sessions[session] {
+		if _, ok := c.devices[d.ID]; !ok {
+			h.watchLocked(c, d)
+		}
+	}
+}
+
+// Unpaired implements Router: every open socket of session stops seeing
+// device at once, and is told so with a presence marked removed.
+func (h *hub) Unpaired(session, device string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	frame := encode(&protocol.Message{Type: protocol.TypePresence, Device: device, TS: protocol.Timestamp(h.cfg.Now()),
+		Data: protocol.MustData(protocol.Presence{Removed: true, Capabilities: []string{}})})
+	for c := range h.sessions[session] {
+		if _, ok := c.devices[device]; ok {
+			h.unwatchLocked(c, device)
+			c.send(frame)
+		}
+	}
+}
+
+// Live implements Router.
+func (h *hub) Live(device string) (bool, *protocol.Hello) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if a := h.agents[device]; a != nil && a.hello != nil {
+		return true, a.hello
+	}
+	return false, nil
+}
+
+// agentData forwards telemetry and events of a to the clients watching it.
+// The relay sets the device field itself, so an agent cannot speak for another.
+func (h *hub) agentData(a *agentConn, msg *protocol.Message) {
+	msg.Device = a.device.ID
+	if msg.TS == "" {
+		msg.TS = protocol.Timestamp(h.cfg.Now())
+	}
+	frame := encode(msg)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.watchers[a.device.ID] {
+		if msg.Type == protocol.TypeTelemetry {
+			c.sendLatest(a.device.ID, frame)
+		} else {
+			c.send(frame)
+		}
+	}
+	h.m.relay(msg.Type, len(h.watchers[a.device.ID]))
+}
+
+// agentResult routes an agent's result to the client that sent the command.
+func (h *hub) agentResult(a *agentConn, msg *protocol.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := a.pending[msg.ID]
+	if p == nil {
+		h.m.drop("result_unknown_id") // late, after the relay answered timeout
+		return
+	}
+	delete(a.pending, msg.ID)
+	p.timer.Stop()
+	var err *protocol.Error
+	if msg.OK == nil || !*msg.OK {
+		err = msg.Error
+		if err == nil {
+			err = protocol.Errorf(protocol.CodeInternal, "the device reported a failure without a reason")
+		}
+	}
+	h.answerLocked(p, msg.Data, err)
+	h.m.relay(protocol.TypeResult, 1)
+}
+
+// command checks a client's command and forwards it to the device's agent,
+// or answers it at once. Either way exactly one result reaches the client.
+func (h *hub) command(c *clientConn, msg *protocol.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	refuse := func(err *protocol.Error) {
+		h.m.command(err.Code)
+		c.send(encode(protocol.Result(msg.ID, msg.Device, nil, err)))
+	}
+	if ok, retry := c.rate.take(h.cfg.Now(), h.cfg.CommandRate, h.cfg.CommandBurst); !ok {
+		refuse(protocol.Errorf(protocol.CodeRateLimited, "too many commands; retry in %d ms", retry.Milliseconds()+1))
+		return
+	}
+	if c.ids[msg.ID] {
+		refuse(protocol.Errorf(protocol.CodeBadRequest, "a command with id %q is already pending", msg.ID))
+		return
+	}
+	if _, ok := c.devices[msg.Device]; !ok || msg.Device == "" {
+		refuse(protocol.Errorf(protocol.CodeNotPaired, "this browser is not paired with device %q", msg.Device))
+		return
+	}
+	a := h.agents[msg.Device]
+	if a == nil || a.hello == nil {
+		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
+		return
+	}
+	spec := protocol.FindCommand(a.hello.Commands, msg.Name)
+	switch {
+	case spec == nil && protocol.IsKnownCommand(msg.Name):
+		refuse(protocol.Errorf(protocol.CodeNotAllowed, "command %q is switched off on this computer", msg.Name))
+		return
+	case spec == nil:
+		refuse(protocol.Errorf(protocol.CodeUnknownCommand, "the device has no command %q", msg.Name))
+		return
+	case a.hello.Paused:
+		refuse(protocol.Errorf(protocol.CodePaused, "the desktop's owner paused remote control"))
+		return
+	}
+	if reason, ok := a.hello.Unavailable[msg.Name]; ok {
+		refuse(protocol.Errorf(protocol.CodeUnavailable, "%s", reason))
+		return
+	}
+	if _, err := spec.Validate(msg.Args); err != nil {
+		refuse(protocol.AsError(err))
+		return
+	}
+	h.nextID++
+	rid := "r" + strconv.FormatUint(h.nextID, 36)
+	p := &pending{client: c, clientID: msg.ID, device: msg.Device, name: msg.Name}
+	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device, TS: msg.TS, Name: msg.Name, Args: msg.Args})
+	if !a.send(fwd) {
+		refuse(protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
+		return
+	}
+	c.ids[msg.ID] = true
+	a.pending[rid] = p
+	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a, rid) })
+	h.m.relay(protocol.TypeCommand, 1)
+}
+
+// expire answers timeout for a command its agent did not answer in time.
+func (h *hub) expire(a *agentConn, rid string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := a.pending[rid]
+	if p == nil {
+		return
+	}
+	delete(a.pending, rid)
+	h.answerLocked(p, nil, protocol.Errorf(protocol.CodeTimeout, "the device did not answer within %s", h.cfg.CommandTimeout))
+}
+
+// shutdown answers every pending command, closes every socket with 1012
+// (service restart) and refuses new ones. It does not wait; callers wait for
+// the socket handlers to return.
+func (h *hub) shutdown() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closing = true
+	for _, a := range h.agents {
+		h.failPendingLocked(a, protocol.Errorf(protocol.CodeUnavailable, "the relay is restarting; try again in a few seconds"))
+		a.requestClose(websocket.CloseServiceRestart, "relay restarting")
+	}
+	for _, set := range h.sessions {
+		for c := range set {
+			c.requestClose(websocket.CloseServiceRestart, "relay restarting")
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// bucket is a token bucket: up to burst tokens, refilled at rate per second.
+// It is not safe for concurrent use; its owner locks.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take spends one token if there is one. When there is none it returns false
+// and how long until there will be.
+func (b *bucket) take(now time.Time, rate float64, burst int) (bool, time.Duration) {
+	if b.last.IsZero() {
+		b.tokens = float64(burst)
+	} else {
+		b.tokens = math.Min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
+}
+
+// limiter is a set of token buckets by key (a client address, a code hash).
+// Safe for concurrent use. Idle keys are forgotten so memory stays bounded
+// by the number of keys active in the last few refill periods.
+type limiter struct {
+	rate  float64
+	burst int
+	max   int // keys kept at most; past it the oldest idle keys go first
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+func newLimiter(rate float64, burst, max int) *limiter {
+	return &limiter{rate: rate, burst: burst, max: max, buckets: map[string]*bucket{}}
+}
+
+// allow spends one token of key. When refused it says when to retry.
+func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= l.max {
+			l.sweep(now)
+		}
+		b = &bucket{}
+		l.buckets[key] = b
+	}
+	return b.take(now, l.rate, l.burst)
+}
+
+// sweep forgets buckets that are full again, and if that is not enough,
+// the least recently used half. Called with mu held.
+func (l *limiter) sweep(now time.Time) {
+	full := time.Duration(float64(l.burst) / l.rate * float64(time.Second))
+	for k, b := range l.buckets {
+		if now.Sub(b.last) >= full {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) < l.max {
+		return
+	}
+	times := make([]time.Time, 0, len(l.buckets))
+	for _, b := range l.buckets {
+		times = append(times, b.last)
+	}
+	cut := median(times)
+	for k, b := range l.buckets {
+		if !b.last.After(cut) {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+func median(ts []time.Time) time.Time {
+	slices.SortFunc(ts, time.Time.Compare)
+	return ts[len(ts)/2]
+}

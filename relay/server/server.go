@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/relay/web"
+)
+
+// Server is the relay. Create it with New, serve its Handler (or call Run),
+// and call Shutdown to stop. Safe for concurrent use.
+type Server struct {
+	cfg     Config
+	hub     *hub
+	router  Router
+	m       *metrics
+	mux     *http.ServeMux
+	origins map[string]bool // browser origins allowed on /ws/client
+
+	pairIP   *limiter // pairing attempts by client address
+	pairCode *limiter // pairing attempts by code
+	enrollIP *limiter // device registrations by client address
+	codesDev *limiter // pairing codes requested by device
+
+	upgrader websocket.Upgrader
+	sockets  sync.WaitGroup // one per open WebSocket handler
+}
+
+// New checks cfg and builds a Server. It does not listen.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.fill()
+	if err != nil {
+		return nil, err
+	}
+	m := newMetrics()
+	s := &Server{
+		cfg:      cfg,
+		m:        m,
+		hub:      newHub(cfg, m),
+		origins:  map[string]bool{origin(cfg.PublicURL): true},
+		pairIP:   newLimiter(cfg.PairRate, cfg.PairBurst, 100_000),
+		pairCode: newLimiter(float64(cfg.CodeAttempts)/cfg.CodeTTL.Seconds(), cfg.CodeAttempts, 100_000),
+		enrollIP: newLimiter(1.0/60, 20, 100_000),
+		codesDev: newLimiter(1.0/6, 10, 100_000),
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   1024,
+			WriteBufferSize:  1024,
+			// Origins are checked before the upgrade, where the kind of
+			// credential (cookie or bearer) is known.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+	}
+	s.router = s.hub
+	for _, o := range cfg.AllowedOrigins {
+		s.origins[origin(o)] = true
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	mux := http.NewServeMux()
+	page := web.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /pair", page)
+	mux.Handle("GET /static/", page)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", s.m)
+	mux.HandleFunc("POST /api/v1/devices", s.registerDevice)
+	mux.HandleFunc("POST /api/v1/pairing-codes", s.createPairingCode)
+	mux.HandleFunc("DELETE /api/v1/device/pairings", s.unpairAll)
+	mux.HandleFunc("POST /api/v1/pairings", s.pair)
+	mux.HandleFunc("GET /api/v1/devices", s.listDevices)
+	mux.HandleFunc("DELETE /api/v1/pairings/{device_id}", s.unpair)
+	mux.HandleFunc("GET /ws/agent", s.agentSocket)
+	mux.HandleFunc("GET /ws/client", s.clientSocket)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such path: "+r.URL.Path)
+	})
+	s.mux = mux
+}
+
+// Handler returns the relay's HTTP handler, with security headers on every response.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// Run serves on ln until ctx ends, then shuts down gracefully: every socket
+// gets a close frame with 1012 and every pending command its result. TLS is
+// used when certFile and keyFile are set. It blocks; it returns nil after a
+// clean shutdown.
+func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if certFile != "" {
+			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	go s.sweepCodes(ctx)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	s.Shutdown(shutdownCtx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Shutdown closes every WebSocket with 1012 (service restart), answers
+// pending commands, and waits for the socket handlers to finish or ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.hub.shutdown()
+	done := make(chan struct{})
+	go func() { s.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sweepCodes deletes expired pairing codes every minute until ctx ends.
+func (s *Server) sweepCodes(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.cfg.Store.DeleteExpiredCodes(ctx, s.cfg.Now()); err != nil {
+				s.cfg.Logger.Warn("delete expired pairing codes", "err", err)
+			} else if n > 0 {
+				s.cfg.Logger.Debug("deleted expired pairing codes", "count", n)
+			}
+		}
+	}
+}

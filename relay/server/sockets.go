@@ -1,0 +1,222 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/relay/store"
+)
+
+// GET /ws/agent: the desktop's one socket.
+func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.authDevice(w, r)
+	if !ok {
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.sockets.Add(1)
+	defer s.sockets.Done()
+	conn.SetReadLimit(protocol.MaxAgentFrame)
+	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m), device: d, pending: map[string]*pending{}, watchers: -1}
+	log := s.cfg.Logger.With("device", d.ID)
+	if err := s.hub.addAgent(a); err != nil {
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
+	s.m.agents.Add(1)
+	defer s.m.agents.Add(-1)
+	go a.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
+	a.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
+	var helloed atomic.Bool
+	noHello := time.AfterFunc(s.cfg.HelloTimeout, func() {
+		if !helloed.Load() {
+			s.m.close("no_hello")
+			a.requestClose(websocket.ClosePolicyViolation, "no hello in time")
+		}
+	})
+	defer noHello.Stop()
+	a.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
+		DeviceID: d.ID, Heartbeat: int(s.cfg.Heartbeat / time.Second), MaxFrame: protocol.MaxAgentFrame,
+		ServerTime: protocol.Timestamp(s.cfg.Now()),
+	})}))
+	log.Info("agent connected", "addr", clientIP(r))
+
+	reason := s.readAgent(a, &helloed)
+	a.requestClose(websocket.CloseNormalClosure, "")
+	<-a.done
+	conn.Close()
+	now := s.cfg.Now()
+	s.hub.removeAgent(a, now)
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if a.hello != nil {
+		if err := s.cfg.Store.TouchDevice(ctx, d.ID, a.device.Name, a.device.OS, now); err != nil {
+			log.Warn("record last seen", "err", err)
+		}
+	}
+	log.Info("agent disconnected", "reason", reason)
+}
+
+// readAgent reads an agent's frames until the socket ends and says why.
+func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
+	for {
+		frame, err := a.read(s.cfg.DeadAfter)
+		if err != nil {
+			return closeReason(err)
+		}
+		msg, err := protocol.Decode(frame)
+		if err != nil {
+			a.send(errorFrame(protocol.AsError(err)))
+			continue
+		}
+		if !helloed.Load() && msg.Type != protocol.TypeHello {
+			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "the first frame must be hello")))
+			continue
+		}
+		switch msg.Type {
+		case protocol.TypeHello:
+			hello, err := decodeHello(msg.Data)
+			if err != nil {
+				a.send(errorFrame(err))
+				continue
+			}
+			if !helloed.Load() {
+				ctx, cancel := storeCtx()
+				if err := s.cfg.Store.TouchDevice(ctx, a.device.ID, hello.Name, hello.OS, s.cfg.Now()); err != nil {
+					s.cfg.Logger.Warn("record device seen", "device", a.device.ID, "err", err)
+				}
+				cancel()
+			}
+			helloed.Store(true)
+			s.hub.agentHello(a, hello)
+		case protocol.TypeTelemetry, protocol.TypeEvent:
+			s.hub.agentData(a, msg)
+		case protocol.TypeResult:
+			s.hub.agentResult(a, msg)
+		default:
+			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send %q frames", msg.Type)))
+		}
+	}
+}
+
+// decodeHello parses and bounds a hello's data.
+func decodeHello(data json.RawMessage) (*protocol.Hello, *protocol.Error) {
+	var h protocol.Hello
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "hello data is not valid: %v", err)
+	}
+	if len(h.Commands) > 64 {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "hello lists more than 64 commands")
+	}
+	for _, c := range h.Commands {
+		if c.Name == "" || len(c.Name) > protocol.MaxNameLen || len(c.Args) > 32 {
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "hello has a command with a bad name or too many args")
+		}
+	}
+	if len(h.Name) > 256 || len(h.OS) > 64 {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "hello name or os too long")
+	}
+	if h.Name == "" {
+		h.Name = "desktop"
+	}
+	return &h, nil
+}
+
+// GET /ws/client: a paired browser's (or script's) socket.
+func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
+	sess, _, how, ok := s.session(w, r)
+	if !ok {
+		return
+	}
+	// A browser always sends Origin on a WebSocket; with cookie auth it must
+	// be ours, or any site could drive the desktop with the visitor's cookie.
+	if how == viaCookie && !s.origins[strings.ToLower(r.Header.Get("Origin"))] {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "WebSocket from a foreign origin refused")
+		return
+	}
+	ctx, cancel := storeCtx()
+	devices, err := s.cfg.Store.PairedDevices(ctx, sess.ID)
+	cancel()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	s.sockets.Add(1)
+	defer s.sockets.Done()
+	conn.SetReadLimit(protocol.MaxClientFrame)
+	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m), session: sess.ID, devices: map[string]store.Device{}, ids: map[string]bool{}}
+	go c.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
+	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
+	c.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
+		SessionID: sess.ID, Heartbeat: int(s.cfg.Heartbeat / time.Second), MaxFrame: protocol.MaxClientFrame,
+		ServerTime: protocol.Timestamp(s.cfg.Now()),
+	})}))
+	for _, d := range devices {
+		c.devices[d.ID] = d
+	}
+	if err := s.hub.addClient(c); err != nil {
+		c.requestClose(websocket.CloseServiceRestart, "relay restarting")
+		<-c.done
+		conn.Close()
+		return
+	}
+	s.m.clients.Add(1)
+	defer s.m.clients.Add(-1)
+
+	s.readClient(c)
+	c.requestClose(websocket.CloseNormalClosure, "")
+	s.hub.removeClient(c)
+	<-c.done
+	conn.Close()
+}
+
+// readClient reads a client's frames until the socket ends.
+func (s *Server) readClient(c *clientConn) {
+	for {
+		frame, err := c.read(s.cfg.DeadAfter)
+		if err != nil {
+			return
+		}
+		msg, err := protocol.Decode(frame)
+		if err != nil {
+			c.send(errorFrame(protocol.AsError(err)))
+			continue
+		}
+		if msg.Type != protocol.TypeCommand {
+			c.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "clients may only send command frames, not %q", msg.Type)))
+			continue
+		}
+		s.hub.command(c, msg)
+	}
+}
+
+func errorFrame(e *protocol.Error) []byte {
+	return encode(&protocol.Message{Type: protocol.TypeError, Error: e})
+}
+
+// closeReason turns a read error into a short reason for the log.
+func closeReason(err error) string {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		return "closed by peer: " + ce.Error()
+	case errors.Is(err, websocket.ErrReadLimit):
+		return "frame too large"
+	default:
+		return err.Error()
+	}
+}
