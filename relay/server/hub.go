@@ -37,7 +37,7 @@ type hub struct {
 	m   *metrics
 
 	mu       sync.Mutex
-	agents   map[string]*agentConn                // by device id
+	agents   map[string]*agentConn               // by device id
 	sessions map[string]map[*clientConn]struct{} // open client sockets by session
 	watchers map[string]map[*clientConn]struct{} // open client sockets by device they watch
 	nextID   uint64
