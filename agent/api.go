@@ -1,0 +1,174 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"runtime"
+	"time"
+)
+
+// APIError is a refusal from the relay's HTTP API: the status and the
+// relay's {"error":{"code","message"}} body.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("relay answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("relay answered %d: %s: %s", e.Status, e.Code, e.Message)
+}
+
+// IsUnauthorized reports whether err is the relay refusing a token (401).
+func IsUnauthorized(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.Status == http.StatusUnauthorized
+}
+
+// Device describes this device when it registers.
+type Device struct {
+	Name string `json:"name"`
+	OS   string `json:"os"`
+}
+
+// PairingCode is a short-lived code a person types (or a link they open) to
+// pair a browser with this device.
+type PairingCode struct {
+	Code      string    `json:"code"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+const apiTimeout = 30 * time.Second
+
+// Register creates a new device on relay and returns its credentials (not
+// saved: see EnsureCredentials). enrollToken is sent as a bearer token when
+// not empty. hc may be nil for http.DefaultClient (which honours the proxy
+// environment). Blocks for one HTTP round trip, bounded by ctx and 30 s.
+func Register(ctx context.Context, hc *http.Client, relay, enrollToken string, d Device) (Credentials, error) {
+	relay = NormalizeRelay(relay)
+	if d.OS == "" {
+		d.OS = runtime.GOOS
+	}
+	body, _ := json.Marshal(d)
+	var out struct {
+		DeviceID    string `json:"device_id"`
+		DeviceToken string `json:"device_token"`
+	}
+	if err := call(ctx, hc, http.MethodPost, relay+"/api/v1/devices", enrollToken, body, http.StatusCreated, &out); err != nil {
+		return Credentials{}, fmt.Errorf("register with %s: %w", relay, err)
+	}
+	if out.DeviceID == "" || out.DeviceToken == "" {
+		return Credentials{}, fmt.Errorf("register with %s: answer lacks device_id or device_token", relay)
+	}
+	return Credentials{Relay: relay, DeviceID: out.DeviceID, DeviceToken: out.DeviceToken}, nil
+}
+
+// RequestPairingCode asks the relay for a new pairing code for the device c
+// names. Blocks for one HTTP round trip, bounded by ctx and 30 s.
+func RequestPairingCode(ctx context.Context, hc *http.Client, c Credentials) (PairingCode, error) {
+	var p PairingCode
+	if err := call(ctx, hc, http.MethodPost, NormalizeRelay(c.Relay)+"/api/v1/pairing-codes", c.DeviceToken, nil, http.StatusCreated, &p); err != nil {
+		return PairingCode{}, fmt.Errorf("request pairing code: %w", err)
+	}
+	if p.Code == "" {
+		return PairingCode{}, fmt.Errorf("request pairing code: answer lacks a code")
+	}
+	return p, nil
+}
+
+// UnpairAll makes the relay forget every browser paired with the device c
+// names. Blocks for one HTTP round trip, bounded by ctx and 30 s.
+func UnpairAll(ctx context.Context, hc *http.Client, c Credentials) error {
+	if err := call(ctx, hc, http.MethodDelete, NormalizeRelay(c.Relay)+"/api/v1/device/pairings", c.DeviceToken, nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("unpair all: %w", err)
+	}
+	return nil
+}
+
+// EnsureCredentials returns the credentials stored in dir for relay, or
+// registers a new device there and stores its credentials (0600) when there
+// are none, or when they belong to another relay. registered tells which
+// happened. Blocks for at most one HTTP round trip. Not safe to run in two
+// processes at once for the same dir (both would register).
+func EnsureCredentials(ctx context.Context, hc *http.Client, dir, relay, enrollToken string, d Device) (c Credentials, registered bool, err error) {
+	c, err = LoadCredentials(dir)
+	if err == nil && c.Valid(relay) {
+		return c, false, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Credentials{}, false, fmt.Errorf("read credentials: %w", err)
+	}
+	c, err = Register(ctx, hc, relay, enrollToken, d)
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	if err := SaveCredentials(dir, c); err != nil {
+		return Credentials{}, false, err
+	}
+	return c, true, nil
+}
+
+func call(ctx context.Context, hc *http.Client, method, url, bearer string, body []byte, want int, out any) error {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode != want {
+		return apiError(resp.StatusCode, b)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("parse answer: %w", err)
+	}
+	return nil
+}
+
+func apiError(status int, body []byte) *APIError {
+	e := &APIError{Status: status}
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil {
+		e.Code, e.Message = env.Error.Code, env.Error.Message
+	}
+	return e
+}
