@@ -1,0 +1,357 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-desktop/tether/relay/protocol"
+)
+
+// fakeDesktop is the Desktop seam: it records calls and answers as told.
+type fakeDesktop struct {
+	mu          sync.Mutex
+	calls       []string
+	err         error
+	unavailable map[string]string
+}
+
+func (f *fakeDesktop) Beep(ctx context.Context, hz int, d time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "beep "+itoa(hz)+"Hz "+d.String())
+	return f.err
+}
+
+func (f *fakeDesktop) Notify(ctx context.Context, title, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "notify "+title+"|"+body)
+	return f.err
+}
+
+func (f *fakeDesktop) Unavailable() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unavailable
+}
+
+func (f *fakeDesktop) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// setup returns a dispatcher over the builtin commands with everything
+// allowed, and switches to change that.
+type setup struct {
+	desk   *fakeDesktop
+	d      *Dispatcher
+	off    map[string]bool
+	paused bool
+	mu     sync.Mutex
+}
+
+func newSetup(cmds func(Desktop) []Command) *setup {
+	s := &setup{desk: &fakeDesktop{}, off: map[string]bool{}}
+	s.d = NewDispatcher(cmds(s.desk),
+		func(name string) bool { s.mu.Lock(); defer s.mu.Unlock(); return !s.off[name] },
+		func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.paused })
+	return s
+}
+
+func TestRun(t *testing.T) {
+	long := func(r string, n int) string { return strings.Repeat(r, n) }
+	for _, tc := range []struct {
+		name      string
+		cmd       string
+		args      string
+		off       string            // a command switched off
+		paused    bool              // remote control paused
+		unavail   map[string]string // what the desktop lacks
+		deskErr   error             // what the desktop returns
+		wantCode  string            // "" for success
+		wantMsg   string            // substring of the error message
+		wantCalls []string
+	}{
+		{name: "unknown command", cmd: "format_disk", wantCode: "unknown_command", wantMsg: `unknown command "format_disk"`},
+		{name: "later commands are unknown in this build", cmd: "screenshot", wantCode: "unknown_command"},
+		{name: "switched off", cmd: "beep", off: "beep", wantCode: "not_allowed", wantMsg: `command "beep" is switched off on this computer`},
+		{name: "switched off wins over paused", cmd: "beep", off: "beep", paused: true, wantCode: "not_allowed"},
+		{name: "paused", cmd: "beep", paused: true, wantCode: "paused"},
+		{name: "paused wins over bad args", cmd: "beep", args: `{"frequency_hz":1}`, paused: true, wantCode: "paused"},
+		{name: "bad args win over unavailable", cmd: "beep", args: `{"frequency_hz":1}`, unavail: map[string]string{"beep": "no sound device"}, wantCode: "invalid_args"},
+		{name: "unavailable", cmd: "beep", unavail: map[string]string{"beep": "no sound device: oto: ALSA error"}, wantCode: "unavailable", wantMsg: "no sound device: oto: ALSA error"},
+		{name: "unavailable elsewhere does not matter", cmd: "beep", unavail: map[string]string{"notify": "no session bus"}, wantCalls: []string{"beep 880Hz 200ms"}},
+		{name: "desktop says unavailable", cmd: "beep", deskErr: protocol.Errorf("unavailable", "speaker gone"), wantCode: "unavailable", wantMsg: "speaker gone", wantCalls: []string{"beep 880Hz 200ms"}},
+		{name: "desktop fails", cmd: "notify", args: `{"title":"t"}`, deskErr: errors.New("dbus: broken pipe"), wantCode: "internal", wantMsg: "broken pipe", wantCalls: []string{"notify t|"}},
+
+		{name: "beep defaults", cmd: "beep", wantCalls: []string{"beep 880Hz 200ms"}},
+		{name: "beep null args", cmd: "beep", args: `null`, wantCalls: []string{"beep 880Hz 200ms"}},
+		{name: "beep lowest", cmd: "beep", args: `{"frequency_hz":100,"duration_ms":20}`, wantCalls: []string{"beep 100Hz 20ms"}},
+		{name: "beep highest", cmd: "beep", args: `{"frequency_hz":4000,"duration_ms":3000}`, wantCalls: []string{"beep 4000Hz 3s"}},
+		{name: "beep whole float", cmd: "beep", args: `{"frequency_hz":440.0}`, wantCalls: []string{"beep 440Hz 200ms"}},
+		{name: "frequency just below", cmd: "beep", args: `{"frequency_hz":99}`, wantCode: "invalid_args", wantMsg: "at least 100"},
+		{name: "frequency just above", cmd: "beep", args: `{"frequency_hz":4001}`, wantCode: "invalid_args", wantMsg: "at most 4000"},
+		{name: "frequency fractional", cmd: "beep", args: `{"frequency_hz":440.5}`, wantCode: "invalid_args"},
+		{name: "frequency as string", cmd: "beep", args: `{"frequency_hz":"880"}`, wantCode: "invalid_args"},
+		{name: "duration just below", cmd: "beep", args: `{"duration_ms":19}`, wantCode: "invalid_args"},
+		{name: "duration just above", cmd: "beep", args: `{"duration_ms":3001}`, wantCode: "invalid_args"},
+		{name: "unknown argument", cmd: "beep", args: `{"volume":11}`, wantCode: "invalid_args", wantMsg: `unknown argument "volume"`},
+		{name: "args not an object", cmd: "beep", args: `[1]`, wantCode: "invalid_args"},
+
+		{name: "notify", cmd: "notify", args: `{"title":"Hi","body":"line 1\nline 2\ttab"}`, wantCalls: []string{"notify Hi|line 1\nline 2\ttab"}},
+		{name: "notify longest", cmd: "notify", args: `{"title":"` + long("é", 100) + `","body":"` + long("ß", 1000) + `"}`, wantCalls: []string{"notify " + long("é", 100) + "|" + long("ß", 1000)}},
+		{name: "notify markup stays text", cmd: "notify", args: `{"title":"<b>x</b>","body":"a & b"}`, wantCalls: []string{"notify <b>x</b>|a & b"}},
+		{name: "title missing", cmd: "notify", args: `{"body":"b"}`, wantCode: "invalid_args", wantMsg: "required"},
+		{name: "title null", cmd: "notify", args: `{"title":null}`, wantCode: "invalid_args", wantMsg: "required"},
+		{name: "title empty", cmd: "notify", args: `{"title":"  "}`, wantCode: "invalid_args", wantMsg: "must not be empty"},
+		{name: "title just too long", cmd: "notify", args: `{"title":"` + long("é", 101) + `"}`, wantCode: "invalid_args"},
+		{name: "body just too long", cmd: "notify", args: `{"title":"t","body":"` + long("a", 1001) + `"}`, wantCode: "invalid_args"},
+		{name: "control characters", cmd: "notify", args: `{"title":"a\u001b[31m"}`, wantCode: "invalid_args", wantMsg: "control characters"},
+		{name: "title a number", cmd: "notify", args: `{"title":5}`, wantCode: "invalid_args"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSetup(Builtin)
+			if tc.off != "" {
+				s.off[tc.off] = true
+			}
+			s.paused = tc.paused
+			s.desk.unavailable = tc.unavail
+			s.desk.err = tc.deskErr
+			_, perr := s.d.Run(context.Background(), tc.cmd, json.RawMessage(tc.args))
+			switch {
+			case tc.wantCode == "" && perr != nil:
+				t.Fatalf("Run = %v, want success", perr)
+			case tc.wantCode != "" && perr == nil:
+				t.Fatalf("Run succeeded, want %s", tc.wantCode)
+			case perr != nil && perr.Code != tc.wantCode:
+				t.Fatalf("Run = %v, want code %s", perr, tc.wantCode)
+			case perr != nil && !strings.Contains(perr.Message, tc.wantMsg):
+				t.Fatalf("Run message %q, want it to contain %q", perr.Message, tc.wantMsg)
+			}
+			if got := s.desk.Calls(); strings.Join(got, "\n") != strings.Join(tc.wantCalls, "\n") {
+				t.Errorf("desktop calls %q, want %q", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestHandlersCheckAgain calls the handlers with arguments the spec would
+// have refused: the second check must stop them before the desktop.
+func TestHandlersCheckAgain(t *testing.T) {
+	desk := &fakeDesktop{}
+	cmds := map[string]Command{}
+	for _, c := range Builtin(desk) {
+		cmds[c.Spec.Name] = c
+	}
+	for _, tc := range []struct {
+		name string
+		cmd  string
+		args map[string]any
+	}{
+		{"frequency below", "beep", map[string]any{"frequency_hz": int64(99), "duration_ms": int64(200)}},
+		{"frequency above", "beep", map[string]any{"frequency_hz": int64(4001), "duration_ms": int64(200)}},
+		{"duration below", "beep", map[string]any{"frequency_hz": int64(880), "duration_ms": int64(19)}},
+		{"duration above", "beep", map[string]any{"frequency_hz": int64(880), "duration_ms": int64(3001)}},
+		{"frequency wrong type", "beep", map[string]any{"frequency_hz": 880.0, "duration_ms": int64(200)}},
+		{"frequency missing", "beep", map[string]any{"duration_ms": int64(200)}},
+		{"title missing", "notify", map[string]any{}},
+		{"title too long", "notify", map[string]any{"title": strings.Repeat("x", 101)}},
+		{"body too long", "notify", map[string]any{"title": "t", "body": strings.Repeat("x", 1001)}},
+		{"body control", "notify", map[string]any{"title": "t", "body": "\x07"}},
+		{"body wrong type", "notify", map[string]any{"title": "t", "body": 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cmds[tc.cmd].Run(context.Background(), tc.args)
+			var perr *protocol.Error
+			if !errors.As(err, &perr) || perr.Code != protocol.CodeInvalidArgs {
+				t.Fatalf("handler = %v, want invalid_args", err)
+			}
+		})
+	}
+	if c := desk.Calls(); len(c) != 0 {
+		t.Errorf("desktop was called: %q", c)
+	}
+}
+
+func TestBuiltinSpecs(t *testing.T) {
+	got, err := json.Marshal(NewDispatcher(Builtin(&fakeDesktop{}), func(string) bool { return true }, func() bool { return false }).Specs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"name":"beep","title":"Beep","args":[` +
+		`{"name":"frequency_hz","type":"integer","min":100,"max":4000,"default":880},` +
+		`{"name":"duration_ms","type":"integer","min":20,"max":3000,"default":200}]},` +
+		`{"name":"notify","title":"Notify","args":[` +
+		`{"name":"title","type":"string","required":true,"max_len":100},` +
+		`{"name":"body","type":"string","max_len":1000}]}]`
+	if string(got) != want {
+		t.Errorf("specs\n got %s\nwant %s", got, want)
+	}
+	for _, c := range Builtin(&fakeDesktop{}) {
+		if !c.DefaultOn || c.Rate <= 0 || c.Burst < 1 || c.Timeout <= 0 || c.Run == nil || c.Unavailable == nil {
+			t.Errorf("%s: incomplete command %+v", c.Spec.Name, c)
+		}
+	}
+}
+
+func TestDispatcherLists(t *testing.T) {
+	s := newSetup(Builtin)
+	s.off["notify"] = true
+	s.desk.unavailable = map[string]string{"beep": "no sound", "notify": "no bus"}
+	if got := strings.Join(s.d.Names(), ","); got != "beep,notify" {
+		t.Errorf("Names = %s", got)
+	}
+	if !s.d.Known("notify") || s.d.Known("screenshot") {
+		t.Error("Known is wrong")
+	}
+	if !s.d.DefaultOn("beep") || s.d.DefaultOn("screenshot") {
+		t.Error("DefaultOn is wrong")
+	}
+	specs := s.d.Specs()
+	if len(specs) != 1 || specs[0].Name != "beep" {
+		t.Errorf("Specs with notify off = %+v, want only beep", specs)
+	}
+	if got := s.d.Unavailable(); len(got) != 1 || got["beep"] != "no sound" {
+		t.Errorf("Unavailable = %v, want only beep (notify is off)", got)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := newSetup(Builtin)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.d.now = func() time.Time { return now }
+	run := func() string {
+		_, perr := s.d.Run(context.Background(), "beep", nil)
+		if perr != nil {
+			return perr.Code
+		}
+		return "ok"
+	}
+	// beep: burst 3, one more each second.
+	for i, want := range []string{"ok", "ok", "ok", "rate_limited", "rate_limited"} {
+		if got := run(); got != want {
+			t.Fatalf("call %d: %s, want %s", i, got, want)
+		}
+	}
+	if _, perr := s.d.Run(context.Background(), "notify", json.RawMessage(`{"title":"t"}`)); perr != nil {
+		t.Errorf("notify has a bucket of its own, got %v", perr)
+	}
+	now = now.Add(999 * time.Millisecond)
+	if got := run(); got != "rate_limited" {
+		t.Errorf("after 0.999 s: %s, want rate_limited", got)
+	}
+	now = now.Add(time.Millisecond)
+	if got := run(); got != "ok" {
+		t.Errorf("after 1 s: %s, want ok", got)
+	}
+	now = now.Add(time.Hour)
+	for i, want := range []string{"ok", "ok", "ok", "rate_limited"} {
+		if got := run(); got != want {
+			t.Fatalf("after an hour, call %d: %s, want %s (burst caps the refill)", i, got, want)
+		}
+	}
+	// Refusals before the rate check do not spend tokens.
+	now = now.Add(time.Hour)
+	s.desk.unavailable = map[string]string{"beep": "gone"}
+	for range 5 {
+		run()
+	}
+	s.desk.unavailable = nil
+	if got := run(); got != "ok" {
+		t.Errorf("after refused calls: %s, want ok", got)
+	}
+}
+
+func TestTimeoutsPanicsAndCancel(t *testing.T) {
+	release := make(chan struct{})
+	cmd := func(name string, timeout time.Duration, h Handler) Command {
+		return Command{Spec: protocol.CommandSpec{Name: name}, Timeout: timeout, Run: h}
+	}
+	cmds := func(Desktop) []Command {
+		return []Command{
+			cmd("waits_for_ctx", 50*time.Millisecond, func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}),
+			cmd("ignores_ctx", 50*time.Millisecond, func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
+				<-release
+				return nil, nil
+			}),
+			cmd("panics", time.Minute, func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
+				var m map[string]int
+				m["x"] = 1
+				return nil, nil
+			}),
+			cmd("answers", time.Minute, func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
+				return json.RawMessage(`{"n":1}`), nil
+			}),
+			cmd("no_handler", time.Minute, nil),
+			cmd("default_timeout", 0, func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
+				dl, ok := ctx.Deadline()
+				if !ok || time.Until(dl) < DefaultTimeout/2 {
+					return nil, errors.New("no sensible default deadline")
+				}
+				return nil, nil
+			}),
+		}
+	}
+	s := newSetup(cmds)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	for _, tc := range []struct {
+		name, cmd string
+		ctx       context.Context
+		wantCode  string
+	}{
+		{"handler honours its timeout", "waits_for_ctx", context.Background(), "timeout"},
+		{"handler ignores its timeout", "ignores_ctx", context.Background(), "timeout"},
+		{"panic becomes internal", "panics", context.Background(), "internal"},
+		{"data comes back", "answers", context.Background(), ""},
+		{"no handler", "no_handler", context.Background(), "internal"},
+		{"zero timeout means the default", "default_timeout", context.Background(), ""},
+		{"agent stopping", "waits_for_ctx", cancelled, "unavailable"},
+		{"caller's deadline passed", "waits_for_ctx", expired, "timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, perr := s.d.Run(tc.ctx, tc.cmd, nil)
+			switch {
+			case tc.wantCode == "" && perr != nil:
+				t.Fatalf("Run = %v, want success", perr)
+			case tc.wantCode != "" && (perr == nil || perr.Code != tc.wantCode):
+				t.Fatalf("Run = %v, want %s", perr, tc.wantCode)
+			case tc.cmd == "answers" && string(data) != `{"n":1}`:
+				t.Errorf("data = %s", data)
+			}
+		})
+	}
+	waited := make(chan struct{})
+	go func() { s.d.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while a handler was still running")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second): // hang guard only
+		t.Fatal("Wait did not return after the handler finished")
+	}
+}
+
+func TestTruncateKeepsRunes(t *testing.T) {
+	got := truncate(strings.Repeat("é", 10), 5)
+	if got != "éé…" {
+		t.Errorf("truncate = %q", got)
+	}
+}

@@ -1,0 +1,224 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tether-desktop/tether/relay/protocol"
+)
+
+// Dispatcher decides whether a command may run and runs it. It is safe for
+// concurrent use.
+type Dispatcher struct {
+	cmds    map[string]*entry
+	names   []string // sorted
+	allowed func(name string) bool
+	paused  func() bool
+	now     func() time.Time // time source of the rate limits; tests replace it
+
+	wg sync.WaitGroup // handlers still running, including those past their timeout
+}
+
+type entry struct {
+	cmd Command
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// NewDispatcher returns a Dispatcher over cmds. allowed reports whether the
+// owner switched a command on (the local whitelist); paused reports whether
+// the owner paused remote control. Both are called on every command and must
+// be safe for concurrent use. A later command with the same name as an
+// earlier one replaces it.
+func NewDispatcher(cmds []Command, allowed func(name string) bool, paused func() bool) *Dispatcher {
+	d := &Dispatcher{cmds: make(map[string]*entry, len(cmds)), allowed: allowed, paused: paused, now: time.Now}
+	for _, c := range cmds {
+		if _, dup := d.cmds[c.Spec.Name]; !dup {
+			d.names = append(d.names, c.Spec.Name)
+		}
+		d.cmds[c.Spec.Name] = &entry{cmd: c, tokens: float64(max(c.Burst, 1))}
+	}
+	slices.Sort(d.names)
+	return d
+}
+
+// Names returns every known command, sorted.
+func (d *Dispatcher) Names() []string { return slices.Clone(d.names) }
+
+// Known reports whether name is a command of this build.
+func (d *Dispatcher) Known(name string) bool { _, ok := d.cmds[name]; return ok }
+
+// DefaultOn reports whether name is on in a new install's whitelist.
+func (d *Dispatcher) DefaultOn(name string) bool {
+	e, ok := d.cmds[name]
+	return ok && e.cmd.DefaultOn
+}
+
+// Specs returns the specs of the allowed commands, sorted by name, for the
+// hello message.
+func (d *Dispatcher) Specs() []protocol.CommandSpec {
+	var specs []protocol.CommandSpec
+	for _, name := range d.names {
+		if d.allowed(name) {
+			specs = append(specs, d.cmds[name].cmd.Spec)
+		}
+	}
+	return specs
+}
+
+// Unavailable returns, for each allowed command that cannot run on this
+// machine now, the reason; nil when all can run. It is as cheap as the
+// commands' Unavailable functions.
+func (d *Dispatcher) Unavailable() map[string]string {
+	var out map[string]string
+	for _, name := range d.names {
+		if !d.allowed(name) {
+			continue
+		}
+		if why := d.cmds[name].unavailable(); why != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = why
+		}
+	}
+	return out
+}
+
+// Run checks, in order: the command is known (else unknown_command), allowed
+// (else not_allowed), not paused (paused), its args valid against its spec
+// (invalid_args), available on this machine (unavailable), within its rate
+// (rate_limited); then it runs the handler under the command's Timeout
+// (timeout). It blocks until the handler returns or the timeout (or ctx)
+// ends; a handler still running then is left to finish on its cancelled
+// context and Wait waits for it. Run never panics: a panicking handler
+// becomes internal. The result's data is nil unless the handler gave some.
+func (d *Dispatcher) Run(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, *protocol.Error) {
+	e, ok := d.cmds[name]
+	switch {
+	case !ok:
+		return nil, protocol.Errorf(protocol.CodeUnknownCommand, "unknown command %q", truncate(name, protocol.MaxNameLen))
+	case !d.allowed(name):
+		return nil, protocol.Errorf(protocol.CodeNotAllowed, "command %q is switched off on this computer", name)
+	case d.paused():
+		return nil, protocol.Errorf(protocol.CodePaused, "remote control is paused on this computer")
+	}
+	valid, err := e.cmd.Spec.Validate(args)
+	if err != nil {
+		return nil, protocol.AsError(err)
+	}
+	if why := e.unavailable(); why != "" {
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "%s", why)
+	}
+	if !e.take(d.now()) {
+		return nil, protocol.Errorf(protocol.CodeRateLimited, "command %q is sent too often (at most %g per second)", name, e.cmd.Rate)
+	}
+	return d.run(ctx, e, valid)
+}
+
+// Wait blocks until every handler started by Run has returned, including
+// handlers that outlived their timeout. Call it at shutdown, after the
+// contexts given to Run have ended.
+func (d *Dispatcher) Wait() { d.wg.Wait() }
+
+type outcome struct {
+	data json.RawMessage
+	err  error
+}
+
+func (d *Dispatcher) run(ctx context.Context, e *entry, args map[string]any) (json.RawMessage, *protocol.Error) {
+	name := e.cmd.Spec.Name
+	if e.cmd.Run == nil {
+		return nil, protocol.Errorf(protocol.CodeInternal, "command %q has no handler", name)
+	}
+	timeout := e.cmd.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan outcome, 1) // buffered: a handler past its timeout must not block
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				done <- outcome{err: protocol.Errorf(protocol.CodeInternal, "command %q failed: panic: %s", name, truncate(fmt.Sprint(v), 200))}
+			}
+		}()
+		data, err := e.cmd.Run(runCtx, args)
+		done <- outcome{data, err}
+	}()
+
+	var out outcome
+	select {
+	case out = <-done:
+	case <-runCtx.Done():
+		out.err = runCtx.Err()
+	}
+	if out.err == nil {
+		return out.data, nil
+	}
+	var perr *protocol.Error
+	switch {
+	case errors.As(out.err, &perr):
+		return nil, perr
+	case runCtx.Err() != nil && ctx.Err() == nil:
+		// Our own deadline ended the run.
+		return nil, protocol.Errorf(protocol.CodeTimeout, "command %q did not finish within %v", name, timeout)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, protocol.Errorf(protocol.CodeTimeout, "command %q did not finish before its deadline", name)
+	case ctx.Err() != nil:
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "command %q was cancelled: the agent is stopping", name)
+	default:
+		return nil, protocol.Errorf(protocol.CodeInternal, "command %q failed: %v", name, out.err)
+	}
+}
+
+func (e *entry) unavailable() string {
+	if e.cmd.Unavailable == nil {
+		return ""
+	}
+	return e.cmd.Unavailable()
+}
+
+// take removes one token from e's bucket, refilled at Rate per second up to
+// Burst, and reports whether there was one. A Rate of 0 or less means no limit.
+func (e *entry) take(now time.Time) bool {
+	if e.cmd.Rate <= 0 {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.last.IsZero() {
+		e.last = now // the bucket starts full
+	}
+	if now.After(e.last) {
+		e.tokens = min(float64(max(e.cmd.Burst, 1)), e.tokens+now.Sub(e.last).Seconds()*e.cmd.Rate)
+		e.last = now
+	}
+	if e.tokens < 1 {
+		return false
+	}
+	e.tokens--
+	return true
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
