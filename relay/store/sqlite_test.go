@@ -1,0 +1,748 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// base is a fixed instant with a sub-millisecond part, to check that times
+// come back at millisecond precision.
+var base = time.Date(2026, 11, 22, 10, 0, 0, 123_456_789, time.UTC)
+
+func openTest(t testing.TB) (*SQLite, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}
+
+func hash(s string) []byte { return []byte("h:" + s) }
+
+func mustCreateDevice(t testing.TB, s *SQLite, id string, created time.Time) Device {
+	t.Helper()
+	d := Device{ID: id, Name: "name-" + id, OS: "linux", CreatedAt: created}
+	if err := s.CreateDevice(context.Background(), d, hash("dev-"+id)); err != nil {
+		t.Fatalf("CreateDevice(%s): %v", id, err)
+	}
+	d.CreatedAt = created.Truncate(time.Millisecond)
+	return d
+}
+
+func mustCreateSession(t testing.TB, s *SQLite, id string) Session {
+	t.Helper()
+	sess := Session{ID: id, Label: "label-" + id, CreatedAt: base}
+	if err := s.CreateSession(context.Background(), sess, hash("sess-"+id)); err != nil {
+		t.Fatalf("CreateSession(%s): %v", id, err)
+	}
+	sess.CreatedAt = base.Truncate(time.Millisecond)
+	return sess
+}
+
+func sameDevice(a, b Device) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.OS == b.OS &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeen.Equal(b.LastSeen)
+}
+
+func TestOpenPermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "data")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	// A write makes sure the -wal and -shm files exist.
+	mustCreateDevice(t, s, "d1", base)
+
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o700 {
+		t.Errorf("dir mode = %o, want 700", got)
+	}
+	for _, name := range []string{FileName, FileName + "-wal", FileName + "-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("stat %s: %v", name, err)
+			continue
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s mode = %o, want 600", name, got)
+		}
+	}
+}
+
+func TestOpenTightensLooseFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("mode = %o, want 600", got)
+	}
+}
+
+func TestOpenFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) string // returns the dir to open
+		want  error
+	}{
+		{"dir blocked by a file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "file")
+			if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(p, "data")
+		}, ErrUnavailable},
+		{"db is a directory", func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, FileName), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, ErrUnavailable},
+		{"not a database", func(t *testing.T) string {
+			dir := t.TempDir()
+			junk := bytes.Repeat([]byte("this is not sqlite "), 400)
+			if err := os.WriteFile(filepath.Join(dir, FileName), junk, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, ErrUnavailable},
+		{"schema newer than the code", func(t *testing.T) string {
+			dir := t.TempDir()
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.db.Exec(fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion()+1)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, errSchemaTooNew},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.setup(t)
+			s, err := Open(dir)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want an error")
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Open error = %v, want %v", err, tt.want)
+			}
+			t.Logf("error (as expected): %v", err)
+		})
+	}
+}
+
+func TestDevices(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	d1 := mustCreateDevice(t, s, "d1", base)
+
+	t.Run("create", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			dev   Device
+			token []byte
+			want  error // nil: success; errAny: some error that is none of ours
+		}{
+			{"new", Device{ID: "d2", Name: "laptop", OS: "windows", CreatedAt: base}, hash("t2"), nil},
+			{"same id", Device{ID: "d1", Name: "x", OS: "x", CreatedAt: base}, hash("other"), ErrConflict},
+			{"same token", Device{ID: "d3", Name: "x", OS: "x", CreatedAt: base}, hash("dev-d1"), ErrConflict},
+			{"empty token", Device{ID: "d4", Name: "x", OS: "x", CreatedAt: base}, nil, errAny},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := s.CreateDevice(ctx, tt.dev, tt.token)
+				checkErr(t, err, tt.want)
+			})
+		}
+	})
+
+	t.Run("lookup", func(t *testing.T) {
+		tests := []struct {
+			name string
+			get  func() (Device, error)
+			want Device
+			err  error
+		}{
+			{"by token", func() (Device, error) { return s.DeviceByToken(ctx, hash("dev-d1")) }, d1, nil},
+			{"by id", func() (Device, error) { return s.Device(ctx, "d1") }, d1, nil},
+			{"unknown token", func() (Device, error) { return s.DeviceByToken(ctx, hash("nope")) }, Device{}, ErrNotFound},
+			{"unknown id", func() (Device, error) { return s.Device(ctx, "nope") }, Device{}, ErrNotFound},
+			{"nil token", func() (Device, error) { return s.DeviceByToken(ctx, nil) }, Device{}, ErrNotFound},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := tt.get()
+				checkErr(t, err, tt.err)
+				if !sameDevice(got, tt.want) {
+					t.Errorf("got %+v, want %+v", got, tt.want)
+				}
+			})
+		}
+		if !d1.LastSeen.IsZero() {
+			t.Errorf("new device has LastSeen %v, want zero", d1.LastSeen)
+		}
+	})
+
+	t.Run("touch", func(t *testing.T) {
+		seen := base.Add(time.Hour + 999*time.Microsecond)
+		if err := s.TouchDevice(ctx, "d1", "renamed", "darwin", seen); err != nil {
+			t.Fatalf("TouchDevice: %v", err)
+		}
+		got, err := s.Device(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Device{ID: "d1", Name: "renamed", OS: "darwin", CreatedAt: d1.CreatedAt, LastSeen: seen.Truncate(time.Millisecond)}
+		if !sameDevice(got, want) {
+			t.Errorf("after touch got %+v, want %+v", got, want)
+		}
+		if err := s.TouchDevice(ctx, "nope", "n", "o", seen); !errors.Is(err, ErrNotFound) {
+			t.Errorf("TouchDevice(unknown) = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// errAny stands for "an error that is not one of the package's sentinels".
+var errAny = errors.New("any other error")
+
+func checkErr(t *testing.T, err, want error) {
+	t.Helper()
+	switch {
+	case want == nil && err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case want == errAny:
+		if err == nil {
+			t.Fatal("succeeded, want an error")
+		}
+		for _, e := range []error{ErrNotFound, ErrConflict, ErrExpired, ErrUnavailable} {
+			if errors.Is(err, e) {
+				t.Fatalf("error %v is %v, want none of the sentinels", err, e)
+			}
+		}
+	case want != nil && !errors.Is(err, want):
+		t.Fatalf("error = %v, want %v", err, want)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	s1 := mustCreateSession(t, s, "s1")
+
+	tests := []struct {
+		name  string
+		sess  Session
+		token []byte
+		want  error
+	}{
+		{"new", Session{ID: "s2", Label: "", CreatedAt: base}, hash("t2"), nil},
+		{"same id", Session{ID: "s1", CreatedAt: base}, hash("other"), ErrConflict},
+		{"same token", Session{ID: "s3", CreatedAt: base}, hash("sess-s1"), ErrConflict},
+		{"empty token", Session{ID: "s4", CreatedAt: base}, []byte{}, errAny},
+	}
+	for _, tt := range tests {
+		t.Run("create "+tt.name, func(t *testing.T) {
+			checkErr(t, s.CreateSession(ctx, tt.sess, tt.token), tt.want)
+		})
+	}
+
+	got, err := s.SessionByToken(ctx, hash("sess-s1"))
+	if err != nil {
+		t.Fatalf("SessionByToken: %v", err)
+	}
+	if got.ID != s1.ID || got.Label != s1.Label || !got.CreatedAt.Equal(s1.CreatedAt) {
+		t.Errorf("SessionByToken = %+v, want %+v", got, s1)
+	}
+	if _, err := s.SessionByToken(ctx, hash("nope")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SessionByToken(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestPairingCodes(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	mustCreateDevice(t, s, "d1", base)
+	mustCreateDevice(t, s, "d2", base)
+
+	expires := base.Add(10 * time.Minute)
+	for _, c := range []struct {
+		code, dev string
+		exp       time.Time
+	}{
+		{"valid", "d1", expires},
+		{"valid2", "d2", expires},
+		{"old", "d1", base.Add(-time.Second)},
+		{"edge", "d1", base},
+		{"old2", "d2", base.Add(-time.Hour)},
+	} {
+		if err := s.CreatePairingCode(ctx, hash(c.code), c.dev, c.exp); err != nil {
+			t.Fatalf("CreatePairingCode(%s): %v", c.code, err)
+		}
+	}
+	t.Run("create", func(t *testing.T) {
+		checkErr(t, s.CreatePairingCode(ctx, hash("valid"), "d2", expires), ErrConflict)
+		checkErr(t, s.CreatePairingCode(ctx, hash("new"), "no-such-device", expires), ErrNotFound)
+		checkErr(t, s.CreatePairingCode(ctx, nil, "d1", expires), errAny)
+	})
+
+	// Order matters: each redeem consumes its code.
+	steps := []struct {
+		name    string
+		code    string
+		wantDev string
+		wantErr error
+	}{
+		{"valid", "valid", "d1", nil},
+		{"used twice", "valid", "", ErrNotFound},
+		{"unknown", "never", "", ErrNotFound},
+		{"expired", "old", "", ErrExpired},
+		{"expired is gone", "old", "", ErrNotFound},
+		{"expires exactly now", "edge", "", ErrExpired},
+	}
+	for _, st := range steps {
+		t.Run("redeem "+st.name, func(t *testing.T) {
+			dev, err := s.RedeemPairingCode(ctx, hash(st.code), base)
+			checkErr(t, err, st.wantErr)
+			if dev != st.wantDev {
+				t.Errorf("device = %q, want %q", dev, st.wantDev)
+			}
+		})
+	}
+
+	t.Run("delete expired", func(t *testing.T) {
+		n, err := s.DeleteExpiredCodes(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 { // old2; valid2 still runs
+			t.Errorf("deleted %d, want 1", n)
+		}
+		if n, err := s.DeleteExpiredCodes(ctx, base); err != nil || n != 0 {
+			t.Errorf("second DeleteExpiredCodes = %d, %v; want 0, nil", n, err)
+		}
+		if dev, err := s.RedeemPairingCode(ctx, hash("valid2"), base); err != nil || dev != "d2" {
+			t.Errorf("valid2 after cleanup = %q, %v; want d2", dev, err)
+		}
+	})
+}
+
+func TestPairings(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	d1 := mustCreateDevice(t, s, "d1", base)
+	d2 := mustCreateDevice(t, s, "d2", base)
+	d3 := mustCreateDevice(t, s, "d3", base)
+	mustCreateSession(t, s, "s1")
+	mustCreateSession(t, s, "s2")
+	mustCreateSession(t, s, "s3")
+
+	// s1 pairs d3, then d1, then d2 at the same millisecond as d1.
+	adds := []struct {
+		sess, dev string
+		at        time.Time
+		want      error
+	}{
+		{"s1", "d3", base, nil},
+		{"s1", "d1", base.Add(time.Second), nil},
+		{"s1", "d2", base.Add(time.Second), nil},
+		{"s1", "d3", base.Add(time.Hour), nil}, // again: no error, keeps its first time
+		{"s2", "d1", base, nil},
+		{"s3", "d1", base.Add(-time.Minute), nil},
+		{"s1", "no-such-device", base, ErrNotFound},
+		{"no-such-session", "d1", base, ErrNotFound},
+	}
+	for _, a := range adds {
+		t.Run(fmt.Sprintf("add %s %s", a.sess, a.dev), func(t *testing.T) {
+			checkErr(t, s.AddPairing(ctx, a.sess, a.dev, a.at), a.want)
+		})
+	}
+
+	t.Run("is paired", func(t *testing.T) {
+		tests := []struct {
+			sess, dev string
+			want      bool
+		}{
+			{"s1", "d1", true}, {"s1", "d3", true}, {"s2", "d1", true},
+			{"s2", "d2", false}, {"nope", "d1", false}, {"s1", "nope", false},
+		}
+		for _, tt := range tests {
+			got, err := s.IsPaired(ctx, tt.sess, tt.dev)
+			if err != nil || got != tt.want {
+				t.Errorf("IsPaired(%s, %s) = %v, %v; want %v", tt.sess, tt.dev, got, err, tt.want)
+			}
+		}
+	})
+
+	t.Run("paired devices", func(t *testing.T) {
+		got, err := s.PairedDevices(ctx, "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Device{d3, d1, d2}
+		if len(got) != len(want) {
+			t.Fatalf("PairedDevices = %v, want %v", got, want)
+		}
+		for i := range want {
+			if !sameDevice(got[i], want[i]) {
+				t.Errorf("PairedDevices[%d] = %+v, want %+v", i, got[i], want[i])
+			}
+		}
+		none, err := s.PairedDevices(ctx, "nope")
+		if err != nil || len(none) != 0 {
+			t.Errorf("PairedDevices(unknown) = %v, %v; want empty", none, err)
+		}
+	})
+
+	t.Run("paired sessions", func(t *testing.T) {
+		got, err := s.PairedSessions(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"s3", "s2", "s1"}; !equalStrings(got, want) {
+			t.Errorf("PairedSessions(d1) = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("remove", func(t *testing.T) {
+		checkErr(t, s.RemovePairing(ctx, "s1", "d3"), nil)
+		checkErr(t, s.RemovePairing(ctx, "s1", "d3"), ErrNotFound)
+		checkErr(t, s.RemovePairing(ctx, "s2", "d2"), ErrNotFound)
+		if ok, _ := s.IsPaired(ctx, "s1", "d3"); ok {
+			t.Error("s1, d3 still paired after RemovePairing")
+		}
+	})
+
+	t.Run("remove device pairings", func(t *testing.T) {
+		got, err := s.RemoveDevicePairings(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"s1", "s2", "s3"}; !equalStrings(got, want) {
+			t.Errorf("RemoveDevicePairings(d1) = %v, want %v", got, want)
+		}
+		left, err := s.PairedSessions(ctx, "d1")
+		if err != nil || len(left) != 0 {
+			t.Errorf("PairedSessions(d1) after removal = %v, %v; want empty", left, err)
+		}
+		// d2 stays paired with s1.
+		if ok, _ := s.IsPaired(ctx, "s1", "d2"); !ok {
+			t.Error("s1, d2 lost its pairing")
+		}
+		again, err := s.RemoveDevicePairings(ctx, "d1")
+		if err != nil || len(again) != 0 {
+			t.Errorf("second RemoveDevicePairings = %v, %v; want empty", again, err)
+		}
+	})
+}
+
+func equalStrings(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	s, dir := openTest(t)
+	ctx := context.Background()
+	d := mustCreateDevice(t, s, "d1", base)
+	mustCreateSession(t, s, "s1")
+	if err := s.AddPairing(ctx, "s1", "d1", base); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePairingCode(ctx, hash("c"), "d1", base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	got, err := s2.DeviceByToken(ctx, hash("dev-d1"))
+	if err != nil || !sameDevice(got, d) {
+		t.Errorf("device after reopen = %+v, %v; want %+v", got, err, d)
+	}
+	if _, err := s2.SessionByToken(ctx, hash("sess-s1")); err != nil {
+		t.Errorf("session after reopen: %v", err)
+	}
+	if ok, err := s2.IsPaired(ctx, "s1", "d1"); err != nil || !ok {
+		t.Errorf("pairing after reopen = %v, %v", ok, err)
+	}
+	if dev, err := s2.RedeemPairingCode(ctx, hash("c"), base); err != nil || dev != "d1" {
+		t.Errorf("code after reopen = %q, %v", dev, err)
+	}
+}
+
+func TestMigrationRerunIsNoop(t *testing.T) {
+	s, dir := openTest(t)
+	ctx := context.Background()
+	mustCreateDevice(t, s, "d1", base)
+
+	schema := func(s *SQLite) string {
+		t.Helper()
+		rows, err := s.db.Query(`SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		return b.String()
+	}
+	before := schema(s)
+	if v, err := userVersion(ctx, s.db); err != nil || v != SchemaVersion() || v == 0 {
+		t.Fatalf("user_version = %d, %v; want %d", v, err, SchemaVersion())
+	}
+	if err := s.migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if after := schema(s2); after != before {
+		t.Errorf("schema changed on re-run:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if _, err := s2.Device(ctx, "d1"); err != nil {
+		t.Errorf("device lost after re-run: %v", err)
+	}
+	if v, _ := userVersion(ctx, s2.db); v != SchemaVersion() {
+		t.Errorf("user_version = %d, want %d", v, SchemaVersion())
+	}
+}
+
+func TestConcurrentRedeem(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	mustCreateDevice(t, s, "d1", base)
+	const rounds, racers = 5, 20
+	for r := range rounds {
+		code := hash(fmt.Sprintf("code-%d", r))
+		if err := s.CreatePairingCode(ctx, code, "d1", base.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			errs  = make([]error, racers)
+			devs  = make([]string, racers)
+		)
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				devs[i], errs[i] = s.RedeemPairingCode(ctx, code, base)
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil && devs[i] == "d1":
+				wins++
+			case errors.Is(err, ErrNotFound):
+			default:
+				t.Errorf("round %d racer %d: %q, %v", r, i, devs[i], err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("round %d: %d winners, want exactly 1", r, wins)
+		}
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// run sets the failure up on a store in dir and returns the error
+		// of one write.
+		run func(t *testing.T, dir string) error
+	}{
+		{"read-only database", func(t *testing.T, dir string) error {
+			// Tests run as root, which ignores file modes, so the
+			// read-only file is simulated with SQLite's mode=ro.
+			ro, err := openPath(filepath.Join(dir, FileName), options{readOnly: true})
+			if err != nil {
+				t.Fatalf("open read-only: %v", err)
+			}
+			defer ro.Close()
+			if _, err := ro.Device(ctx, "d0"); err != nil {
+				t.Errorf("read on read-only store: %v", err)
+			}
+			return ro.CreateDevice(ctx, Device{ID: "d1", CreatedAt: base}, hash("d1"))
+		}},
+		{"disk full", func(t *testing.T, dir string) error {
+			// max_page_count caps the file at its current size: the
+			// next page SQLite needs fails with SQLITE_FULL.
+			full, err := openPath(filepath.Join(dir, FileName), options{extraPragmas: []string{"max_page_count(1)"}})
+			if err != nil {
+				t.Fatalf("open capped: %v", err)
+			}
+			defer full.Close()
+			big := strings.Repeat("x", 1<<20)
+			return full.CreateDevice(ctx, Device{ID: "d1", Name: big, CreatedAt: base}, hash("d1"))
+		}},
+		{"locked past the busy timeout", func(t *testing.T, dir string) error {
+			s, err := openPath(filepath.Join(dir, FileName), options{busyTimeout: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// Another connection holds the write lock.
+			other, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			conn, err := other.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.ExecContext(ctx, "ROLLBACK")
+			return s.TouchDevice(ctx, "d0", "n", "o", base)
+		}},
+		{"closed store", func(t *testing.T, dir string) error {
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return s.CreateDevice(ctx, Device{ID: "d1"}, hash("d1"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, dir := openTest(t)
+			mustCreateDevice(t, s, "d0", base)
+			err := tt.run(t, dir)
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("error = %v, want one wrapping ErrUnavailable", err)
+			}
+			t.Logf("error (as expected): %v", err)
+			// The original store still works.
+			if _, err := s.Device(ctx, "d0"); err != nil {
+				t.Errorf("store after failure: %v", err)
+			}
+		})
+	}
+}
+
+// TestMapErrCodes checks the code table of mapErr for codes that are hard to
+// provoke for real; TestUnavailable provokes the main ones.
+func TestMapErrCodes(t *testing.T) {
+	s := &SQLite{path: "x"}
+	ctx := context.Background()
+	tests := []struct {
+		code int
+		want error
+	}{
+		{sqlite3.SQLITE_CONSTRAINT_UNIQUE, ErrConflict},
+		{sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, ErrConflict},
+		{sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, ErrNotFound},
+		{sqlite3.SQLITE_FULL, ErrUnavailable},
+		{sqlite3.SQLITE_READONLY, ErrUnavailable},
+		{sqlite3.SQLITE_READONLY_DBMOVED, ErrUnavailable},
+		{sqlite3.SQLITE_IOERR_WRITE, ErrUnavailable},
+		{sqlite3.SQLITE_CANTOPEN, ErrUnavailable},
+		{sqlite3.SQLITE_BUSY, ErrUnavailable},
+		{sqlite3.SQLITE_BUSY_SNAPSHOT, ErrUnavailable},
+		{sqlite3.SQLITE_LOCKED, ErrUnavailable},
+		{sqlite3.SQLITE_CONSTRAINT_NOTNULL, errAny},
+		{sqlite3.SQLITE_CONSTRAINT_CHECK, errAny},
+		{sqlite3.SQLITE_ERROR, errAny},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
+			in := codeErr(tt.code)
+			err := s.mapErr(ctx, "op", fmt.Errorf("driver: %w", in))
+			checkErr(t, err, tt.want)
+			if !errors.Is(err, in) && tt.want != ErrConflict {
+				t.Errorf("%v does not keep the SQLite error", err)
+			}
+		})
+	}
+	if err := s.mapErr(ctx, "op", sql.ErrNoRows); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ErrNoRows maps to %v, want ErrNotFound", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.mapErr(cctx, "op", codeErr(sqlite3.SQLITE_INTERRUPT)); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupt under a canceled ctx maps to %v, want context.Canceled", err)
+	}
+}
+
+// codeErr has the method set of *sqlite.Error, whose fields cannot be set
+// from outside the driver.
+type codeErr int
+
+func (e codeErr) Error() string { return fmt.Sprintf("sqlite code %d", int(e)) }
+func (e codeErr) Code() int     { return int(e) }
+
+func TestCanceledContext(t *testing.T) {
+	s, _ := openTest(t)
+	mustCreateDevice(t, s, "d1", base)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Device(ctx, "d1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Device with canceled ctx = %v, want context.Canceled", err)
+	}
+	if err := s.TouchDevice(ctx, "d1", "n", "o", base); !errors.Is(err, context.Canceled) {
+		t.Errorf("TouchDevice with canceled ctx = %v, want context.Canceled", err)
+	}
+}
