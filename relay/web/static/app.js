@@ -1,0 +1,546 @@
+// The Tether control page: pairing, the device list, live telemetry, commands
+// and their log. Plain ES module; every text from the network goes through
+// textContent, never through HTML parsing.
+
+import * as api from './api.js';
+import { Socket, socketURL } from './socket.js';
+import { History, CpuChart } from './chart.js';
+import { buildCommandForm } from './commands.js';
+import {
+  normalizeCode, browserLabel, osName, formatBytes, formatPercent, timeAgo, clockTime,
+  summarizeArgs, shortJSON, humanize,
+} from './format.js';
+
+const $ = (id) => document.getElementById(id);
+const LOG_MAX = 200;
+const SELECTED_KEY = 'tether.selected';
+
+/** Everything the page knows. */
+const state = {
+  /** @type {Map<string, any>} device id → device (fields of the devices API and of presence) */
+  devices: new Map(),
+  /** @type {Map<string, History>} */
+  history: new Map(),
+  selected: localStorage.getItem(SELECTED_KEY) || '',
+  session: false,
+  socket: /** @type {{state: string, at?: number}} */ ({ state: 'stopped' }),
+  /** @type {Map<string, {el: HTMLElement, sent: number}>} command id → pending log entry */
+  pending: new Map(),
+  nextId: 1,
+  commandsKey: '', // what the command panel was built from
+  serverOffset: 0, // server clock − local clock, ms
+};
+
+const chart = new CpuChart($('cpu-chart'));
+
+const socket = new Socket({
+  url: socketURL(location, '/ws/client'),
+  onMessage: handleMessage,
+  onState: (s) => { state.socket = s; renderSocketState(); renderCommandsEnabled(); },
+  onClose: () => failPending('disconnected', 'The connection closed before the answer arrived; the command may or may not have run.'),
+  shouldRetry: async () => {
+    // The socket cannot tell us why it closed: ask the API whether the
+    // session still exists, and refresh the device list while at it.
+    const r = await api.listDevices();
+    if (r.status === 401) { lostSession(); return false; }
+    if (r.ok) applyDeviceList(r.data);
+    return true;
+  },
+});
+
+// ---- Pairing ---------------------------------------------------------------
+
+const codeInput = /** @type {HTMLInputElement} */ ($('pair-code'));
+let pairBlockedUntil = 0;
+
+codeInput.addEventListener('input', () => {
+  const atEnd = codeInput.selectionStart === codeInput.value.length;
+  if (atEnd) codeInput.value = normalizeCode(codeInput.value);
+  else {
+    const pos = codeInput.selectionStart;
+    codeInput.value = codeInput.value.toUpperCase();
+    codeInput.setSelectionRange(pos, pos);
+  }
+  showPairError('');
+});
+
+$('pair-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const code = normalizeCode(codeInput.value);
+  codeInput.value = code;
+  showPairOk('');
+  if (!code) { showPairError('Type the pairing code shown on the computer.'); codeInput.focus(); return; }
+  if (Date.now() < pairBlockedUntil) return;
+  const button = /** @type {HTMLButtonElement} */ ($('pair-submit'));
+  button.disabled = true;
+  showPairError('');
+  const ua = navigator.userAgentData;
+  const r = await api.pair(code, browserLabel(navigator.userAgent, ua && ua.platform));
+  button.disabled = false;
+  if (!r.ok) {
+    showPairError(api.pairErrorMessage(r));
+    if (r.code === 'rate_limited' && r.retryAfter) blockPairing(r.retryAfter);
+    codeInput.focus();
+    return;
+  }
+  codeInput.value = '';
+  history.replaceState(null, '', '/');
+  const d = r.data || {};
+  showPairOk(`Paired with ${d.device_name || 'the computer'}.`);
+  state.session = true;
+  if (d.device_id) {
+    if (!state.devices.has(d.device_id)) {
+      state.devices.set(d.device_id, { device_id: d.device_id, name: d.device_name || d.device_id, online: false, capabilities: [] });
+    }
+    select(d.device_id);
+  }
+  const list = await api.listDevices();
+  if (list.ok) applyDeviceList(list.data);
+  render();
+  // A socket opened before this pairing may not watch the new device: reopen it.
+  socket.restart();
+});
+
+function blockPairing(seconds) {
+  const button = /** @type {HTMLButtonElement} */ ($('pair-submit'));
+  pairBlockedUntil = Date.now() + seconds * 1000;
+  button.disabled = true;
+  setTimeout(() => { button.disabled = false; }, seconds * 1000);
+}
+
+function showPairError(text) {
+  const el = $('pair-error');
+  el.textContent = text;
+  el.hidden = !text;
+  codeInput.setAttribute('aria-invalid', text ? 'true' : 'false');
+}
+
+function showPairOk(text) {
+  const el = $('pair-ok');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+// ---- Devices ---------------------------------------------------------------
+
+/** Replaces the device list with the API's answer, keeping what presence told us. */
+function applyDeviceList(list) {
+  if (!Array.isArray(list)) return;
+  const seen = new Set();
+  for (const d of list) {
+    if (!d || !d.device_id) continue;
+    seen.add(d.device_id);
+    const old = state.devices.get(d.device_id) || {};
+    state.devices.set(d.device_id, { ...old, ...d });
+  }
+  for (const id of [...state.devices.keys()]) {
+    if (!seen.has(id)) dropDevice(id);
+  }
+  render();
+}
+
+function applyPresence(id, p) {
+  if (!id || !p) return;
+  if (p.removed) {
+    dropDevice(id);
+    render();
+    return;
+  }
+  const old = state.devices.get(id) || { device_id: id };
+  const d = { ...old, ...p, device_id: id };
+  if (!('commands' in p)) d.commands = old.commands;
+  if (!('screen' in p)) delete d.screen;
+  state.devices.set(id, d);
+  render();
+}
+
+function dropDevice(id) {
+  state.devices.delete(id);
+  state.history.delete(id);
+  if (state.selected === id) state.selected = '';
+}
+
+function select(id) {
+  if (state.selected === id) return;
+  state.selected = id;
+  try { localStorage.setItem(SELECTED_KEY, id); } catch { /* private mode */ }
+  render();
+}
+
+$('devices').addEventListener('click', (ev) => {
+  const item = /** @type {HTMLElement} */ (ev.target).closest('[data-device]');
+  if (item) select(item.dataset.device);
+});
+
+$('forget').addEventListener('click', async () => {
+  const d = state.devices.get(state.selected);
+  if (!d) return;
+  const ok = window.confirm(`Forget “${d.name || d.device_id}”?\n\nThis browser will no longer see or control it. To use it again, pair with a new code.`);
+  if (!ok) return;
+  const r = await api.forget(d.device_id);
+  if (r.ok || r.status === 404) {
+    dropDevice(d.device_id);
+    render();
+    return;
+  }
+  if (r.status === 401) { lostSession(); return; }
+  showNotice(`Could not forget this device: ${r.message || r.code}.`);
+});
+
+function lostSession() {
+  state.session = false;
+  state.devices.clear();
+  state.history.clear();
+  state.selected = '';
+  socket.stop();
+  render();
+}
+
+// ---- Socket messages -------------------------------------------------------
+
+function handleMessage(m) {
+  switch (m.type) {
+    case 'welcome': {
+      const t = Date.parse(m.data && m.data.server_time);
+      if (!isNaN(t)) state.serverOffset = t - Date.now();
+      break;
+    }
+    case 'presence':
+      applyPresence(m.device, m.data);
+      break;
+    case 'telemetry':
+      addTelemetry(m);
+      break;
+    case 'event':
+      logEvent(m);
+      break;
+    case 'result':
+      settle(m);
+      break;
+    case 'error':
+      if (m.id && state.pending.has(m.id)) settle({ ...m, ok: false });
+      else logRefusal(m.error || {});
+      break;
+    default:
+      break;
+  }
+}
+
+function addTelemetry(m) {
+  if (!m.device || !m.data || !state.devices.has(m.device)) return;
+  let h = state.history.get(m.device);
+  if (!h) { h = new History(); state.history.set(m.device, h); }
+  // Plot at the device's time when its clock agrees with ours; otherwise at arrival.
+  const now = Date.now();
+  let t = Date.parse(m.ts);
+  if (isNaN(t) || Math.abs(t - now) > 10000) t = now;
+  h.add(t / 1000, m.data);
+  if (m.device === state.selected) renderStats();
+}
+
+// ---- Commands and the log --------------------------------------------------
+
+function sendCommand(spec, args) {
+  const d = state.devices.get(state.selected);
+  if (!d) return;
+  const id = `c${state.nextId++}`;
+  const msg = { type: 'command', id, device: d.device_id, name: spec.name, args };
+  const el = logEntry({ id, title: spec.title || humanize(spec.name), device: d, args });
+  if (!socket.send(msg)) {
+    finish(el, 'not_sent', 'not sent', 'The connection to the relay is down; nothing was sent.');
+    return;
+  }
+  state.pending.set(id, { el, sent: performance.now() });
+}
+
+function settle(m) {
+  const p = state.pending.get(m.id);
+  if (!p) return;
+  state.pending.delete(m.id);
+  const ms = Math.round(performance.now() - p.sent);
+  if (m.ok) {
+    finish(p.el, 'ok', `ok · ${ms} ms`, m.data !== undefined && m.data !== null ? shortJSON(m.data) : '');
+  } else {
+    const e = m.error || {};
+    const code = e.code || 'error';
+    finish(p.el, code, `${code} · ${ms} ms`, e.message || '');
+  }
+}
+
+function failPending(code, message) {
+  for (const [id, p] of state.pending) {
+    finish(p.el, code, code, message);
+    state.pending.delete(id);
+  }
+}
+
+function finish(el, status, text, detail) {
+  el.dataset.status = status;
+  el.classList.toggle('failed', status !== 'ok');
+  el.querySelector('.status').textContent = text;
+  const d = el.querySelector('.detail');
+  d.textContent = detail;
+  d.hidden = !detail;
+}
+
+function logEntry({ id, title, device, args }) {
+  const li = document.createElement('li');
+  li.dataset.id = id;
+  li.dataset.status = 'pending';
+  const time = span('time', clockTime(new Date()));
+  const what = span('what', '');
+  const b = document.createElement('b');
+  b.textContent = title;
+  what.append(b);
+  if (state.devices.size > 1) what.append(` → ${device.name || device.device_id}`);
+  const summary = summarizeArgs(args);
+  if (summary) what.append(' ', span('args', summary));
+  const detail = span('detail', '');
+  detail.hidden = true;
+  li.append(time, what, span('status', 'pending'), detail);
+  prependLog(li);
+  return li;
+}
+
+function logEvent(m) {
+  const data = m.data || {};
+  const li = document.createElement('li');
+  li.className = 'event';
+  li.dataset.event = data.kind || 'event';
+  const dev = state.devices.get(m.device);
+  const t = Date.parse(m.ts);
+  const what = span('what', '');
+  const b = document.createElement('b');
+  b.textContent = humanize(data.kind || 'event');
+  what.append(b);
+  if (dev && state.devices.size > 1) what.append(` on ${dev.name}`);
+  const rest = { ...data };
+  delete rest.kind;
+  const summary = summarizeArgs(rest);
+  if (summary) what.append(' ', span('args', summary));
+  li.append(span('time', clockTime(isNaN(t) ? new Date() : new Date(t))), what, span('status', 'event'));
+  prependLog(li);
+}
+
+function logRefusal(e) {
+  const li = document.createElement('li');
+  li.className = 'failed';
+  li.dataset.status = e.code || 'error';
+  const detail = span('detail', e.message || '');
+  li.append(span('time', clockTime(new Date())), span('what', 'The relay refused a message'), span('status', e.code || 'error'), detail);
+  prependLog(li);
+}
+
+function prependLog(li) {
+  const log = $('log');
+  log.prepend(li);
+  while (log.children.length > LOG_MAX) {
+    const last = log.lastElementChild;
+    if (last.dataset.status === 'pending') break; // keep entries still waiting
+    last.remove();
+  }
+  $('log-empty').hidden = true;
+}
+
+function span(cls, text) {
+  const s = document.createElement('span');
+  s.className = cls;
+  s.textContent = text;
+  return s;
+}
+
+// ---- Rendering -------------------------------------------------------------
+
+function render() {
+  const main = $('main');
+  if (!state.session) {
+    main.dataset.view = 'pair';
+    $('devices-card').hidden = true;
+    $('device-panel').hidden = true;
+    chart.show(null, false);
+    return;
+  }
+  if (!state.devices.has(state.selected)) {
+    const first = sortedDevices()[0];
+    state.selected = first ? first.device_id : '';
+  }
+  main.dataset.view = state.devices.size ? 'app' : 'pair';
+  $('devices-card').hidden = state.devices.size === 0;
+  renderDevices();
+  renderPanel();
+}
+
+function sortedDevices() {
+  return [...state.devices.values()].sort((a, b) =>
+    (b.online === true) - (a.online === true) || String(a.name).localeCompare(String(b.name)));
+}
+
+function deviceMeta(d, now) {
+  const parts = [osName(d.os)];
+  if (d.online) parts.push(d.paused ? 'online, paused' : 'online');
+  else parts.push(`last seen ${timeAgo(d.last_seen, now)}`);
+  return parts.join(' · ');
+}
+
+function renderDevices() {
+  const ul = $('devices');
+  const now = Date.now() + state.serverOffset;
+  const items = sortedDevices().map((d) => {
+    const li = document.createElement('li');
+    li.dataset.device = d.device_id;
+    li.dataset.online = String(!!d.online);
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'device-item';
+    b.setAttribute('aria-current', String(d.device_id === state.selected));
+    const dot = span('dot', '');
+    dot.setAttribute('aria-hidden', 'true');
+    const meta = span('meta', deviceMeta(d, now));
+    b.append(dot, span('name', d.name || d.device_id), meta);
+    b.setAttribute('aria-label', `${d.name || d.device_id}, ${meta.textContent}`);
+    li.append(b);
+    return li;
+  });
+  ul.replaceChildren(...items);
+  $('devices-empty').hidden = items.length > 0;
+}
+
+function renderPanel() {
+  const d = state.devices.get(state.selected);
+  $('device-panel').hidden = !d;
+  if (!d) {
+    chart.show(null, false);
+    state.commandsKey = '';
+    return;
+  }
+  const dot = $('device-dot');
+  dot.dataset.online = String(!!d.online);
+  $('device-name').textContent = d.name || d.device_id;
+  const meta = [deviceMeta(d, Date.now() + state.serverOffset)];
+  if (d.screen && d.screen.width) meta.push(`${d.screen.width}×${d.screen.height}`);
+  $('device-meta').textContent = meta.join(' · ');
+  if (!d.online) showNotice('This computer is offline. Its telemetry and commands come back when it reconnects.');
+  else if (d.paused) showNotice('The owner has paused remote control on this computer.');
+  else showNotice('');
+  renderCommands(d);
+  renderStats();
+}
+
+function showNotice(text) {
+  const el = $('device-notice');
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function renderStats() {
+  const d = state.devices.get(state.selected);
+  const h = d && state.history.get(d.device_id);
+  const last = h && h.last;
+  $('cpu-value').textContent = last ? formatPercent(last.cpu_percent) : '—';
+  if (last) {
+    let mem = formatPercent(last.mem_percent);
+    if (last.mem_total_bytes) mem += ` · ${formatBytes(last.mem_used_bytes)} of ${formatBytes(last.mem_total_bytes)}`;
+    $('mem-value').textContent = mem;
+    $('mem-bar').style.width = `${Math.max(0, Math.min(100, last.mem_percent || 0))}%`;
+  } else {
+    $('mem-value').textContent = '—';
+    $('mem-bar').style.width = '0';
+  }
+  if (chart.history !== (h || null) || chart.perCore !== perCore()) {
+    chart.show(h || (d ? emptyHistory(d.device_id) : null), perCore());
+  }
+}
+
+function emptyHistory(id) {
+  const h = new History();
+  state.history.set(id, h);
+  return h;
+}
+
+function perCore() {
+  return /** @type {HTMLInputElement} */ ($('per-core')).checked;
+}
+$('per-core').addEventListener('change', () => chart.show(chart.history, perCore()));
+
+function commandSpecs(d) {
+  if (Array.isArray(d.commands)) return d.commands;
+  // The devices API lists names only; offer bare buttons until presence brings the specs.
+  return (d.capabilities || []).map((name) => ({ name, args: [] }));
+}
+
+function renderCommands(d) {
+  const specs = commandSpecs(d);
+  const key = `${d.device_id}|${JSON.stringify(specs)}`;
+  if (key !== state.commandsKey) {
+    state.commandsKey = key;
+    $('commands').replaceChildren(...specs.map((s) => buildCommandForm(s, sendCommand)));
+    $('commands-empty').hidden = specs.length > 0;
+  }
+  renderCommandsEnabled();
+}
+
+function renderCommandsEnabled() {
+  const d = state.devices.get(state.selected);
+  const usable = !!d && d.online && !d.paused && state.socket.state === 'live';
+  for (const b of $('commands').querySelectorAll('button')) b.disabled = !usable;
+}
+
+function renderSocketState() {
+  const el = $('socket-state');
+  const s = state.socket;
+  let kind = 'offline';
+  let text = 'Offline';
+  switch (s.state) {
+    case 'live': kind = 'live'; text = 'Live'; break;
+    case 'connecting': kind = 'connecting'; text = 'Connecting…'; break;
+    case 'retry': {
+      kind = 'connecting';
+      const secs = Math.max(1, Math.ceil((s.at - Date.now()) / 1000));
+      text = navigator.onLine === false ? `Offline · retrying in ${secs} s…` : `Reconnecting in ${secs} s…`;
+      break;
+    }
+    default:
+      text = state.session ? 'Offline' : 'Not paired';
+  }
+  el.dataset.state = kind;
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// Every second: move the chart, count down, refresh "last seen".
+let ticks = 0;
+setInterval(() => {
+  if (!$('device-panel').hidden) chart.tick();
+  if (state.socket.state === 'retry') renderSocketState();
+  if (++ticks % 15 === 0 && state.session) {
+    renderDevices();
+    const d = state.devices.get(state.selected);
+    if (d) $('device-meta').textContent = deviceMeta(d, Date.now() + state.serverOffset);
+  }
+}, 1000);
+
+window.addEventListener('online', () => socket.retryNow());
+
+// ---- Start -----------------------------------------------------------------
+
+async function init() {
+  const code = new URLSearchParams(location.search).get('code');
+  if (code) codeInput.value = normalizeCode(code);
+  const r = await api.listDevices();
+  if (r.ok) {
+    state.session = true;
+    applyDeviceList(r.data);
+    socket.start();
+  } else if (r.status === 401) {
+    state.session = false;
+  } else {
+    // The relay is unreachable or failing: show what we can and keep trying
+    // through the socket, which asks the API again on every retry.
+    state.session = true;
+    socket.start();
+  }
+  render();
+  renderSocketState();
+  if (code || !state.session) codeInput.focus();
+}
+
+init();
