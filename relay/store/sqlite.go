@@ -84,6 +84,12 @@ type SQLite struct {
 	db     *sql.DB
 	path   string
 	closed atomic.Bool
+
+	// Prepared statements of the hot reads (prepared once per pooled
+	// connection by database/sql): about half the cost of each call.
+	deviceByToken  *sql.Stmt // every agent connection
+	sessionByToken *sql.Stmt // every client request
+	isPaired       *sql.Stmt // every command
 }
 
 var _ Store = (*SQLite)(nil)
@@ -182,6 +188,19 @@ func openPath(path string, o options) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.deviceByToken, `SELECT ` + deviceColumns + ` FROM devices d WHERE d.token_hash = ?`},
+		{&s.sessionByToken, `SELECT id, label, created_at FROM sessions WHERE token_hash = ?`},
+		{&s.isPaired, `SELECT EXISTS (SELECT 1 FROM pairings WHERE session_id = ? AND device_id = ?)`},
+	} {
+		if *p.stmt, err = db.Prepare(p.query); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", path, s.mapErr(context.Background(), "prepare statements", err))
+		}
+	}
 	return s, nil
 }
 
@@ -239,6 +258,9 @@ func userVersion(ctx context.Context, db *sql.DB) (int, error) {
 func (s *SQLite) Close() error {
 	if s.closed.Swap(true) {
 		return errClosed
+	}
+	for _, st := range []*sql.Stmt{s.deviceByToken, s.sessionByToken, s.isPaired} {
+		st.Close()
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %s: %w", s.path, err)
@@ -349,8 +371,7 @@ func (s *SQLite) DeviceByToken(ctx context.Context, tokenHash []byte) (Device, e
 	if s.closed.Load() {
 		return Device{}, errClosed
 	}
-	d, err := scanDevice(s.db.QueryRowContext(ctx,
-		`SELECT `+deviceColumns+` FROM devices d WHERE d.token_hash = ?`, tokenHash))
+	d, err := scanDevice(s.deviceByToken.QueryRowContext(ctx, tokenHash))
 	if err != nil {
 		return Device{}, s.mapErr(ctx, "device by token", err)
 	}
@@ -472,9 +493,7 @@ func (s *SQLite) SessionByToken(ctx context.Context, tokenHash []byte) (Session,
 		sess    Session
 		created int64
 	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, label, created_at FROM sessions WHERE token_hash = ?`, tokenHash).
-		Scan(&sess.ID, &sess.Label, &created)
+	err := s.sessionByToken.QueryRowContext(ctx, tokenHash).Scan(&sess.ID, &sess.Label, &created)
 	if err != nil {
 		return Session{}, s.mapErr(ctx, "session by token", err)
 	}
@@ -548,9 +567,7 @@ func (s *SQLite) IsPaired(ctx context.Context, sessionID, deviceID string) (bool
 		return false, errClosed
 	}
 	var ok bool
-	err := s.db.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM pairings WHERE session_id = ? AND device_id = ?)`,
-		sessionID, deviceID).Scan(&ok)
+	err := s.isPaired.QueryRowContext(ctx, sessionID, deviceID).Scan(&ok)
 	if err != nil {
 		return false, s.mapErr(ctx, "is paired", err)
 	}

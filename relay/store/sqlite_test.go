@@ -746,3 +746,41 @@ func TestCanceledContext(t *testing.T) {
 		t.Errorf("TouchDevice with canceled ctx = %v, want context.Canceled", err)
 	}
 }
+
+// TestConcurrentWriters checks that writers from many goroutines wait for
+// each other (busy timeout, IMMEDIATE transactions) instead of failing with
+// SQLITE_BUSY.
+func TestConcurrentWriters(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	mustCreateSession(t, s, "s1")
+	const workers, each = 16, 50
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("d%d-%d", w, i)
+				if err := s.CreateDevice(ctx, Device{ID: id, CreatedAt: base}, hash(id)); err != nil {
+					errs <- err
+					continue
+				}
+				if err := s.AddPairing(ctx, "s1", id, base); err != nil {
+					errs <- err
+				}
+				if _, err := s.IsPaired(ctx, "s1", id); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	got, err := s.PairedDevices(ctx, "s1")
+	if err != nil || len(got) != workers*each {
+		t.Errorf("PairedDevices = %d devices, %v; want %d", len(got), err, workers*each)
+	}
+}
