@@ -28,7 +28,22 @@ type Server struct {
 	codesDev *limiter // pairing codes requested by device
 
 	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	stopping bool           // Shutdown has begun: no new sockets
 	sockets  sync.WaitGroup // one per open WebSocket handler
+}
+
+// track counts a new socket handler, or reports false once Shutdown has
+// begun. Callers that got true call s.sockets.Done when they return.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.sockets.Add(1)
+	return true
 }
 
 // New checks cfg and builds a Server. It does not listen.
@@ -141,6 +156,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 // Shutdown closes every WebSocket with 1012 (service restart), answers
 // pending commands, and waits for the socket handlers to finish or ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	s.hub.shutdown()
 	done := make(chan struct{})
 	go func() { s.sockets.Wait(); close(done) }()

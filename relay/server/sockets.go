@@ -19,12 +19,16 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !s.track() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
+		return
+	}
+	defer s.sockets.Done()
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.sockets.Add(1)
-	defer s.sockets.Done()
 	conn.SetReadLimit(protocol.MaxAgentFrame)
 	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m), device: d, pending: map[string]*pending{}, watchers: -1}
 	log := s.cfg.Logger.With("device", d.ID)
@@ -151,12 +155,16 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if !s.track() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
+		return
+	}
+	defer s.sockets.Done()
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	s.sockets.Add(1)
-	defer s.sockets.Done()
 	conn.SetReadLimit(protocol.MaxClientFrame)
 	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m), session: sess.ID, devices: map[string]store.Device{}, ids: map[string]bool{}}
 	go c.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
