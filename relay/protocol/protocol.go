@@ -190,7 +190,7 @@ var knownTypes = map[string]bool{
 // and bounded id, device and name. It never panics; every refusal is an *Error
 // with code bad_request. Which types a peer may send is the caller's rule.
 func Decode(frame []byte) (*Message, error) {
-	frame = bytes.TrimSpace(frame)
+	frame = bytes.Trim(frame, " \t\r\n") // JSON whitespace only
 	if len(frame) == 0 {
 		return nil, ErrEmpty
 	}
@@ -211,7 +211,7 @@ func Decode(frame []byte) (*Message, error) {
 	if dec.More() {
 		return nil, Errorf(CodeBadRequest, "more than one JSON value in a frame")
 	}
-	if _, err := dec.Token(); err == nil {
+	if dec.InputOffset() != int64(len(frame)) { // also catches a stray "}" or "]" that More misses
 		return nil, Errorf(CodeBadRequest, "trailing data after the JSON object")
 	}
 	switch {

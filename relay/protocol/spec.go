@@ -136,7 +136,7 @@ func (a *ArgSpec) check(r json.RawMessage) (any, error) {
 		}
 		if a.Type == ArgURL {
 			u, err := url.Parse(s)
-			if err != nil || !u.IsAbs() || u.Host == "" || !slices.Contains(a.Schemes, strings.ToLower(u.Scheme)) {
+			if err != nil || !u.IsAbs() || u.Hostname() == "" || !slices.Contains(a.Schemes, strings.ToLower(u.Scheme)) {
 				return nil, fmt.Errorf("must be an absolute %s URL", strings.Join(a.Schemes, " or "))
 			}
 		}
