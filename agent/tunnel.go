@@ -325,6 +325,7 @@ func (l *link) sendResult(m *protocol.Message) {
 func (l *link) write(ctx context.Context) error {
 	ping := time.NewTicker(l.a.cfg.Heartbeat)
 	defer ping.Stop()
+	var probeEnd time.Time // end of the running wake-up probe
 	send := func(b []byte) error {
 		l.ws.SetWriteDeadline(time.Now().Add(writeWait))
 		if err := l.ws.WriteMessage(websocket.TextMessage, b); err != nil {
@@ -350,9 +351,15 @@ func (l *link) write(ctx context.Context) error {
 			}
 		case <-l.probe:
 			// A pong (or any frame) within probeWait pushes the deadline
-			// back to DeadAfter; silence drops the link.
-			l.ws.SetReadDeadline(time.Now().Add(l.a.probeWait))
-			if err := l.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(l.a.probeWait)); err != nil {
+			// back to DeadAfter; silence drops the link. A probe still
+			// running is not extended by a new one.
+			now := time.Now()
+			if now.Before(probeEnd) {
+				continue
+			}
+			probeEnd = now.Add(l.a.probeWait)
+			l.ws.SetReadDeadline(probeEnd)
+			if err := l.ws.WriteControl(websocket.PingMessage, nil, probeEnd); err != nil {
 				return fmt.Errorf("ping after sleep: %w", err)
 			}
 		}
