@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -166,11 +167,19 @@ func dsn(path string, o options) string {
 	if o.readOnly {
 		q.Set("mode", "ro")
 	}
-	// An absolute path gives "file:///abs/path?…", a URI with an empty
-	// authority; a relative one "file:rel/path?…". Both are escaped.
-	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
-	if !filepath.IsAbs(path) {
-		u = url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
+	// An absolute path becomes "file:///abs/path?…" (a URI with an empty
+	// authority; "file:///C:/dir/…" on Windows), a relative one
+	// "file:rel/path?…". Both are %-escaped, so '?', '#' and '%' in names
+	// stay part of the name.
+	p := filepath.ToSlash(path)
+	u := url.URL{Scheme: "file", RawQuery: q.Encode()}
+	if filepath.IsAbs(path) {
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		u.Path = p
+	} else {
+		u.Opaque = (&url.URL{Path: p}).EscapedPath()
 	}
 	return u.String()
 }

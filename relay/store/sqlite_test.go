@@ -784,3 +784,104 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("PairedDevices = %d devices, %v; want %d", len(got), err, workers*each)
 	}
 }
+
+// TestOpenOddPaths checks the file: URI escaping: relative paths and names
+// with characters that mean something in a URI.
+func TestOpenOddPaths(t *testing.T) {
+	tests := []struct{ name, dir string }{
+		{"relative", "data"},
+		{"relative nested", "a/b c"},
+		{"uri characters", "we?ird #dir%20&x=1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			t.Chdir(root)
+			s, err := Open(tt.dir)
+			if err != nil {
+				t.Fatalf("Open(%q): %v", tt.dir, err)
+			}
+			mustCreateDevice(t, s, "d1", base)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The database is where it was asked to be, not elsewhere.
+			if _, err := os.Stat(filepath.Join(root, tt.dir, FileName)); err != nil {
+				t.Fatalf("database file: %v", err)
+			}
+			entries, _ := os.ReadDir(root)
+			if len(entries) != 1 {
+				t.Errorf("root holds %d entries, want 1 (the data dir)", len(entries))
+			}
+			s2, err := Open(filepath.Join(root, tt.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			if _, err := s2.Device(context.Background(), "d1"); err != nil {
+				t.Errorf("device via absolute path: %v", err)
+			}
+		})
+	}
+}
+
+func TestDSN(t *testing.T) {
+	tests := []struct{ path, prefix string }{
+		{"/var/lib/tether/tether.db", "file:///var/lib/tether/tether.db?"},
+		{"/a b/we?ird#.db", "file:///a%20b/we%3Fird%23.db?"},
+		{"rel/tether.db", "file:rel/tether.db?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			got := dsn(tt.path, options{})
+			if !strings.HasPrefix(got, tt.prefix) {
+				t.Errorf("dsn(%q) = %q, want prefix %q", tt.path, got, tt.prefix)
+			}
+			for _, want := range []string{"busy_timeout%285000%29", "journal_mode%28WAL%29", "synchronous%28NORMAL%29", "foreign_keys%28ON%29", "_txlock=immediate"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("dsn(%q) = %q lacks %q", tt.path, got, want)
+				}
+			}
+		})
+	}
+	if got := dsn("/x.db", options{readOnly: true, busyTimeout: 50 * time.Millisecond}); !strings.Contains(got, "mode=ro") || !strings.Contains(got, "busy_timeout%2850%29") {
+		t.Errorf("dsn with options = %q", got)
+	}
+}
+
+// TestPragmasOnEveryConnection checks that pooled connections, not just the
+// first, run with the DSN's pragmas.
+func TestPragmasOnEveryConnection(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 4 {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		checks := []struct {
+			pragma, want string
+		}{
+			{"journal_mode", "wal"},
+			{"synchronous", "1"}, // NORMAL
+			{"foreign_keys", "1"},
+			{"busy_timeout", "5000"},
+		}
+		for _, ck := range checks {
+			var got string
+			if err := c.QueryRowContext(ctx, "PRAGMA "+ck.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != ck.want {
+				t.Errorf("connection %d: PRAGMA %s = %s, want %s", len(conns), ck.pragma, got, ck.want)
+			}
+		}
+	}
+}
