@@ -1,0 +1,120 @@
+// Package desktop is the agent's hands on this machine: it plays beeps
+// through the sound card and shows desktop notifications. It implements
+// commands.Desktop.
+//
+// The sound code needs cgo (ALSA on Linux) and lives in files built with cgo;
+// a build without cgo compiles a stand-in whose Beep reports unavailable.
+// Notifications are per OS: D-Bus on Linux, osascript on macOS, not yet on
+// Windows. Nothing here crashes when the machine has no sound device, no
+// display or no session bus: each command then reports why it is unavailable.
+package desktop
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tether-desktop/tether/agent/commands"
+	"github.com/tether-desktop/tether/relay/protocol"
+)
+
+// recheckEvery is how long a failed availability check is trusted before it
+// is run again (a sound card may be plugged in, a session bus may start).
+const recheckEvery = 30 * time.Second
+
+// checkBound bounds one availability check done inside Unavailable.
+const checkBound = 2 * time.Second
+
+// Desktop is this machine. Its methods are safe for concurrent use.
+type Desktop struct {
+	log      *slog.Logger
+	sound    *sound
+	notifier *notifier
+
+	mu          sync.Mutex // guards the notify check below
+	notifyAt    time.Time  // when notifyWhy was found
+	notifyWhy   string     // why notify cannot run, "" if it can
+	notifyKnown bool
+}
+
+var _ commands.Desktop = (*Desktop)(nil)
+
+// New returns the Desktop of this machine. It does not touch the sound device
+// or the session bus yet, so it never blocks and never fails; log may be nil.
+func New(log *slog.Logger) *Desktop {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log)}
+}
+
+// Beep plays a sine tone of frequencyHz for d. The sound device is opened on
+// the first call and closed again after a while without beeps; when it cannot
+// be opened Beep returns a *protocol.Error with code unavailable and the
+// reason, and the next call tries again. Beep blocks until the whole tone has
+// been handed to the sound device, ctx ends, or a bound of d plus a few
+// seconds passes; it never hangs on a broken device.
+func (d *Desktop) Beep(ctx context.Context, frequencyHz int, dur time.Duration) error {
+	if frequencyHz <= 0 || frequencyHz >= sampleRate/2 || dur <= 0 || dur > time.Minute {
+		return protocol.Errorf(protocol.CodeInvalidArgs, "cannot play %d Hz for %v", frequencyHz, dur)
+	}
+	return d.sound.beep(ctx, frequencyHz, dur)
+}
+
+// Notify shows a notification with a plain-text title and body. It blocks
+// until the notification service has accepted it or ctx ends. When there is no
+// service to show it, it returns a *protocol.Error with code unavailable.
+func (d *Desktop) Notify(ctx context.Context, title, body string) error {
+	err := d.notifier.notify(ctx, title, body)
+	if perr := (*protocol.Error)(nil); errors.As(err, &perr) && perr.Code == protocol.CodeUnavailable {
+		d.setNotifyCheck(perr.Message)
+	} else if err == nil {
+		d.setNotifyCheck("")
+	}
+	return err
+}
+
+// Unavailable returns, for each command that cannot run on this machine now,
+// the reason. It is cheap: results are cached, a failed check is run again
+// at most every 30 s, and a check never takes more than about 2 s (the first
+// call may take that long).
+func (d *Desktop) Unavailable() map[string]string {
+	out := map[string]string{}
+	if why := d.sound.unavailable(); why != "" {
+		out["beep"] = why
+	}
+	if why := d.notifyCheck(); why != "" {
+		out["notify"] = why
+	}
+	return out
+}
+
+// Close releases the sound device. Beeps still playing end early. It blocks
+// for at most a few seconds; the Desktop must not be used afterwards.
+func (d *Desktop) Close() error {
+	d.sound.close()
+	return nil
+}
+
+func (d *Desktop) notifyCheck() string {
+	d.mu.Lock()
+	fresh := d.notifyKnown && (d.notifyWhy == "" || time.Since(d.notifyAt) < recheckEvery)
+	why := d.notifyWhy
+	d.mu.Unlock()
+	if fresh {
+		return why
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkBound)
+	defer cancel()
+	why = d.notifier.check(ctx)
+	d.setNotifyCheck(why)
+	return why
+}
+
+func (d *Desktop) setNotifyCheck(why string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.notifyAt, d.notifyWhy, d.notifyKnown = time.Now(), why, true
+}

@@ -1,0 +1,119 @@
+package desktop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/tether-desktop/tether/relay/protocol"
+)
+
+// The freedesktop.org notification service.
+const (
+	notifyName  = "org.freedesktop.Notifications"
+	notifyPath  = dbus.ObjectPath("/org/freedesktop/Notifications")
+	notifyIface = "org.freedesktop.Notifications"
+	appName     = "Tether"
+)
+
+// notifier sends notifications to org.freedesktop.Notifications on the D-Bus
+// session bus. It opens a private connection for each call (notifications are
+// rare and rate limited), so there is no connection to go stale.
+type notifier struct{ log *slog.Logger }
+
+func newNotifier(log *slog.Logger) *notifier { return &notifier{log: log} }
+
+// connect opens a private session bus connection that closes when ctx ends.
+// It never starts a bus (no dbus-launch).
+func connect(ctx context.Context) (*dbus.Conn, error) {
+	conn, err := dbus.SessionBusPrivateNoAutoStartup(dbus.WithContext(ctx))
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "no D-Bus session bus: %v", err)
+	}
+	if err := conn.Auth(nil); err != nil {
+		conn.Close()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "no D-Bus session bus: authenticate: %v", err)
+	}
+	if err := conn.Hello(); err != nil {
+		conn.Close()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "no D-Bus session bus: hello: %v", err)
+	}
+	return conn, nil
+}
+
+func (n *notifier) notify(ctx context.Context, title, body string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conn, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	obj := conn.Object(notifyName, notifyPath)
+
+	// A server that announces body-markup reads the body as markup: escape it
+	// so the text shows as sent. The summary is never markup.
+	var caps []string
+	if err := obj.CallWithContext(ctx, notifyIface+".GetCapabilities", 0).Store(&caps); err != nil {
+		return callError("ask the notification service what it can do", err)
+	}
+	if slices.Contains(caps, "body-markup") {
+		body = markupEscaper.Replace(body)
+	}
+	var id uint32
+	call := obj.CallWithContext(ctx, notifyIface+".Notify", 0,
+		appName, uint32(0), "", title, body, []string{}, map[string]dbus.Variant{}, int32(-1))
+	if err := call.Store(&id); err != nil {
+		return callError("show the notification", err)
+	}
+	n.log.Debug("notification shown", "id", id)
+	return nil
+}
+
+// check reports why notify cannot run, "" if it can: the session bus must
+// answer and the notification service must be running or activatable.
+func (n *notifier) check(ctx context.Context) string {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conn, err := connect(ctx)
+	if err != nil {
+		return protocol.AsError(err).Message
+	}
+	defer conn.Close()
+	bus := conn.BusObject()
+	var owned bool
+	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, notifyName).Store(&owned); err != nil {
+		return fmt.Sprintf("session bus does not answer: %v", err)
+	}
+	if owned {
+		return ""
+	}
+	var activatable []string
+	if err := bus.CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&activatable); err != nil {
+		return fmt.Sprintf("session bus does not answer: %v", err)
+	}
+	if slices.Contains(activatable, notifyName) {
+		return ""
+	}
+	return "no notification service on the D-Bus session bus"
+}
+
+// callError turns a failed D-Bus call into a result error: unavailable when
+// no service can take it, internal otherwise.
+func callError(what string, err error) error {
+	var derr dbus.Error
+	if errors.As(err, &derr) {
+		switch derr.Name {
+		case "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner", "org.freedesktop.DBus.Error.Spawn.ServiceNotFound":
+			return protocol.Errorf(protocol.CodeUnavailable, "no notification service on the D-Bus session bus")
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
