@@ -438,12 +438,13 @@ function renderStats() {
   const last = h && h.last;
   $('cpu-value').textContent = last ? formatPercent(last.cpu_percent) : '—';
   if (last) {
-    let mem = formatPercent(last.mem_percent);
-    if (last.mem_total_bytes) mem += ` · ${formatBytes(last.mem_used_bytes)} of ${formatBytes(last.mem_total_bytes)}`;
-    $('mem-value').textContent = mem;
+    $('mem-value').textContent = formatPercent(last.mem_percent);
+    $('mem-detail').textContent = last.mem_total_bytes
+      ? `${formatBytes(last.mem_used_bytes)} of ${formatBytes(last.mem_total_bytes)}` : '';
     $('mem-bar').style.width = `${Math.max(0, Math.min(100, last.mem_percent || 0))}%`;
   } else {
     $('mem-value').textContent = '—';
+    $('mem-detail').textContent = '';
     $('mem-bar').style.width = '0';
   }
   if (chart.history !== (h || null) || chart.perCore !== perCore()) {

@@ -58,6 +58,15 @@ function num(v) {
   return typeof v === 'number' && isFinite(v) ? v : null;
 }
 
+const two = (n) => String(n).padStart(2, '0');
+
+/** An x-axis label: "14:05" on whole minutes, ":30" between them. */
+function timeTick(v) {
+  if (v == null) return '';
+  const d = new Date(v * 1000);
+  return d.getSeconds() === 0 ? `${two(d.getHours())}:${two(d.getMinutes())}` : `:${two(d.getSeconds())}`;
+}
+
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
@@ -143,7 +152,7 @@ export class CpuChart {
         y: { range: () => [0, 100] },
       },
       axes: [
-        { ...axisStyle, space: 60 },
+        { ...axisStyle, space: 50, values: (u, vals) => vals.map(timeTick) },
         { ...axisStyle, size: 48, values: (u, vals) => vals.map((v) => `${v}%`) },
       ],
       series,

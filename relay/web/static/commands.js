@@ -36,9 +36,9 @@ function buildField(command, arg) {
   const id = `arg-${command}-${arg.name}`;
   const label = document.createElement('label');
   label.htmlFor = id;
-  label.textContent = humanize(arg.name) + (arg.required ? '' : ' (optional)');
-  let input;
   const hasDefault = arg.default !== undefined && arg.default !== null;
+  label.textContent = humanize(arg.name) + (arg.required || hasDefault ? '' : ' (optional)');
+  let input;
   switch (arg.type) {
     case 'integer':
     case 'number':
