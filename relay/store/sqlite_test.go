@@ -885,3 +885,33 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentOpen opens one fresh directory from several goroutines (as
+// several processes could): every open succeeds and the schema is made once.
+func TestConcurrentOpen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	const n = 6
+	stores := make([]*SQLite, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(dir) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	if err := stores[0].CreateSession(context.Background(), Session{ID: "s", CreatedAt: base}, hash("s")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[n-1].SessionByToken(context.Background(), hash("s")); err != nil {
+		t.Errorf("other handle does not see the write: %v", err)
+	}
+}
