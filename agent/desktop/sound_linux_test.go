@@ -1,0 +1,257 @@
+//go:build cgo && linux
+
+package desktop
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tether-desktop/tether/relay/protocol"
+)
+
+// asoundrcFile routes ALSA's default device into a raw file: signed 16-bit
+// little-endian stereo at the speaker's rate, written as fast as the speaker
+// produces it (the null slave does not keep real time).
+func asoundrcFile(out string) string {
+	return `pcm.!default { type file; slave.pcm { type null }; file "` + out + `"; format "raw" }` + "\n"
+}
+
+// asoundrcNoCard points ALSA's default device at a sound card that does not exist.
+const asoundrcNoCard = "pcm.!default { type hw; card 29 }\nctl.!default { type hw; card 29 }\n"
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBeepHeard plays 880 Hz for 300 ms into an ALSA file device and reads
+// the tone back.
+func TestBeepHeard(t *testing.T) {
+	const hz, dur = 880, 300 * time.Millisecond
+	if isChild(t.Name()) {
+		d := New(nil)
+		start := time.Now()
+		err := d.Beep(context.Background(), hz, dur)
+		t.Logf("Beep returned %v after %v", err, time.Since(start))
+		d.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	home := t.TempDir()
+	raw := filepath.Join(home, "out.raw")
+	writeFile(t, filepath.Join(home, ".asoundrc"), asoundrcFile(raw))
+	runChild(t, t.Name(), nil, "HOME="+home)
+
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatalf("the ALSA file device wrote nothing: %v", err)
+	}
+	left, right := frames(b)
+	span := nonSilent(left)
+	if span == nil {
+		t.Fatalf("%d frames, all silent", len(left))
+	}
+	for i := range left {
+		if left[i] != right[i] {
+			t.Fatalf("frame %d: left %d, right %d: want the same tone on both channels", i, left[i], right[i])
+		}
+	}
+	gotDur := time.Duration(len(span)) * time.Second / sampleRate
+	gotHz := frequency(span)
+	peak := 0
+	for _, v := range span {
+		peak = max(peak, abs(int(v)))
+	}
+	t.Logf("file: %d frames (%.1f s of sound at %d Hz); tone: %d frames = %v, %.2f Hz, peak %d (%.2f of full scale), first/last sample %d/%d",
+		len(left), float64(len(left))/sampleRate, sampleRate, len(span), gotDur, gotHz, peak, float64(peak)/32767, span[0], span[len(span)-1])
+
+	if math.Abs(gotHz-hz)/hz > 0.02 {
+		t.Errorf("frequency %.2f Hz, want %d Hz within 2%%", gotHz, hz)
+	}
+	// The file device is not paced, so the stream holds exactly the tone's
+	// frames: no buffer slack is needed; 5% covers the quiet fade edges.
+	if diff := math.Abs(gotDur.Seconds()-dur.Seconds()) / dur.Seconds(); diff > 0.05 {
+		t.Errorf("sound lasts %v, want %v within 5%%", gotDur, dur)
+	}
+	if want := toneAmplitude * 32767; math.Abs(float64(peak)-want)/want > 0.05 {
+		t.Errorf("peak %d, want about %.0f", peak, want)
+	}
+	// Fades: the tone starts and ends near zero, so there is no click.
+	if abs(int(span[0])) > 300 || abs(int(span[len(span)-1])) > 300 {
+		t.Errorf("tone starts at %d and ends at %d: want a fade from and to silence", span[0], span[len(span)-1])
+	}
+}
+
+// TestBeepNoSoundDevice checks that Beep on a machine whose default sound
+// device is a card that does not exist reports unavailable at once, with the
+// reason, and does not hang.
+func TestBeepNoSoundDevice(t *testing.T) {
+	if isChild(t.Name()) {
+		d := New(nil)
+		defer d.Close()
+		for i := range 2 { // the second Beep tries to open the device again
+			start := time.Now()
+			err := d.Beep(context.Background(), 440, 100*time.Millisecond)
+			took := time.Since(start)
+			t.Logf("Beep %d without a card returned after %v: %v", i+1, took, err)
+			var perr *protocol.Error
+			if !errors.As(err, &perr) || perr.Code != protocol.CodeUnavailable || !strings.Contains(perr.Message, "no sound device") || !strings.Contains(perr.Message, "ALSA") {
+				t.Fatalf("Beep = %v, want unavailable: no sound device: … ALSA …", err)
+			}
+			if took > openBound {
+				t.Errorf("Beep took %v to fail, want well under %v", took, openBound)
+			}
+		}
+		if why := d.Unavailable()["beep"]; !strings.Contains(why, "no sound device") || !strings.Contains(why, "ALSA") {
+			t.Errorf("Unavailable()[beep] = %q, want the ALSA reason", why)
+		}
+		return
+	}
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".asoundrc"), asoundrcNoCard)
+	runChild(t, t.Name(), nil, "HOME="+home)
+}
+
+// TestBeepRetriesWhenACardAppears checks that after a failed open the next
+// Beep opens the device again and plays. ALSA reloads its top-level
+// configuration files (not ~/.asoundrc) when their inode or mtime changes, so
+// this child reads its configuration from ALSA_CONFIG_PATH and the "new card"
+// is a new file renamed over it.
+func TestBeepRetriesWhenACardAppears(t *testing.T) {
+	conf := os.Getenv("ALSA_CONFIG_PATH")
+	raw := filepath.Join(filepath.Dir(conf), "out.raw")
+	if isChild(t.Name()) {
+		d := New(nil)
+		defer d.Close()
+		if why := d.Unavailable()["beep"]; !strings.Contains(why, "no sound device") {
+			t.Fatalf("Unavailable()[beep] without a card = %q, want no sound device", why)
+		}
+		if err := d.Beep(context.Background(), 440, 100*time.Millisecond); err == nil {
+			t.Fatal("Beep without a card succeeded")
+		}
+		writeFile(t, conf+".new", asoundrcFile(raw))
+		if err := os.Rename(conf+".new", conf); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Beep(context.Background(), 440, 100*time.Millisecond); err != nil {
+			t.Fatalf("Beep after the card appeared = %v, want it to open the device again and play", err)
+		}
+		if why := d.Unavailable()["beep"]; why != "" {
+			t.Errorf("Unavailable()[beep] = %q once the card plays, want \"\"", why)
+		}
+		return
+	}
+	dir := t.TempDir()
+	conf = filepath.Join(dir, "alsa.conf")
+	raw = filepath.Join(dir, "out.raw")
+	writeFile(t, conf, asoundrcNoCard)
+	runChild(t, t.Name(), nil, "ALSA_CONFIG_PATH="+conf)
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatalf("the retried Beep wrote nothing: %v", err)
+	}
+	left, _ := frames(b)
+	if span := nonSilent(left); len(span) < sampleRate/10*95/100 {
+		t.Errorf("retried Beep wrote %d tone frames, want about %d", len(span), sampleRate/10)
+	}
+}
+
+// TestBeepCancelled checks that Beep returns at once with ctx.Err() when its
+// context has ended while the device opens, and that the open attempt it
+// started still serves the next Beep. (Cancelling in the middle of a tone
+// cannot be timed here: the file device takes a 3 s tone in milliseconds.)
+func TestBeepCancelled(t *testing.T) {
+	if isChild(t.Name()) {
+		d := New(nil)
+		defer d.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := d.Beep(ctx, 440, 3*time.Second); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Beep with an ended context = %v, want context.Canceled", err)
+		}
+		if err := d.Beep(context.Background(), 440, 50*time.Millisecond); err != nil {
+			t.Fatalf("Beep after a cancelled one = %v", err)
+		}
+		return
+	}
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".asoundrc"), asoundrcFile(filepath.Join(home, "out.raw")))
+	runChild(t, t.Name(), nil, "HOME="+home)
+}
+
+// frames splits raw S16_LE stereo into its channels.
+func frames(b []byte) (left, right []int16) {
+	n := len(b) / 4
+	left, right = make([]int16, n), make([]int16, n)
+	for i := range n {
+		left[i] = int16(binary.LittleEndian.Uint16(b[4*i:]))
+		right[i] = int16(binary.LittleEndian.Uint16(b[4*i+2:]))
+	}
+	return left, right
+}
+
+// nonSilent returns the samples from the first non-zero one to the last.
+func nonSilent(s []int16) []int16 {
+	first, last := -1, -1
+	for i, v := range s {
+		if v != 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	return s[first : last+1]
+}
+
+// frequency measures the frequency of a tone from its zero crossings: the
+// cycles between the first and the last crossing over the time between them.
+func frequency(s []int16) float64 {
+	first, last, n := -1, -1, 0
+	prev := 0
+	for i, v := range s {
+		sign := 0
+		switch {
+		case v > 0:
+			sign = 1
+		case v < 0:
+			sign = -1
+		}
+		if sign == 0 {
+			continue
+		}
+		if prev != 0 && sign != prev {
+			n++
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+		prev = sign
+	}
+	if n < 2 {
+		return 0
+	}
+	return float64(n-1) / 2 / (float64(last-first) / sampleRate)
+}
+
+func abs(i int) int {
+	if i < 0 {
+		return -i
+	}
+	return i
+}
