@@ -41,7 +41,10 @@ type sound struct {
 	closed  bool
 }
 
-func newSound(log *slog.Logger) *sound { return &sound{log: log} }
+func newSound(log *slog.Logger) *sound {
+	quietAudioLibrary()
+	return &sound{log: log}
+}
 
 func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
 	if err := s.acquire(ctx); err != nil {
