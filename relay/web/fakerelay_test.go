@@ -94,7 +94,7 @@ func (f *fakeRelay) pair(w http.ResponseWriter, r *http.Request) {
 		fakeError(w, 410, "expired", "pairing code expired")
 		return
 	case "RATE-2345":
-		w.Header().Set("Retry-After", "7")
+		w.Header().Set("Retry-After", "1")
 		fakeError(w, 429, "rate_limited", "too many attempts")
 		return
 	}
