@@ -25,8 +25,8 @@ type fakeRelay struct {
 	mu  sync.Mutex
 	// paired device ids, in pairing order (one session: whoever holds the cookie)
 	paired   []string
-	sent     []protocol.Message // commands received, in order
-	sockets  map[*websocket.Conn]bool
+	sent     []protocol.Message                               // commands received, in order
+	sockets  map[*websocket.Conn]func(*protocol.Message) bool // each socket's send
 	upgrader websocket.Upgrader
 }
 
@@ -55,7 +55,7 @@ var fakeCodes = map[string]string{"ABCD-2345": "d_office", "BEEF-2345": "d_lapto
 const fakeCookie = "tether_session"
 
 func newFakeRelay(ctx context.Context) *fakeRelay {
-	return &fakeRelay{ctx: ctx, sockets: map[*websocket.Conn]bool{}}
+	return &fakeRelay{ctx: ctx, sockets: map[*websocket.Conn]func(*protocol.Message) bool{}}
 }
 
 // handler serves the page (Handler) and the fake API on one mux.
@@ -91,7 +91,7 @@ func (f *fakeRelay) pair(w http.ResponseWriter, r *http.Request) {
 	}
 	switch req.Code {
 	case "EXPD-2345":
-		fakeError(w, 410, "expired", "pairing code expired")
+		fakeError(w, 404, "not_found", "this pairing code has expired: ask the computer for a new one")
 		return
 	case "RATE-2345":
 		w.Header().Set("Retry-After", "1")
@@ -106,6 +106,7 @@ func (f *fakeRelay) pair(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.paired = append(f.paired, id)
 	f.mu.Unlock()
+	f.broadcast(presenceOf(id))
 	http.SetCookie(w, &http.Cookie{Name: fakeCookie, Value: "s1", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(201)
@@ -152,6 +153,7 @@ func (f *fakeRelay) forget(w http.ResponseWriter, r *http.Request) {
 	}
 	f.paired = kept
 	f.mu.Unlock()
+	f.broadcast(&protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(protocol.Presence{Removed: true})})
 	w.WriteHeader(204)
 }
 
@@ -160,6 +162,35 @@ func (f *fakeRelay) commands() []protocol.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]protocol.Message(nil), f.sent...)
+}
+
+// presenceOf is the presence message of a canned device.
+func presenceOf(id string) *protocol.Message {
+	d := fakeDevices[id]
+	caps := []string{}
+	for _, c := range d.commands {
+		caps = append(caps, c.Name)
+	}
+	p := protocol.Presence{Online: d.online, Name: d.name, OS: d.os, Capabilities: caps, Commands: d.commands,
+		LastSeen: protocol.Timestamp(time.Now().Add(-20 * time.Minute))}
+	if d.online {
+		p.Screen = &protocol.Screen{Width: 1920, Height: 1080}
+	}
+	return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(p)}
+}
+
+// broadcast sends m to every open client socket. It blocks while a socket's
+// queue is full (the page reads it).
+func (f *fakeRelay) broadcast(m *protocol.Message) {
+	f.mu.Lock()
+	sends := make([]func(*protocol.Message) bool, 0, len(f.sockets))
+	for _, s := range f.sockets {
+		sends = append(sends, s)
+	}
+	f.mu.Unlock()
+	for _, s := range sends {
+		s(m)
+	}
 }
 
 // closeSockets closes every client socket with code, as a relay restart would.
@@ -181,11 +212,19 @@ func (f *fakeRelay) ws(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	f.mu.Lock()
-	f.sockets[c] = true
-	f.mu.Unlock()
 	ctx, cancel := context.WithCancel(f.ctx)
 	out := make(chan *protocol.Message, 64)
+	send := func(m *protocol.Message) bool {
+		select {
+		case out <- m:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	f.mu.Lock()
+	f.sockets[c] = send
+	f.mu.Unlock()
 	f.wg.Add(2)
 	go func() { // writer: owns the connection's writes
 		defer f.wg.Done()
@@ -239,27 +278,9 @@ func (f *fakeRelay) ws(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	send := func(m *protocol.Message) bool {
-		select {
-		case out <- m:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	send(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{SessionID: "s1", ServerTime: protocol.Timestamp(time.Now())})})
 	for _, id := range f.list() {
-		d := fakeDevices[id]
-		caps := []string{}
-		for _, c := range d.commands {
-			caps = append(caps, c.Name)
-		}
-		p := protocol.Presence{Online: d.online, Name: d.name, OS: d.os, Capabilities: caps, Commands: d.commands,
-			LastSeen: protocol.Timestamp(time.Now().Add(-20 * time.Minute))}
-		if d.online {
-			p.Screen = &protocol.Screen{Width: 1920, Height: 1080}
-		}
-		send(&protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(p)})
+		send(presenceOf(id))
 	}
 	f.wg.Add(1)
 	go func() { // telemetry, about once a second, for the online devices

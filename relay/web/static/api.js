@@ -63,7 +63,8 @@ export function forget(deviceId) {
  * @param {Reply} r
  */
 export function pairErrorMessage(r) {
-  if (r.code === 'expired' || r.status === 410) {
+  const expired = r.code === 'not_found' && /expired/i.test(r.message || '');
+  if (r.code === 'expired' || r.status === 410 || expired) {
     return 'This code has expired: codes are valid for 10 minutes. Ask the computer for a new one.';
   }
   switch (r.code) {
@@ -73,9 +74,9 @@ export function pairErrorMessage(r) {
     case 'invalid_args':
       return 'That is not a valid pairing code. It looks like ABCD-2345: eight letters and digits.';
     case 'not_found':
-      return 'This code is unknown, expired or already used. Check it, or ask the computer for a new one.';
+      return 'This code is unknown or was already used. Check it, or ask the computer for a new one.';
     case 'rate_limited': {
-      const wait = r.retryAfter ? ` Try again in ${r.retryAfter} s.` : ' Wait a moment and try again.';
+      const wait = r.retryAfter ? ` Try again in ${waitText(r.retryAfter)}.` : ' Wait a moment and try again.';
       return `Too many attempts.${wait}`;
     }
     case 'unavailable':
@@ -83,4 +84,9 @@ export function pairErrorMessage(r) {
   }
   if (r.status === 503) return 'The relay is busy right now. Try again in a moment.';
   return `Pairing failed: ${r.message || r.code}.`;
+}
+
+/** "7 s" below 90 seconds, "3 min" above. */
+function waitText(seconds) {
+  return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }

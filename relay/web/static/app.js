@@ -97,8 +97,9 @@ $('pair-form').addEventListener('submit', async (ev) => {
   const list = await api.listDevices();
   if (list.ok) applyDeviceList(list.data);
   render();
-  // A socket opened before this pairing may not watch the new device: reopen it.
-  socket.restart();
+  // An open socket starts watching the new device by itself (the relay sends
+  // its presence); start one if there is none yet.
+  socket.start();
 });
 
 function blockPairing(seconds) {
@@ -148,7 +149,12 @@ function applyPresence(id, p) {
   }
   const old = state.devices.get(id) || { device_id: id };
   const d = { ...old, ...p, device_id: id };
-  if (!('commands' in p)) d.commands = old.commands;
+  if (!Array.isArray(p.commands)) {
+    // The relay leaves out an empty list: keep what we knew, minus what is no
+    // longer allowed (capabilities always comes).
+    const caps = Array.isArray(p.capabilities) ? p.capabilities : [];
+    d.commands = Array.isArray(old.commands) ? old.commands.filter((c) => caps.includes(c.name)) : undefined;
+  }
   if (!('screen' in p)) delete d.screen;
   state.devices.set(id, d);
   render();
@@ -378,6 +384,7 @@ function sortedDevices() {
 function deviceMeta(d, now) {
   const parts = [osName(d.os)];
   if (d.online) parts.push(d.paused ? 'online, paused' : 'online');
+  else if (!d.last_seen) parts.push('never connected');
   else parts.push(`last seen ${timeAgo(d.last_seen, now)}`);
   return parts.join(' · ');
 }
@@ -475,8 +482,11 @@ function renderCommands(d) {
   if (key !== state.commandsKey) {
     state.commandsKey = key;
     $('commands').replaceChildren(...specs.map((s) => buildCommandForm(s, sendCommand)));
-    $('commands-empty').hidden = specs.length > 0;
   }
+  $('commands-empty').hidden = specs.length > 0;
+  $('commands-empty').textContent = d.online
+    ? 'This computer allows no commands. Its owner can switch them on in the Tether menu or with “tether allow”.'
+    : 'The commands this computer allows appear when it is online.';
   renderCommandsEnabled();
 }
 
