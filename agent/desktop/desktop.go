@@ -77,9 +77,11 @@ func (d *Desktop) Notify(ctx context.Context, title, body string) error {
 }
 
 // Unavailable returns, for each command that cannot run on this machine now,
-// the reason. It is cheap: results are cached, a failed check is run again
-// at most every 30 s, and a check never takes more than about 2 s (the first
-// call may take that long).
+// the reason. It is cheap: results are cached, and a failed check is run
+// again at most every 30 s. Only a call that checks for real blocks, each
+// check for at most about 2 s: the first call (it opens the sound device and
+// asks the session bus), and a call that re-checks notifications (sound
+// re-checks run in the background).
 func (d *Desktop) Unavailable() map[string]string {
 	out := map[string]string{}
 	if why := d.sound.unavailable(); why != "" {

@@ -18,7 +18,7 @@ import (
 // Bounds that keep Beep from hanging on a sound device that does not answer.
 const (
 	openBound = 5 * time.Second  // speaker.Init may block in the driver (e.g. a busy card)
-	idleClose = 30 * time.Second // close the device after this long without beeps
+	idleClose = 30 * time.Second // by default, close the device after this long without beeps
 	playSlack = 2 * time.Second  // beyond the tone and two buffers, before giving up
 )
 
@@ -27,8 +27,16 @@ const (
 // but a failed NewContext leaves nothing behind and may be retried; so the
 // speaker is opened by one attempt at a time, only while closed, and closed
 // again when idle (it writes silence to the device all the while it is open).
+//
+// speaker.Init and speaker.Close run only in goroutines tracked by ops and
+// serialised by spk, never under mu: if a broken driver blocks one of them,
+// only that goroutine waits, and callers give up after a bound.
 type sound struct {
-	log *slog.Logger
+	log       *slog.Logger
+	idleAfter time.Duration // close the device after this long without beeps
+
+	spk sync.Mutex     // serialises speaker.Init and speaker.Close
+	ops sync.WaitGroup // goroutines calling into the speaker
 
 	mu      sync.Mutex
 	open    bool          // speaker.Init succeeded and Close has not run since
@@ -43,7 +51,7 @@ type sound struct {
 
 func newSound(log *slog.Logger) *sound {
 	quietAudioLibrary()
-	return &sound{log: log}
+	return &sound{log: log, idleAfter: idleClose}
 }
 
 func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
@@ -114,8 +122,10 @@ func (s *sound) startOpen() chan struct{} {
 	}
 	ch := make(chan struct{})
 	s.opening = ch
-	go func() { // owned by s: close waits for it
+	s.ops.Go(func() {
+		s.spk.Lock()
 		err := speaker.Init(sampleRate, bufferFrames)
+		s.spk.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		defer close(ch)
@@ -126,20 +136,30 @@ func (s *sound) startOpen() chan struct{} {
 			return
 		}
 		s.err = nil
+		s.open = true
 		if s.closed {
-			speaker.Close()
+			s.closeSpeaker()
 			return
 		}
-		s.open = true
 		s.log.Debug("sound device open", "rate", sampleRate, "buffer", bufferTime)
 		if s.playing == 0 {
 			s.armIdle()
 		}
-	}()
+	})
 	return ch
 }
 
-// armIdle schedules the speaker to close after idleClose without beeps.
+// closeSpeaker closes the open speaker in the background. s.mu must be held.
+func (s *sound) closeSpeaker() {
+	s.open = false
+	s.ops.Go(func() {
+		s.spk.Lock()
+		defer s.spk.Unlock()
+		speaker.Close()
+	})
+}
+
+// armIdle schedules the speaker to close after idleAfter without beeps.
 // s.mu must be held.
 func (s *sound) armIdle() {
 	s.idleGen++
@@ -147,12 +167,11 @@ func (s *sound) armIdle() {
 	if s.idle != nil {
 		s.idle.Stop()
 	}
-	s.idle = time.AfterFunc(idleClose, func() {
+	s.idle = time.AfterFunc(s.idleAfter, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if gen == s.idleGen && s.open && s.playing == 0 {
-			speaker.Close()
-			s.open = false
+			s.closeSpeaker()
 			s.log.Debug("sound device closed after idle")
 		}
 	})
@@ -185,6 +204,8 @@ func (s *sound) unavailable() string {
 	return ""
 }
 
+// close closes the speaker and waits, at most openBound, for every goroutine
+// that calls into it.
 func (s *sound) close() {
 	s.mu.Lock()
 	s.closed = true
@@ -193,13 +214,13 @@ func (s *sound) close() {
 		s.idle.Stop()
 	}
 	if s.open {
-		speaker.Close()
-		s.open = false
+		s.closeSpeaker()
 	}
-	ch := s.opening
 	s.mu.Unlock()
-	if ch != nil {
-		_ = wait(context.Background(), ch, openBound)
+	done := make(chan struct{})
+	go func() { s.ops.Wait(); close(done) }()
+	if err := wait(context.Background(), done, openBound); err != nil {
+		s.log.Warn("sound device did not close", "bound", openBound)
 	}
 }
 

@@ -167,6 +167,42 @@ func TestBeepRetriesWhenACardAppears(t *testing.T) {
 	}
 }
 
+// TestBeepAfterIdleClose checks that the device is closed when idle and
+// opened again by the next Beep (oto panics if a second context is opened
+// while one is open, so this cycle must really close it).
+func TestBeepAfterIdleClose(t *testing.T) {
+	if isChild(t.Name()) {
+		d := New(nil)
+		defer d.Close()
+		d.sound.idleAfter = 20 * time.Millisecond
+		isOpen := func() bool { d.sound.mu.Lock(); defer d.sound.mu.Unlock(); return d.sound.open }
+		for i := range 3 {
+			if err := d.Beep(context.Background(), 440, 50*time.Millisecond); err != nil {
+				t.Fatalf("Beep %d = %v", i+1, err)
+			}
+			for deadline := time.Now().Add(30 * time.Second); isOpen(); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) { // hang guard only
+					t.Fatalf("the sound device is still open after beep %d", i+1)
+				}
+			}
+		}
+		return
+	}
+	home := t.TempDir()
+	raw := filepath.Join(home, "out.raw")
+	writeFile(t, filepath.Join(home, ".asoundrc"), asoundrcFile(raw))
+	runChild(t, t.Name(), nil, "HOME="+home)
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file device starts its file afresh at every open: the last beep is there.
+	left, _ := frames(b)
+	if span := nonSilent(left); len(span) < sampleRate/20*95/100 || len(span) > sampleRate/20*105/100 {
+		t.Errorf("last beep: %d tone frames, want about %d", len(span), sampleRate/20)
+	}
+}
+
 // TestBeepCancelled checks that Beep returns at once with ctx.Err() when its
 // context has ended while the device opens, and that the open attempt it
 // started still serves the next Beep. (Cancelling in the middle of a tone
