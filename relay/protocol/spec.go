@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -47,6 +46,9 @@ type ArgSpec struct {
 	Default      any  `json:"default,omitempty"`
 }
 
+// maxExactInt is the largest integer a float64 (and a JavaScript number) holds exactly.
+const maxExactInt = 1 << 53
+
 // Float returns a pointer to f, for ArgSpec.Min and Max.
 func Float(f float64) *float64 { return &f }
 
@@ -57,8 +59,7 @@ func Float(f float64) *float64 { return &f }
 func (s *CommandSpec) Validate(args json.RawMessage) (map[string]any, error) {
 	raw := map[string]json.RawMessage{}
 	if !isNull(args) {
-		dec := json.NewDecoder(bytes.NewReader(args))
-		if err := dec.Decode(&raw); err != nil {
+		if err := json.Unmarshal(args, &raw); err != nil {
 			return nil, Errorf(CodeInvalidArgs, "args of %q must be a JSON object", s.Name)
 		}
 	}
@@ -107,6 +108,9 @@ func (a *ArgSpec) check(r json.RawMessage) (any, error) {
 		}
 		if a.Max != nil && f > *a.Max {
 			return nil, fmt.Errorf("must be at most %g", *a.Max)
+		}
+		if a.Type == ArgInteger && math.Abs(f) > maxExactInt {
+			return nil, fmt.Errorf("must be between -2^53 and 2^53")
 		}
 		if a.Type == ArgInteger {
 			return int64(f), nil

@@ -365,7 +365,10 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		return
 	}
 	if c.ids[msg.ID] {
-		refuse(protocol.Errorf(protocol.CodeBadRequest, "a command with id %q is already pending", msg.ID))
+		// Not a result: the id's one result belongs to the pending command.
+		h.m.command(protocol.CodeBadRequest)
+		c.send(encode(&protocol.Message{Type: protocol.TypeError, ID: msg.ID,
+			Error: protocol.Errorf(protocol.CodeBadRequest, "a command with id %q is already pending", msg.ID)}))
 		return
 	}
 	if _, ok := c.devices[msg.Device]; !ok || msg.Device == "" {

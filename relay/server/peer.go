@@ -130,6 +130,7 @@ func (p *peer) writeLoop(heartbeat, writeTimeout time.Duration) {
 	write := func(frame []byte) bool {
 		p.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if err := p.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			p.m.close("write_failed")
 			p.conn.Close()
 			return false
 		}

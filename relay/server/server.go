@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/relay/protocol"
 	"github.com/tether-desktop/tether/relay/web"
 )
 
@@ -69,6 +70,9 @@ func New(cfg Config) (*Server, error) {
 			// Origins are checked before the upgrade, where the kind of
 			// credential (cookie or bearer) is known.
 			CheckOrigin: func(*http.Request) bool { return true },
+			Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+				writeError(w, status, protocol.CodeBadRequest, "WebSocket handshake: "+reason.Error())
+			},
 		},
 	}
 	s.router = s.hub

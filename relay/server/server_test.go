@@ -335,9 +335,10 @@ func TestCommandRefusals(t *testing.T) {
 	// An agent that never answers: the relay answers timeout, once.
 	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "slow", Device: dev, Name: "beep"})
 	fwd := agent.next(protocol.TypeCommand)
-	// The same id again while pending is refused.
-	if c := code(cmd("slow", "beep", "")); c != protocol.CodeBadRequest {
-		t.Fatalf("duplicate id: %s", c)
+	// The same id again while pending is refused with an error, not a second result.
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "slow", Device: dev, Name: "beep"})
+	if e := client.next(protocol.TypeError, protocol.TypeResult); e.Type != protocol.TypeError || e.ID != "slow" || e.Error.Code != protocol.CodeBadRequest {
+		t.Fatalf("duplicate id: %+v", e)
 	}
 	if res := client.next(protocol.TypeResult); res.ID != "slow" || res.Error.Code != protocol.CodeTimeout {
 		t.Fatalf("timeout result = %+v", res)

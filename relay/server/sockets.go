@@ -184,20 +184,23 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.clients.Add(1)
 	defer s.m.clients.Add(-1)
+	log := s.cfg.Logger.With("session", sess.ID)
+	log.Debug("client connected", "addr", clientIP(r), "devices", len(devices))
 
-	s.readClient(c)
+	reason := s.readClient(c)
+	log.Debug("client disconnected", "reason", reason)
 	c.requestClose(websocket.CloseNormalClosure, "")
 	s.hub.removeClient(c)
 	<-c.done
 	conn.Close()
 }
 
-// readClient reads a client's frames until the socket ends.
-func (s *Server) readClient(c *clientConn) {
+// readClient reads a client's frames until the socket ends and says why.
+func (s *Server) readClient(c *clientConn) string {
 	for {
 		frame, err := c.read(s.cfg.DeadAfter)
 		if err != nil {
-			return
+			return closeReason(err)
 		}
 		msg, err := protocol.Decode(frame)
 		if err != nil {
