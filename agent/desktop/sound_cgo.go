@@ -85,8 +85,7 @@ func (s *sound) acquire(ctx context.Context) error {
 			return protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
 		}
 		if s.open {
-			s.playing++
-			s.idleGen++ // no idle close while playing
+			s.playing++ // the idle timer leaves the speaker open while playing > 0
 			s.mu.Unlock()
 			return nil
 		}
