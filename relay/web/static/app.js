@@ -423,14 +423,18 @@ function renderPanel() {
   const dot = $('device-dot');
   dot.dataset.online = String(!!d.online);
   $('device-name').textContent = d.name || d.device_id;
-  const meta = [deviceMeta(d, Date.now() + state.serverOffset)];
-  if (d.screen && d.screen.width) meta.push(`${d.screen.width}×${d.screen.height}`);
-  $('device-meta').textContent = meta.join(' · ');
+  $('device-meta').textContent = panelMeta(d);
   if (!d.online) showNotice('This computer is offline. Its telemetry and commands come back when it reconnects.');
   else if (d.paused) showNotice('The owner has paused remote control on this computer.');
   else showNotice('');
   renderCommands(d);
   renderStats();
+}
+
+function panelMeta(d) {
+  const meta = [deviceMeta(d, Date.now() + state.serverOffset)];
+  if (d.screen && d.screen.width) meta.push(`${d.screen.width}×${d.screen.height}`);
+  return meta.join(' · ');
 }
 
 function showNotice(text) {
@@ -525,7 +529,7 @@ setInterval(() => {
   if (++ticks % 15 === 0 && state.session) {
     renderDevices();
     const d = state.devices.get(state.selected);
-    if (d) $('device-meta').textContent = deviceMeta(d, Date.now() + state.serverOffset);
+    if (d) $('device-meta').textContent = panelMeta(d);
   }
 }, 1000);
 
