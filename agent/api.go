@@ -21,6 +21,7 @@ type APIError struct {
 	Message string
 }
 
+// Error describes the refusal in one line.
 func (e *APIError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("relay answered %d %s", e.Status, http.StatusText(e.Status))
