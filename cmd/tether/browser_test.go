@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns the path of a Chromium-like browser, or "" if none.
+func chromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// artifactDir is where tests leave screenshots: $TETHER_ARTIFACTS, or
+// artifacts/ at the top of the repository.
+func artifactDir(t testing.TB) string {
+	dir := os.Getenv("TETHER_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBrowserPairWatchBeep drives Debian's Chromium through the control page
+// as a person would: open the pair link, pair, watch the CPU chart move,
+// press Beep and read the result in the command log.
+func TestBrowserPairWatchBeep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	browser := chromium()
+	if browser == "" {
+		if os.Getenv("TETHER_REQUIRE_BROWSER") != "" {
+			t.Fatal("no chromium on this machine: scripts/setup --test installs it")
+		}
+		t.Skip("no chromium installed (scripts/setup --test installs it)")
+	}
+	dir := t.TempDir()
+	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o700)
+	agent := startAgent(t, relay.url, filepath.Join(dir, "agent"), agentEnv(t, home))
+	waitFor(t, "agent registration", func() bool {
+		_, err := os.Stat(filepath.Join(agent.configDir, "credentials.json"))
+		return err == nil
+	})
+	code := agent.pairingCode()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	// The pair link fills in the form.
+	if err := chromedp.Do(ctx, chromedp.Navigate(relay.url+"/pair?code="+code), chromedp.WaitVisible(`#pair-code`)); err != nil {
+		t.Fatal(err)
+	}
+	filled, err := chromedp.Run(ctx, chromedp.Value(`#pair-code`))
+	if err != nil || filled != code {
+		t.Fatalf("pair form holds %q (%v), want %q", filled, err, code)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`#pair-submit`),
+		chromedp.WaitVisible(`#devices [data-online="true"]`),
+		chromedp.WaitVisible(`#socket-state[data-state="live"]`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The chart moves: what a person sees of it changes from one second to the next.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#cpu-chart canvas`)); err != nil {
+		t.Fatal(err)
+	}
+	shot := func() []byte {
+		b, err := chromedp.Run(ctx, chromedp.Screenshot(`#cpu-chart`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first := shot()
+	waitFor(t, "the CPU chart to move", func() bool { return !bytes.Equal(first, shot()) })
+	cpu, err := chromedp.Run(ctx, chromedp.Text(`#cpu-value`))
+	if err != nil || cpu == "" {
+		t.Fatalf("cpu value %q: %v", cpu, err)
+	}
+	t.Logf("page shows CPU %s", cpu)
+
+	// Beep, and its result in the log.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(`#arg-beep-frequency_hz`, "660"),
+		chromedp.SetValue(`#arg-beep-duration_ms`, "150"),
+		chromedp.Click(`#cmd-beep`),
+		chromedp.WaitVisible(`#log [data-status]:not([data-status="pending"])`)); err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.AttributeValue(`#log [data-status]`, "data-status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.Value != "ok" && status.Value != "unavailable" {
+		entry, _ := chromedp.Run(ctx, chromedp.Text(`#log [data-status]`))
+		t.Fatalf("beep logged as %q: %s", status.Value, entry)
+	}
+	t.Logf("beep logged as %s", status.Value)
+
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(artifactDir(t), "control-page.png")
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+}
