@@ -69,7 +69,7 @@ func TestBrowserPairWatchBeep(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancelTimeout()
 
 	// The pair link fills in the form.
@@ -123,6 +123,14 @@ func TestBrowserPairWatchBeep(t *testing.T) {
 	}
 	t.Logf("beep logged as %s", status.Value)
 
+	// TETHER_SCREENSHOT_WAIT lets the chart fill before the picture (the
+	// README's screenshot is taken with 90s).
+	if d, err := time.ParseDuration(os.Getenv("TETHER_SCREENSHOT_WAIT")); err == nil {
+		time.Sleep(d)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`)); err != nil {
+		t.Fatal(err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -74,6 +75,9 @@ func TestEndToEnd(t *testing.T) {
 			t.Logf("beep heard: %.1f Hz for %.3f s", hz, secs)
 			if math.Abs(hz-440)/440 > 0.03 {
 				t.Errorf("tone %.1f Hz, want 440 Hz ±3%%", hz)
+			}
+			if math.Abs(secs-0.3)/0.3 > 0.05 {
+				t.Errorf("tone lasts %.3f s, want 0.300 s ±5%%", secs)
 			}
 		case protocol.CodeUnavailable:
 			t.Logf("no sound device here: %s", res.Error.Message)
@@ -199,43 +203,45 @@ func containsToken(b []byte) bool {
 }
 
 // tone reads raw audio (signed 16-bit little-endian stereo at 44.1 kHz, as the
-// agent's speaker writes it) and returns the frequency of its non-silent part
-// by zero crossings, and that part's length in seconds.
+// agent's speaker writes it) and returns the frequency of the first tone in it
+// by zero crossings, and that tone's length in seconds. ALSA's null device
+// takes audio faster than real time, so the file may hold many megabytes of
+// silence around the tone: it is read as a stream, and reading stops once a
+// second of silence follows the tone.
 func tone(t testing.TB, path string) (hz, secs float64) {
 	t.Helper()
-	// ALSA's null device takes audio faster than real time, so while the
-	// speaker stays open the file grows with silence by tens of MB a second;
-	// the tone is at its start.
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, 8<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const rate, frame = 44100, 4
-	first, last := -1, -1
-	samples := make([]int16, len(raw)/frame)
-	for i := range samples {
-		samples[i] = int16(binary.LittleEndian.Uint16(raw[i*frame:]))
-		if samples[i] > 300 || samples[i] < -300 {
+	const rate, frame, loud = 44100, 4, 300
+	r := bufio.NewReaderSize(f, 1<<20)
+	var buf [frame]byte
+	first, last, crossings, atLast := -1, -1, 0, 0
+	var prev int16
+	for i := 0; ; i++ {
+		if _, err := io.ReadFull(r, buf[:]); err != nil {
+			break
+		}
+		v := int16(binary.LittleEndian.Uint16(buf[:]))
+		if first >= 0 && (prev < 0) != (v < 0) {
+			crossings++
+		}
+		if v > loud || v < -loud {
 			if first < 0 {
 				first = i
 			}
-			last = i
+			last, atLast = i, crossings
+		}
+		prev = v
+		if last >= 0 && i-last > rate {
+			break
 		}
 	}
 	if first < 0 {
-		t.Fatalf("the audio file holds only silence (%d bytes)", len(raw))
-	}
-	crossings := 0
-	for i := first + 1; i <= last; i++ {
-		if (samples[i-1] < 0) != (samples[i] < 0) {
-			crossings++
-		}
+		t.Fatalf("the audio file holds only silence")
 	}
 	secs = float64(last-first) / rate
-	return float64(crossings) / 2 / secs, secs
+	return float64(atLast) / 2 / secs, secs
 }
