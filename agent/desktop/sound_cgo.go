@@ -17,12 +17,12 @@ import (
 
 // Bounds that keep Beep from hanging on a sound device that does not answer.
 const (
-	openBound = 5 * time.Second  // speaker.Init may block in the driver (e.g. a busy card)
+	openBound = 5 * time.Second // speaker.Init may block in the driver (e.g. a busy card)
 	// idleClose is how long the device stays open after a beep: long enough
 	// for a burst of button presses, short enough not to keep waking the CPU
 	// (and holding the device) to write silence.
 	idleClose = 2 * time.Second
-	playSlack = 2 * time.Second  // beyond the tone and two buffers, before giving up
+	playSlack = 2 * time.Second // beyond the tone and two buffers, before giving up
 )
 
 // sound owns faiface/beep's speaker, which is process-global. oto v0.7.1
