@@ -13,23 +13,35 @@ import (
 	"github.com/tether-desktop/tether/relay/store"
 )
 
+// upgrade counts a socket handler, refusing with 503 once shutdown has begun,
+// and upgrades the request with a read limit. On success the caller must call
+// s.sockets.Done when its handler returns; on failure the answer is written.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, readLimit int64) (*websocket.Conn, bool) {
+	if !s.track() {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
+		return nil, false
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.sockets.Done()
+		return nil, false // the upgrader has answered
+	}
+	conn.SetReadLimit(readLimit)
+	return conn, true
+}
+
 // GET /ws/agent: the desktop's one socket.
 func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.authDevice(w, r)
 	if !ok {
 		return
 	}
-	if !s.track() {
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
+	conn, ok := s.upgrade(w, r, protocol.MaxAgentFrame)
+	if !ok {
 		return
 	}
 	defer s.sockets.Done()
-	conn, err := s.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // the upgrader has answered
-	}
-	conn.SetReadLimit(protocol.MaxAgentFrame)
 	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m), device: d, pending: map[string]*pending{}, watchers: -1}
 	log := s.cfg.Logger.With("device", d.ID)
 	if err := s.hub.addAgent(a); err != nil {
@@ -155,17 +167,11 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if !s.track() {
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
+	conn, ok := s.upgrade(w, r, protocol.MaxClientFrame)
+	if !ok {
 		return
 	}
 	defer s.sockets.Done()
-	conn, err := s.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	conn.SetReadLimit(protocol.MaxClientFrame)
 	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m), session: sess.ID, devices: map[string]store.Device{}, ids: map[string]bool{}}
 	go c.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
 	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
