@@ -97,6 +97,7 @@ func (s *Server) routes() {
 	mux.HandleFunc("POST /api/v1/devices", s.registerDevice)
 	mux.HandleFunc("POST /api/v1/pairing-codes", s.createPairingCode)
 	mux.HandleFunc("DELETE /api/v1/device/pairings", s.unpairAll)
+	mux.HandleFunc("GET /api/v1/device", s.deviceSelf)
 	mux.HandleFunc("POST /api/v1/pairings", s.pair)
 	mux.HandleFunc("GET /api/v1/devices", s.listDevices)
 	mux.HandleFunc("DELETE /api/v1/pairings/{device_id}", s.unpair)
