@@ -57,6 +57,12 @@ type Config struct {
 	// CommandRate and CommandBurst limit commands per client socket (per second).
 	CommandRate  float64
 	CommandBurst int
+	// ClientFrameRate/Burst and AgentFrameRate/Burst limit all frames a socket
+	// may send (per second); a socket past its limit is closed with 1008.
+	ClientFrameRate  float64
+	ClientFrameBurst int
+	AgentFrameRate   float64
+	AgentFrameBurst  int
 	// PairRate and PairBurst limit pairing attempts per client address (per second).
 	PairRate  float64
 	PairBurst int
@@ -96,6 +102,12 @@ func (c Config) fill() (Config, error) {
 	}
 	if c.CommandRate <= 0 {
 		c.CommandRate, c.CommandBurst = 20, 40
+	}
+	if c.ClientFrameRate <= 0 {
+		c.ClientFrameRate, c.ClientFrameBurst = 100, 200
+	}
+	if c.AgentFrameRate <= 0 {
+		c.AgentFrameRate, c.AgentFrameBurst = 500, 1000 // telemetry, ≤ 20 pointer events/s, results
 	}
 	if c.PairRate <= 0 {
 		c.PairRate, c.PairBurst = 1.0/6, 10 // 10 at once, then one every 6 s: at most 610 an hour

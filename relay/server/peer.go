@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -31,6 +32,8 @@ type peer struct {
 	closing bool              // close requested; no more sends
 	code    int               // close code to send
 	text    string
+
+	frames bucket // frames received; used by the reader only
 
 	wake   chan struct{} // latest has frames; capacity 1
 	closed chan struct{} // closed by requestClose
@@ -199,11 +202,33 @@ func (p *peer) keepAlive(deadAfter, writeTimeout time.Duration) {
 	})
 }
 
-// read returns the next frame, extending the read deadline on success.
-func (p *peer) read(deadAfter time.Duration) ([]byte, error) {
+// drain discards what the other side still sends after the relay's close
+// frame, until it closes too or the writer's grace deadline passes, so the
+// connection ends with the close handshake rather than a reset that could
+// swallow the close frame. Call it after the writer has returned.
+func (p *peer) drain() {
+	for {
+		if _, _, err := p.conn.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// errFlood ends a socket that sent frames faster than its limit.
+var errFlood = errors.New("too many frames")
+
+// read returns the next frame, extending the read deadline on success. A
+// socket that sends more than burst frames at once, or more than rate a
+// second for long, is closed with 1008 and read returns errFlood.
+func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, error) {
 	_, frame, err := p.conn.ReadMessage()
 	if err != nil {
 		return nil, err
+	}
+	if ok, _ := p.frames.take(time.Now(), rate, burst); !ok {
+		p.m.close("flood")
+		p.requestClose(websocket.ClosePolicyViolation, "too many frames")
+		return nil, errFlood
 	}
 	p.mu.Lock()
 	if !p.closing {

@@ -535,7 +535,10 @@ func TestUnpairCutsOpenSockets(t *testing.T) {
 }
 
 func TestSlowClientDoesNotStallOthers(t *testing.T) {
-	r := newRelay(t, func(c *Config) { c.SendQueue = 8 })
+	r := newRelay(t, func(c *Config) {
+		c.SendQueue = 8
+		c.AgentFrameRate, c.AgentFrameBurst = 1e6, 1e6 // this test is about slow readers, not floods
+	})
 	_, tok := r.register("box")
 	agent := r.agent(tok)
 	sess := r.pair(r.code(tok), "")
@@ -633,5 +636,41 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Errorf("CSP = %q", resp.Header.Get("Content-Security-Policy"))
+	}
+}
+
+func TestFloodClosesOnlyTheFlooder(t *testing.T) {
+	r := newRelay(t, nil)
+	dev, tok := r.register("box")
+	agent := r.agent(tok)
+	sess := r.pair(r.code(tok), "")
+	flooder := r.client(sess)
+	calm := r.client(sess)
+	calm.next(protocol.TypePresence)
+
+	// Far more frames than the burst, as fast as the socket takes them.
+	go func() {
+		for i := 0; i < 5000; i++ {
+			if flooder.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"nonsense"}`)) != nil {
+				return
+			}
+		}
+	}()
+	flooder.conn.SetReadDeadline(time.Now().Add(hangGuard))
+	for {
+		_, _, err := flooder.conn.ReadMessage()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+				t.Fatalf("flooder: want close 1008, got %v", err)
+			}
+			break
+		}
+	}
+	// The other socket of the same session is unaffected.
+	calm.send(protocol.Message{Type: protocol.TypeCommand, ID: "c", Device: dev, Name: "beep"})
+	fwd := agent.next(protocol.TypeCommand)
+	agent.send(protocol.Result(fwd.ID, dev, nil, nil))
+	if res := calm.next(protocol.TypeResult); res.ID != "c" || !*res.OK {
+		t.Fatalf("calm client's result: %+v", res)
 	}
 }

@@ -70,6 +70,7 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	reason := s.readAgent(a, &helloed)
 	a.requestClose(websocket.CloseNormalClosure, "")
 	<-a.done
+	a.drain()
 	conn.Close()
 	now := s.cfg.Now()
 	s.hub.removeAgent(a, now)
@@ -86,7 +87,7 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 // readAgent reads an agent's frames until the socket ends and says why.
 func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 	for {
-		frame, err := a.read(s.cfg.DeadAfter)
+		frame, err := a.read(s.cfg.DeadAfter, s.cfg.AgentFrameRate, s.cfg.AgentFrameBurst)
 		if err != nil {
 			return closeReason(err)
 		}
@@ -198,13 +199,14 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 	c.requestClose(websocket.CloseNormalClosure, "")
 	s.hub.removeClient(c)
 	<-c.done
+	c.drain()
 	conn.Close()
 }
 
 // readClient reads a client's frames until the socket ends and says why.
 func (s *Server) readClient(c *clientConn) string {
 	for {
-		frame, err := c.read(s.cfg.DeadAfter)
+		frame, err := c.read(s.cfg.DeadAfter, s.cfg.ClientFrameRate, s.cfg.ClientFrameBurst)
 		if err != nil {
 			return closeReason(err)
 		}
