@@ -1,0 +1,3 @@
+package tray
+
+func openCommand(url string) (string, []string) { return "open", []string{url} }

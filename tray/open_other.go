@@ -1,0 +1,5 @@
+//go:build !windows && !darwin
+
+package tray
+
+func openCommand(url string) (string, []string) { return "xdg-open", []string{url} }
