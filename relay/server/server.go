@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,17 +96,35 @@ func (s *Server) routes() {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", s.m)
-	mux.HandleFunc("POST /api/v1/devices", s.registerDevice)
-	mux.HandleFunc("POST /api/v1/pairing-codes", s.createPairingCode)
-	mux.HandleFunc("DELETE /api/v1/device/pairings", s.unpairAll)
-	mux.HandleFunc("GET /api/v1/device", s.deviceSelf)
-	mux.HandleFunc("POST /api/v1/pairings", s.pair)
-	mux.HandleFunc("GET /api/v1/devices", s.listDevices)
-	mux.HandleFunc("DELETE /api/v1/pairings/{device_id}", s.unpair)
-	mux.HandleFunc("GET /ws/agent", s.agentSocket)
-	mux.HandleFunc("GET /ws/client", s.clientSocket)
+	// The API and the sockets, by path, so that a wrong method gets a JSON 405
+	// like every other error (the mux's own 405 is plain text).
+	api := []struct {
+		path    string
+		methods map[string]http.HandlerFunc
+	}{
+		{"/api/v1/devices", map[string]http.HandlerFunc{"POST": s.registerDevice, "GET": s.listDevices}},
+		{"/api/v1/device", map[string]http.HandlerFunc{"GET": s.deviceSelf}},
+		{"/api/v1/pairing-codes", map[string]http.HandlerFunc{"POST": s.createPairingCode}},
+		{"/api/v1/device/pairings", map[string]http.HandlerFunc{"DELETE": s.unpairAll}},
+		{"/api/v1/pairings", map[string]http.HandlerFunc{"POST": s.pair}},
+		{"/api/v1/pairings/{device_id}", map[string]http.HandlerFunc{"DELETE": s.unpair}},
+		{"/ws/agent", map[string]http.HandlerFunc{"GET": s.agentSocket}},
+		{"/ws/client", map[string]http.HandlerFunc{"GET": s.clientSocket}},
+	}
+	for _, route := range api {
+		allow := make([]string, 0, len(route.methods))
+		for method, h := range route.methods {
+			mux.HandleFunc(method+" "+route.path, h)
+			allow = append(allow, method)
+		}
+		slices.Sort(allow)
+		mux.HandleFunc(route.path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, protocol.CodeBadRequest, r.Method+" is not allowed here")
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such path: "+r.URL.Path)
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such path: "+r.URL.Path)
 	})
 	s.mux = mux
 }

@@ -674,3 +674,18 @@ func TestFloodClosesOnlyTheFlooder(t *testing.T) {
 		t.Fatalf("calm client's result: %+v", res)
 	}
 }
+
+func TestEveryErrorIsJSON(t *testing.T) {
+	r := newRelay(t, nil)
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/"}, {"POST", "/static/app.js"}, {"DELETE", "/healthz"}, {"PUT", "/metrics"},
+		{"PUT", "/api/v1/devices"}, {"GET", "/api/v1/pairings"}, {"POST", "/ws/client"}, {"GET", "/nope"},
+		{"GET", "/static/nope.js"}, {"POST", "/pair"},
+	} {
+		var e errorBody
+		resp := r.do(tc.method, tc.path, "", nil, &e)
+		if resp.StatusCode < 400 || e.Error.Code == "" {
+			t.Errorf("%s %s: %d %+v", tc.method, tc.path, resp.StatusCode, e)
+		}
+	}
+}
