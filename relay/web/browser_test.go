@@ -2,16 +2,22 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -201,5 +207,341 @@ func TestPageInBrowser(t *testing.T) {
 	waitFor(t, ctx, "laptop gone", `!document.querySelector('#devices [data-device="d_laptop"]')`)
 	if got := fake.list(); len(got) != 1 || got[0] != "d_office" {
 		t.Errorf("relay still pairs %v, want [d_office]", got)
+	}
+}
+
+// watchCSP makes every later document record its Content-Security-Policy
+// violations in window.cspViolations, so a test can assert there are none.
+func watchCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+			window.cspViolations = [];
+			document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));`})
+		return err
+	}))
+}
+
+// colorScheme emulates prefers-color-scheme.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
+}
+
+// saveArtifact writes a screenshot of the page to $TETHER_ARTIFACTS, when set.
+func saveArtifact(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("TETHER_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pairOffice opens the page and pairs it with the fake's "Office PC".
+func pairOffice(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	do(t, ctx, chromedp.Navigate(url+"/pair?code=ABCD-2345"), chromedp.WaitVisible("#pair-code"), chromedp.Click("#pair-submit"))
+	waitFor(t, ctx, "socket live", `document.getElementById('socket-state').dataset.state === 'live'`)
+	waitFor(t, ctx, "device in the list", `!!document.querySelector('#devices [data-device="d_office"][data-online="true"]')`)
+}
+
+// mirrorAttrs reads the mirror's data attributes.
+func mirrorAttrs(t *testing.T, ctx context.Context) map[string]string {
+	t.Helper()
+	return eval[map[string]string](t, ctx, `Object.assign({}, document.getElementById('mirror').dataset)`)
+}
+
+// TestMirrorInBrowser drives the screen mirror with pointer events from the
+// fake relay: moves move data-x/data-y and the drawn pointer, clicks are
+// counted and logged, malformed events and other devices' events change
+// nothing, and a click on the mirror fills the pointer commands' fields.
+func TestMirrorInBrowser(t *testing.T) {
+	ctx := browser(t)
+	fctx, stop := context.WithCancel(context.Background())
+	fake := newFakeRelay(fctx)
+	srv := httptest.NewServer(fake.handler())
+	defer func() {
+		stop()
+		srv.Close()
+		fake.wait()
+	}()
+	watchCSP(t, ctx)
+	do(t, ctx, chromedp.EmulateViewport(1280, 900))
+	pairOffice(t, ctx, srv.URL)
+
+	waitFor(t, ctx, "screen card", `!document.getElementById('screen-card').hidden`)
+	waitFor(t, ctx, "mirror canvas sized", `document.querySelector('#mirror canvas').width > 100`)
+	if a := mirrorAttrs(t, ctx); a["clicks"] != "0" || a["x"] != "" || a["y"] != "" {
+		t.Errorf("mirror before any event: %v, want clicks 0 and no position", a)
+	}
+	if s := eval[string](t, ctx, text("mirror-note")); !strings.Contains(s, "No pointer activity yet") || !strings.Contains(s, "tether allow mouse") {
+		t.Errorf("mirror note before events = %q", s)
+	}
+	// Drawn to scale: the fake's screen is 1920×1080.
+	ratio := eval[float64](t, ctx, `(() => { const r = document.getElementById('mirror').getBoundingClientRect(); return r.width / r.height })()`)
+	if ratio < 16.0/9*0.98 || ratio > 16.0/9*1.02 {
+		t.Errorf("mirror aspect ratio %.3f, want 16:9 (%.3f)", ratio, 16.0/9)
+	}
+
+	// pixelAt reads the canvas at a desktop coordinate offset by (dx, dy) CSS pixels.
+	pixelAt := func(x, y, dx, dy int) string {
+		return fmt.Sprintf(`(() => { const c = document.querySelector('#mirror canvas'); const k = c.width / c.getBoundingClientRect().width;
+			const px = Math.round((%d / 1920 * c.clientWidth + %d) * k), py = Math.round((%d / 1080 * c.clientHeight + %d) * k);
+			return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data).join(',') })()`, x, dx, y, dy)
+	}
+	empty := eval[string](t, ctx, pixelAt(200, 300, 2, 8))
+
+	steps := []struct {
+		name   string
+		data   map[string]any
+		x, y   string
+		clicks string
+	}{
+		{"move", map[string]any{"kind": "mouse_move", "x": 200, "y": 300}, "200", "300", "0"},
+		{"move again", map[string]any{"kind": "mouse_move", "x": 640, "y": 480}, "640", "480", "0"},
+		{"left click", map[string]any{"kind": "mouse_click", "x": 700, "y": 500, "button": "left"}, "700", "500", "1"},
+		{"right click", map[string]any{"kind": "mouse_click", "x": 700, "y": 500, "button": "right"}, "700", "500", "2"},
+		{"scroll", map[string]any{"kind": "mouse_scroll", "x": 710, "y": 505, "dx": 0, "dy": -1}, "710", "505", "2"},
+		{"middle click", map[string]any{"kind": "mouse_click", "x": 1919, "y": 1079, "button": "middle"}, "1919", "1079", "3"},
+		// Ignored: a position that is not a number, an unknown kind, another device.
+		{"bad x", map[string]any{"kind": "mouse_move", "x": "12", "y": 5}, "1919", "1079", "3"},
+		{"unknown kind", map[string]any{"kind": "mouse_warp", "x": 1, "y": 1}, "1919", "1079", "3"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			fake.event("d_office", st.data)
+			fake.event("d_other", map[string]any{"kind": "mouse_click", "x": 1, "y": 1, "button": "left"})
+			// A marker event after it: once the page has handled the marker,
+			// it has handled the event under test.
+			fake.event("d_office", map[string]any{"kind": "marker_" + strings.ReplaceAll(st.name, " ", "_")})
+			waitFor(t, ctx, "marker logged", fmt.Sprintf(`!!document.querySelector('#log li[data-event="marker_%s"]')`, strings.ReplaceAll(st.name, " ", "_")))
+			a := mirrorAttrs(t, ctx)
+			if a["x"] != st.x || a["y"] != st.y || a["clicks"] != st.clicks {
+				t.Errorf("mirror = x %q y %q clicks %q, want %s %s %s", a["x"], a["y"], a["clicks"], st.x, st.y, st.clicks)
+			}
+		})
+	}
+	if a := mirrorAttrs(t, ctx); a["scrolls"] != "1" {
+		t.Errorf("data-scrolls = %q, want 1", a["scrolls"])
+	}
+	// The log shows clicks, not moves or scrolls.
+	counts := eval[map[string]int](t, ctx, `(() => { const n = (k) => document.querySelectorAll('#log li[data-event="' + k + '"]').length;
+		return {click: n('mouse_click'), move: n('mouse_move'), scroll: n('mouse_scroll')} })()`)
+	if counts["click"] != 3 || counts["move"] != 0 || counts["scroll"] != 0 {
+		t.Errorf("log entries %v, want 3 clicks and no moves or scrolls", counts)
+	}
+	if s := eval[string](t, ctx, text("mirror-note")); strings.Contains(s, "No pointer activity") {
+		t.Errorf("mirror note after events = %q", s)
+	}
+	if s := eval[string](t, ctx, text("mirror-meta")); s != "1919, 1079 · 3 clicks" {
+		t.Errorf("mirror meta = %q", s)
+	}
+
+	// The pointer is drawn where the desktop's is: a pixel inside the arrow
+	// differs from the empty screen there before.
+	fake.event("d_office", map[string]any{"kind": "mouse_move", "x": 200, "y": 300})
+	waitFor(t, ctx, "pointer drawn at 200,300", pixelAt(200, 300, 2, 8)+` !== `+strconv.Quote(empty))
+
+	// Clicking the mirror fills x and y of Move pointer and Click.
+	rect := eval[map[string]float64](t, ctx, `(() => { document.getElementById('mirror').scrollIntoView({block: 'center'}); const r = document.querySelector('#mirror canvas').getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height} })()`)
+	do(t, ctx, chromedp.MouseClickXY(rect["x"]+rect["w"]*0.25, rect["y"]+rect["h"]*0.75))
+	fields := eval[map[string]string](t, ctx, `(() => { const v = (id) => document.getElementById(id).value;
+		return {mx: v('arg-mouse_move-x'), my: v('arg-mouse_move-y'), cx: v('arg-mouse_click-x'), cy: v('arg-mouse_click-y')} })()`)
+	for k, want := range map[string]float64{"mx": 480, "my": 810, "cx": 480, "cy": 810} {
+		got, err := strconv.ParseFloat(fields[k], 64)
+		if err != nil || got < want-3 || got > want+3 {
+			t.Errorf("after clicking the mirror, field %s = %q, want %v ± 3", k, fields[k], want)
+		}
+	}
+	if s := eval[string](t, ctx, text("mirror-note")); !strings.Contains(s, "filled in for Move pointer and Click") {
+		t.Errorf("mirror note after a pick = %q", s)
+	}
+	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
+	}
+	saveArtifact(t, ctx, "web-mirror-1280.png")
+}
+
+// TestDesktopCommandFormsInBrowser checks the forms generated for the
+// desktop commands: selects for enums, a URL field, a text area, and optional
+// integers left empty are not sent.
+func TestDesktopCommandFormsInBrowser(t *testing.T) {
+	ctx := browser(t)
+	fctx, stop := context.WithCancel(context.Background())
+	fake := newFakeRelay(fctx)
+	srv := httptest.NewServer(fake.handler())
+	defer func() {
+		stop()
+		srv.Close()
+		fake.wait()
+	}()
+	pairOffice(t, ctx, srv.URL)
+	waitFor(t, ctx, "open_url form", `!!document.getElementById('cmd-open_url') && !document.getElementById('cmd-open_url').disabled`)
+
+	got := eval[map[string]string](t, ctx, `(() => { const e = (id) => document.getElementById(id);
+		return {
+			format: e('arg-screenshot-format').tagName + ' ' + Array.from(e('arg-screenshot-format').options).map((o) => o.value).join('|') + ' ' + e('arg-screenshot-format').value,
+			maxw: e('arg-screenshot-max_width').type + ' ' + e('arg-screenshot-max_width').value + ' ' + e('arg-screenshot-max_width').required,
+			button: e('arg-mouse_click-button').tagName + ' ' + Array.from(e('arg-mouse_click-button').options).map((o) => o.value).join('|'),
+			clickx: e('arg-mouse_click-x').type + ' ' + e('arg-mouse_click-x').required + ' ' + e('arg-mouse_click-x').max,
+			movex: e('arg-mouse_move-x').required + '',
+			text: e('arg-type_text-text').tagName + ' ' + e('arg-type_text-text').maxLength,
+			url: e('arg-open_url-url').type + ' ' + e('arg-open_url-url').required,
+			labels: ['screenshot', 'mouse_move', 'mouse_click', 'type_text', 'open_url'].map((n) => e('cmd-' + n).textContent).join('|'),
+		} })()`)
+	want := map[string]string{
+		"format": "SELECT png|jpeg png",
+		"maxw":   "number  false",
+		"button": "SELECT left|right|middle",
+		"clickx": "number false 1919",
+		"movex":  "true",
+		"text":   "TEXTAREA 1000",
+		"url":    "url true",
+		"labels": "Screenshot|Move pointer|Click|Type text|Open link",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+
+	// The browser refuses what the spec forbids before anything is sent.
+	urlCases := []struct {
+		url   string
+		valid bool
+	}{
+		{"https://example.org/a?b=c", true},
+		{"http://127.0.0.1:8080/", true},
+		{"ftp://example.org/", false},
+		{"javascript:alert(1)", false},
+		{"example.org", false},
+	}
+	for _, tc := range urlCases {
+		t.Run("url "+tc.url, func(t *testing.T) {
+			valid := eval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.getElementById('arg-open_url-url'); e.value = %q; return e.checkValidity() })()`, tc.url))
+			if valid != tc.valid {
+				t.Errorf("valid = %v, want %v", valid, tc.valid)
+			}
+		})
+	}
+
+	// Sending: empty optional fields stay off the wire; numbers are numbers.
+	do(t, ctx,
+		chromedp.SetValue("#arg-mouse_click-button", "right"),
+		chromedp.Click("#cmd-mouse_click"))
+	waitFor(t, ctx, "click sent", `document.querySelector('#log li[data-id="c1"]')?.dataset.status === 'ok'`)
+	do(t, ctx,
+		chromedp.SetValue("#arg-mouse_move-x", "12"), chromedp.SetValue("#arg-mouse_move-y", "34"),
+		chromedp.Click("#cmd-mouse_move"))
+	waitFor(t, ctx, "move sent", `document.querySelector('#log li[data-id="c2"]')?.dataset.status === 'ok'`)
+	do(t, ctx,
+		chromedp.SetValue("#arg-open_url-url", "https://example.org/x"),
+		chromedp.Click("#cmd-open_url"))
+	waitFor(t, ctx, "open_url sent", `document.querySelector('#log li[data-id="c3"]')?.dataset.status === 'ok'`)
+	sent := fake.commands()
+	wantArgs := []string{`{"button":"right"}`, `{"x":12,"y":34}`, `{"url":"https://example.org/x"}`}
+	if len(sent) != len(wantArgs) {
+		t.Fatalf("relay got %d commands, want %d", len(sent), len(wantArgs))
+	}
+	for i, w := range wantArgs {
+		var gotArgs, wantMap map[string]any
+		json.Unmarshal(sent[i].Args, &gotArgs)
+		json.Unmarshal([]byte(w), &wantMap)
+		if fmt.Sprint(gotArgs) != fmt.Sprint(wantMap) {
+			t.Errorf("command %d (%s) args = %s, want %s", i, sent[i].Name, sent[i].Args, w)
+		}
+	}
+}
+
+// TestScreenshotInBrowser asks the fake for a screenshot of several MB and
+// checks it is shown at its size, offered for download, kept out of the log,
+// and that the page stays responsive; then looks at the page on a phone-sized
+// screen in dark mode.
+func TestScreenshotInBrowser(t *testing.T) {
+	ctx := browser(t)
+	fctx, stop := context.WithCancel(context.Background())
+	fake := newFakeRelay(fctx)
+	srv := httptest.NewServer(fake.handler())
+	defer func() {
+		stop()
+		srv.Close()
+		fake.wait()
+	}()
+	watchCSP(t, ctx)
+	do(t, ctx, chromedp.EmulateViewport(1280, 900))
+	pairOffice(t, ctx, srv.URL)
+	waitFor(t, ctx, "screenshot button", `!!document.getElementById('cmd-screenshot') && !document.getElementById('cmd-screenshot').disabled`)
+	if !eval[bool](t, ctx, `document.getElementById('screenshot').hidden`) {
+		t.Error("screenshot card shown before any screenshot")
+	}
+
+	// Long tasks (over 50 ms on the main thread) while the screenshot arrives.
+	_ = eval[bool](t, ctx, `(window.longTasks = [], new PerformanceObserver((l) => { for (const e of l.getEntries()) window.longTasks.push(e.duration) }).observe({type: 'longtask'}), true)`)
+	do(t, ctx, chromedp.Click("#cmd-screenshot"))
+	waitFor(t, ctx, "screenshot shown", `document.querySelector('#screenshot img')?.naturalWidth > 0`)
+	size := eval[map[string]float64](t, ctx, `(() => { const i = document.querySelector('#screenshot img'); return {w: i.naturalWidth, h: i.naturalHeight, shown: i.getBoundingClientRect().width} })()`)
+	if size["w"] != fakeShotW || size["h"] != fakeShotH || size["shown"] <= 0 {
+		t.Errorf("screenshot image %v, want natural %d×%d and visible", size, fakeShotW, fakeShotH)
+	}
+	status := eval[string](t, ctx, text("screenshot-status"))
+	if !regexp.MustCompile(`^PNG · 1280×720 · \d\.\d MiB · taken at \d\d:\d\d:\d\d$`).MatchString(status) {
+		t.Errorf("screenshot status = %q", status)
+	}
+	b64 := fakeScreenshot()["data"].(string)
+	entry := eval[string](t, ctx, `document.querySelector('#log li[data-id="c1"]').textContent`)
+	if len(entry) > 300 || strings.Contains(entry, b64[:64]) || !strings.Contains(entry, "PNG · 1280×720") {
+		t.Errorf("log entry of the screenshot (%d chars) = %.300q", len(entry), entry)
+	}
+	tasks := eval[[]float64](t, ctx, `window.longTasks`)
+	t.Logf("screenshot of %d bytes base64: main-thread long tasks %v ms", len(b64), tasks)
+
+	// Download: the link gets a blob: URL of the PNG's bytes when used.
+	dl := eval[map[string]string](t, ctx, `(() => { const a = document.getElementById('screenshot-download');
+		const create = URL.createObjectURL; URL.createObjectURL = (b) => (window.lastBlob = b, create.call(URL, b));
+		a.addEventListener('click', (e) => e.preventDefault(), {once: true}); // no real download in the test
+		a.click(); return {href: a.href, name: a.download, hidden: String(a.hidden)} })()`)
+	if !strings.HasPrefix(dl["href"], "blob:") || !regexp.MustCompile(`^tether-office-pc-\d{4}-\d\d-\d\d-\d{6}\.png$`).MatchString(dl["name"]) || dl["hidden"] != "false" {
+		t.Errorf("download link %v", dl)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(b64)
+	blob := eval[map[string]any](t, ctx, `({size: window.lastBlob.size, type: window.lastBlob.type})`)
+	if blob["size"] != float64(len(raw)) || blob["type"] != "image/png" {
+		t.Errorf("download blob %v, want %d bytes of image/png", blob, len(raw))
+	}
+	saveArtifact(t, ctx, "web-screenshot-1280.png")
+
+	// A phone in dark mode: nothing wider than the screen.
+	do(t, ctx, chromedp.EmulateViewport(360, 780, chromedp.EmulateMobile), colorScheme("dark"))
+	waitFor(t, ctx, "layout at 360 px", `document.documentElement.clientWidth === 360`)
+	widths := eval[map[string]float64](t, ctx, `(() => ({page: document.documentElement.scrollWidth,
+		mirror: document.getElementById('mirror').getBoundingClientRect().right,
+		shot: document.querySelector('#screenshot img').getBoundingClientRect().right,
+		commands: document.getElementById('commands').getBoundingClientRect().right}))()`)
+	for k, w := range widths {
+		if w > 360 {
+			t.Errorf("at 360 px, %s reaches %v px", k, w)
+		}
+	}
+	if bg := eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(18, 20, 24)" {
+		t.Errorf("dark mode body background = %s", bg)
+	}
+	fake.event("d_office", map[string]any{"kind": "mouse_click", "x": 960, "y": 540, "button": "left"})
+	waitFor(t, ctx, "click counted", `document.getElementById('mirror').dataset.clicks === '1'`)
+	saveArtifact(t, ctx, "web-phone-dark.png")
+	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
 	}
 }

@@ -1,9 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -18,7 +24,9 @@ import (
 // real browser without the relay and agent packages. Codes it knows:
 // ABCD-2345 pairs "Office PC" (online, beep and notify), BEEF-2345 pairs
 // "Old laptop" (offline), EXPD-2345 has expired, RATE-2345 is rate limited.
-// Commands: beep succeeds, notify fails with not_allowed.
+// Commands: beep, mouse_move, mouse_click, type_text and open_url succeed,
+// notify fails with not_allowed, screenshot answers with fakeScreenshot (a
+// PNG of several MB); event pushes pointer events.
 type fakeRelay struct {
 	ctx context.Context // ends the sockets' goroutines
 	wg  sync.WaitGroup
@@ -46,6 +54,25 @@ var fakeDevices = map[string]fakeDevice{
 			{Name: "title", Type: protocol.ArgString, Required: true, MaxLen: 80},
 			{Name: "body", Type: protocol.ArgString, MaxLen: 400},
 		}},
+		{Name: "screenshot", Title: "Screenshot", Args: []protocol.ArgSpec{
+			{Name: "format", Type: protocol.ArgString, Enum: []string{"png", "jpeg"}, Default: "png"},
+			{Name: "max_width", Type: protocol.ArgInteger, Min: protocol.Float(16), Max: protocol.Float(7680)},
+		}},
+		{Name: "mouse_move", Title: "Move pointer", Args: []protocol.ArgSpec{
+			{Name: "x", Type: protocol.ArgInteger, Required: true, Min: protocol.Float(0), Max: protocol.Float(1919)},
+			{Name: "y", Type: protocol.ArgInteger, Required: true, Min: protocol.Float(0), Max: protocol.Float(1079)},
+		}},
+		{Name: "mouse_click", Title: "Click", Args: []protocol.ArgSpec{
+			{Name: "button", Type: protocol.ArgString, Enum: []string{"left", "right", "middle"}, Default: "left"},
+			{Name: "x", Type: protocol.ArgInteger, Min: protocol.Float(0), Max: protocol.Float(1919)},
+			{Name: "y", Type: protocol.ArgInteger, Min: protocol.Float(0), Max: protocol.Float(1079)},
+		}},
+		{Name: "type_text", Title: "Type text", Args: []protocol.ArgSpec{
+			{Name: "text", Type: protocol.ArgString, Required: true, MaxLen: 1000},
+		}},
+		{Name: "open_url", Title: "Open link", Args: []protocol.ArgSpec{
+			{Name: "url", Type: protocol.ArgURL, Required: true, MaxLen: 2048, Schemes: []string{"http", "https"}},
+		}},
 	}},
 	"d_laptop": {name: "Old laptop", os: "darwin", online: false},
 }
@@ -69,8 +96,16 @@ func (f *fakeRelay) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/devices", f.devices)
 	mux.HandleFunc("DELETE /api/v1/pairings/{id}", f.forget)
 	mux.HandleFunc("GET /ws/client", f.ws)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The relay's policy (relay/server.Server.Handler), so the page is
+		// tested under the rules it meets in production.
+		w.Header().Set("Content-Security-Policy", fakeCSP)
+		mux.ServeHTTP(w, r)
+	})
 }
+
+const fakeCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 func fakeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -264,8 +299,10 @@ func (f *fakeRelay) ws(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 			var res *protocol.Message
 			switch m.Name {
-			case "beep":
+			case "beep", "mouse_move", "mouse_click", "type_text", "open_url":
 				res = protocol.Result(m.ID, m.Device, nil, nil)
+			case "screenshot":
+				res = protocol.Result(m.ID, m.Device, protocol.MustData(fakeScreenshot()), nil)
 			case "notify":
 				res = protocol.Result(m.ID, m.Device, nil, protocol.Errorf("not_allowed", "command \"notify\" is switched off on this computer"))
 			default:
@@ -313,6 +350,32 @@ func (f *fakeRelay) ws(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 }
+
+// event sends an event about device to every open client socket.
+func (f *fakeRelay) event(device string, data map[string]any) {
+	f.broadcast(&protocol.Message{Type: protocol.TypeEvent, Device: device, TS: protocol.Timestamp(time.Now()), Data: protocol.MustData(data)})
+}
+
+// Size of the fake screenshot. Its pixels are noise over a gradient, so the
+// PNG barely compresses: several MB of base64 on the wire.
+const fakeShotW, fakeShotH = 1280, 720
+
+// fakeScreenshot returns the data of a screenshot result, made once.
+var fakeScreenshot = sync.OnceValue(func() map[string]any {
+	img := image.NewNRGBA(image.Rect(0, 0, fakeShotW, fakeShotH))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for y := range fakeShotH {
+		for x := range fakeShotW {
+			n := uint8(rng.IntN(48))
+			img.SetNRGBA(x, y, color.NRGBA{R: uint8(rng.IntN(256)), G: uint8(60+y*100/fakeShotH) + n, B: 170 + n/2, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic(err)
+	}
+	return map[string]any{"format": "png", "width": fakeShotW, "height": fakeShotH, "data": base64.StdEncoding.EncodeToString(buf.Bytes())}
+})
 
 // wait blocks until every goroutine of every socket has ended; cancel ctx first.
 func (f *fakeRelay) wait() { f.wg.Wait() }

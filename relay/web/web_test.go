@@ -143,7 +143,7 @@ var (
 	styleAttr  = regexp.MustCompile(`(?i)<[^>]*\sstyle\s*=`)
 	handler    = regexp.MustCompile(`(?i)<[^>]*\son[a-z]+\s*=`)
 	jsImport   = regexp.MustCompile(`(?m)^\s*import\s[^'"]*['"]([^'"]+)['"]`)
-	stableIDs  = []string{"pair-code", "pair-submit", "pair-error", "devices", "cpu-chart", "cpu-value", "mem-value", "socket-state", "log", "forget"}
+	stableIDs  = []string{"pair-code", "pair-submit", "pair-error", "devices", "cpu-chart", "cpu-value", "mem-value", "socket-state", "log", "forget", "screen-card", "mirror", "mirror-note", "screenshot", "screenshot-status", "screenshot-download"}
 	contentFor = map[string]string{".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 )
 

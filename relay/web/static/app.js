@@ -6,9 +6,11 @@ import * as api from './api.js';
 import { Socket, socketURL } from './socket.js';
 import { History, CpuChart } from './chart.js';
 import { buildCommandForm } from './commands.js';
+import { Mirror, PointerTrack } from './mirror.js';
+import { readScreenshot, describeScreenshot, decodeScreenshot, screenshotFileName, base64Bytes } from './screenshot.js';
 import {
   normalizeCode, browserLabel, osName, formatBytes, formatPercent, timeAgo, clockTime,
-  summarizeArgs, shortJSON, humanize,
+  summarizeArgs, shortJSON, humanize, elideLongStrings,
 } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -24,7 +26,16 @@ const state = {
   selected: localStorage.getItem(SELECTED_KEY) || '',
   session: false,
   socket: /** @type {{state: string, at?: number}} */ ({ state: 'stopped' }),
-  /** @type {Map<string, {el: HTMLElement, sent: number}>} command id → pending log entry */
+  /** @type {Map<string, PointerTrack>} device id → what its pointer did */
+  tracks: new Map(),
+  /**
+   * device id → its latest screenshot (or why the latest attempt failed)
+   * @type {Map<string, {seq: number, shot?: any, img?: HTMLImageElement, at?: Date, error?: string}>}
+   */
+  shots: new Map(),
+  /** @type {Map<string, number>} device id → screenshots asked for and not answered yet */
+  shotsWaiting: new Map(),
+  /** @type {Map<string, {el: HTMLElement, sent: number, name: string, device: string}>} command id → pending log entry */
   pending: new Map(),
   nextId: 1,
   commandsKey: '', // what the command panel was built from
@@ -32,6 +43,7 @@ const state = {
 };
 
 const chart = new CpuChart($('cpu-chart'));
+const mirror = new Mirror($('mirror'), pickPoint);
 
 const socket = new Socket({
   url: socketURL(location, '/ws/client'),
@@ -163,6 +175,9 @@ function applyPresence(id, p) {
 function dropDevice(id) {
   state.devices.delete(id);
   state.history.delete(id);
+  state.tracks.delete(id);
+  state.shots.delete(id);
+  state.shotsWaiting.delete(id);
   if (state.selected === id) state.selected = '';
 }
 
@@ -197,6 +212,9 @@ function lostSession() {
   state.session = false;
   state.devices.clear();
   state.history.clear();
+  state.tracks.clear();
+  state.shots.clear();
+  state.shotsWaiting.clear();
   state.selected = '';
   socket.stop();
   render();
@@ -218,7 +236,7 @@ function handleMessage(m) {
       addTelemetry(m);
       break;
     case 'event':
-      logEvent(m);
+      addEvent(m);
       break;
     case 'result':
       settle(m);
@@ -244,6 +262,174 @@ function addTelemetry(m) {
   if (m.device === state.selected) renderStats();
 }
 
+// ---- Pointer mirror --------------------------------------------------------
+
+function trackOf(id) {
+  let t = state.tracks.get(id);
+  if (!t) { t = new PointerTrack(); state.tracks.set(id, t); }
+  return t;
+}
+
+function addEvent(m) {
+  const data = m.data || {};
+  if (typeof data.kind !== 'string' || !data.kind.startsWith('mouse_')) {
+    logEvent(m);
+    return;
+  }
+  if (!state.devices.has(m.device)) return;
+  const t = trackOf(m.device);
+  if (!t.add(data, performance.now())) return;
+  // Clicks go to the log as well (they are rare and tell a story); moves and
+  // scrolls only to the mirror.
+  if (data.kind === 'mouse_click') logEvent(m);
+  if (m.device !== state.selected) return;
+  mirror.update();
+  renderMirrorText(state.devices.get(m.device));
+}
+
+/** The commands whose x and y a click on the mirror fills in. */
+const PICK_COMMANDS = ['mouse_move', 'mouse_click'];
+
+function pickTargets(d) {
+  return commandSpecs(d).filter((s) => PICK_COMMANDS.includes(s.name) && (s.args || []).some((a) => a.name === 'x'));
+}
+
+/** Fills the x and y fields of the pointer commands with a point picked on the mirror. */
+function pickPoint(x, y) {
+  const d = state.devices.get(state.selected);
+  if (!d) return;
+  const targets = pickTargets(d);
+  for (const s of targets) {
+    for (const [name, v] of [['x', x], ['y', y]]) {
+      const el = /** @type {HTMLInputElement|null} */ ($(`arg-${s.name}-${name}`));
+      if (el) el.value = String(v);
+    }
+  }
+  if (targets.length) {
+    const names = targets.map((s) => s.title || humanize(s.name)).join(' and ');
+    $('mirror-note').textContent = `${x}, ${y} filled in for ${names}.`;
+    $('mirror-note').hidden = false;
+  }
+}
+
+function renderScreen(d) {
+  const s = d.screen;
+  const has = !!s && s.width > 0 && s.height > 0;
+  $('screen-card').hidden = !has;
+  if (!has) return;
+  mirror.show(trackOf(d.device_id), s);
+  mirror.pickable = pickTargets(d).length > 0;
+  renderMirrorText(d);
+}
+
+function renderMirrorText(d) {
+  const t = trackOf(d.device_id);
+  const meta = $('mirror-meta');
+  const note = $('mirror-note');
+  if (t.events === 0) {
+    meta.textContent = '';
+    note.textContent = 'No pointer activity yet. The computer’s owner can share it from the Tether menu or with “tether allow mouse”.';
+    note.hidden = false;
+    return;
+  }
+  meta.textContent = `${t.x}, ${t.y} · ${t.clicks} click${t.clicks === 1 ? '' : 's'}`;
+  if (note.dataset.for !== d.device_id || note.textContent.startsWith('No pointer')) {
+    note.textContent = pickTargets(d).length ? 'Click the mirror to fill in x and y of the pointer commands.' : '';
+    note.hidden = !note.textContent;
+  }
+  note.dataset.for = d.device_id;
+}
+
+// ---- Screenshots -----------------------------------------------------------
+
+let shotSeq = 0;
+
+function waitingShots(id) {
+  return state.shotsWaiting.get(id) || 0;
+}
+
+function setWaitingShots(id, n) {
+  if (n > 0) state.shotsWaiting.set(id, n);
+  else state.shotsWaiting.delete(id);
+}
+
+/**
+ * Shows the result of a screenshot command. Decoding a large image happens
+ * off the main thread (img.decode); the old picture stays until the new one
+ * is ready, and a slower earlier answer never replaces a later one.
+ */
+async function screenshotDone(deviceId, m, shot) {
+  const seq = ++shotSeq;
+  const d = state.devices.get(deviceId);
+  let entry;
+  if (!m.ok) {
+    const e = m.error || {};
+    entry = { ...(state.shots.get(deviceId) || {}), seq, error: e.message || e.code || 'failed' };
+  } else {
+    if (!shot) {
+      entry = { ...(state.shots.get(deviceId) || {}), seq, error: 'the computer sent no image this page can show' };
+    } else {
+      try {
+        const img = await decodeScreenshot(shot, `Screenshot of ${(d && d.name) || 'the computer'}`);
+        entry = { seq, shot, img, at: new Date() };
+      } catch {
+        entry = { ...(state.shots.get(deviceId) || {}), seq, error: 'this browser could not decode the image' };
+      }
+    }
+  }
+  setWaitingShots(deviceId, waitingShots(deviceId) - 1);
+  if (!state.devices.has(deviceId)) return;
+  const old = state.shots.get(deviceId);
+  if (!old || old.seq < entry.seq) {
+    if (old && old.download && old.download !== entry.download) URL.revokeObjectURL(old.download);
+    state.shots.set(deviceId, entry);
+  }
+  if (deviceId === state.selected) renderScreenshot(state.devices.get(deviceId));
+}
+
+function renderScreenshot(d) {
+  const entry = state.shots.get(d.device_id);
+  const waiting = waitingShots(d.device_id);
+  const card = $('screenshot');
+  card.hidden = !entry && !waiting;
+  if (card.hidden) return;
+  const status = $('screenshot-status');
+  const frame = $('screenshot-frame');
+  const link = /** @type {HTMLAnchorElement} */ ($('screenshot-download'));
+  const parts = [];
+  if (waiting) parts.push('Taking a screenshot…');
+  if (entry && entry.error) parts.push(`The last screenshot failed: ${entry.error}`);
+  if (entry && entry.shot) parts.push(`${describeScreenshot(entry.shot)} · taken at ${clockTime(entry.at)}`);
+  status.textContent = parts.join(' ');
+  card.dataset.state = waiting ? 'waiting' : entry && entry.error ? 'failed' : 'ok';
+  if (entry && entry.img) {
+    if (frame.firstChild !== entry.img) frame.replaceChildren(entry.img);
+    link.hidden = false;
+    link.download = screenshotFileName(d.name, entry.shot, entry.at);
+    // The image shows from a data: URL (the CSP allows it for img); the
+    // download is a blob: URL made on first use, since browsers refuse to
+    // download data: URLs of more than a few MB.
+    link.href = entry.download || '#';
+    link.dataset.device = d.device_id;
+  } else {
+    frame.replaceChildren();
+    link.hidden = true;
+    link.removeAttribute('href');
+  }
+}
+
+$('screenshot-download').addEventListener('click', (ev) => {
+  const link = /** @type {HTMLAnchorElement} */ (ev.currentTarget);
+  const entry = state.shots.get(link.dataset.device || '');
+  if (!entry || !entry.shot) { ev.preventDefault(); return; }
+  if (!entry.download) {
+    const comma = entry.shot.url.indexOf(',');
+    const blob = new Blob([base64Bytes(entry.shot.url.slice(comma + 1))], { type: entry.shot.mime });
+    entry.download = URL.createObjectURL(blob);
+    link.href = entry.download;
+  }
+});
+
 // ---- Commands and the log --------------------------------------------------
 
 function sendCommand(spec, args) {
@@ -256,7 +442,11 @@ function sendCommand(spec, args) {
     finish(el, 'not_sent', 'not sent', 'The connection to the relay is down; nothing was sent.');
     return;
   }
-  state.pending.set(id, { el, sent: performance.now() });
+  state.pending.set(id, { el, sent: performance.now(), name: spec.name, device: d.device_id });
+  if (spec.name === 'screenshot') {
+    setWaitingShots(d.device_id, waitingShots(d.device_id) + 1);
+    renderScreenshot(d);
+  }
 }
 
 function settle(m) {
@@ -264,8 +454,16 @@ function settle(m) {
   if (!p) return;
   state.pending.delete(m.id);
   const ms = Math.round(performance.now() - p.sent);
+  if (p.name === 'screenshot') {
+    const shot = m.ok ? readScreenshot(m.data) : null;
+    screenshotDone(p.device, m, shot);
+    if (shot) {
+      finish(p.el, 'ok', `ok · ${ms} ms`, `${describeScreenshot(shot)}, shown under Screenshot`);
+      return;
+    }
+  }
   if (m.ok) {
-    finish(p.el, 'ok', `ok · ${ms} ms`, m.data !== undefined && m.data !== null ? shortJSON(m.data) : '');
+    finish(p.el, 'ok', `ok · ${ms} ms`, resultDetail(m.data));
   } else {
     const e = m.error || {};
     const code = e.code || 'error';
@@ -273,10 +471,17 @@ function settle(m) {
   }
 }
 
+/** What the log says of a successful result's data: never a large payload. */
+function resultDetail(data) {
+  if (data === undefined || data === null) return '';
+  return shortJSON(elideLongStrings(data));
+}
+
 function failPending(code, message) {
   for (const [id, p] of state.pending) {
     finish(p.el, code, code, message);
     state.pending.delete(id);
+    if (p.name === 'screenshot') screenshotDone(p.device, { ok: false, error: { code, message: 'the connection closed before the picture arrived' } }, null);
   }
 }
 
@@ -428,6 +633,8 @@ function renderPanel() {
   else if (d.paused) showNotice('The owner has paused remote control on this computer.');
   else showNotice('');
   renderCommands(d);
+  renderScreen(d);
+  renderScreenshot(d);
   renderStats();
 }
 

@@ -66,10 +66,19 @@ function buildField(command, arg) {
         for (const v of arg.enum) input.append(new Option(v, v));
         if (hasDefault) input.value = String(arg.default);
       } else {
-        const long = arg.max_len > 200 || /^(body|text|message)$/.test(arg.name);
+        const long = arg.type !== 'url' && (arg.max_len > 200 || /^(body|text|message)$/.test(arg.name));
         input = document.createElement(long ? 'textarea' : 'input');
         if (!long) input.type = arg.type === 'url' ? 'url' : 'text';
-        if (arg.type === 'url') input.placeholder = 'https://…';
+        if (arg.type === 'url') {
+          input.placeholder = 'https://…';
+          input.autocapitalize = 'none';
+          const schemes = (Array.isArray(arg.schemes) ? arg.schemes : []).filter((x) => /^[a-z][a-z0-9+.-]*$/i.test(x));
+          if (schemes.length) {
+            // The browser checks it before sending; the relay and the agent check again.
+            input.pattern = `(${schemes.map((x) => x.replace(/[+.]/g, '\\$&')).join('|')}):.+`;
+            input.title = `An address starting with ${schemes.map((x) => `${x}://`).join(' or ')}`;
+          }
+        }
         if (arg.max_len > 0) input.maxLength = arg.max_len;
         if (hasDefault) input.value = String(arg.default);
         input.spellcheck = arg.type !== 'url';

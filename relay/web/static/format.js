@@ -80,13 +80,14 @@ export function clockTime(d) {
 }
 
 const unitWords = { hz: 'Hz', ms: 'ms', px: 'px', s: 's', kb: 'KB', mb: 'MB' };
+const acronyms = { url: 'URL', id: 'ID', ip: 'IP' };
 
 /**
  * A human label for an argument name: "frequency_hz" → "Frequency (Hz)",
  * "max_width" → "Max width".
  */
 export function humanize(name) {
-  const parts = String(name).split('_').filter(Boolean);
+  const parts = String(name).split('_').filter(Boolean).map((p) => acronyms[p] || p);
   let unit = '';
   if (parts.length > 1 && unitWords[parts[parts.length - 1]]) unit = unitWords[parts.pop()];
   const text = parts.join(' ');
@@ -112,4 +113,18 @@ export function shortJSON(v, max = 160) {
   try { s = JSON.stringify(v); } catch { s = String(v); }
   if (s === undefined) return '';
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/**
+ * A copy of a JSON value in which every string longer than max characters is
+ * replaced by a short note, so a large result (a screenshot's base64 data) is
+ * never stringified whole just to be cut for the log.
+ */
+export function elideLongStrings(v, max = 200, depth = 0) {
+  if (typeof v === 'string') return v.length > max ? `…(${v.length} characters)` : v;
+  if (v === null || typeof v !== 'object' || depth > 8) return v;
+  if (Array.isArray(v)) return v.slice(0, 50).map((x) => elideLongStrings(x, max, depth + 1));
+  const out = {};
+  for (const [k, x] of Object.entries(v)) out[k] = elideLongStrings(x, max, depth + 1);
+  return out;
 }
