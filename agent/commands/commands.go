@@ -8,6 +8,7 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"image"
 	"time"
 
 	"github.com/tether-desktop/tether/relay/protocol"
@@ -49,13 +50,72 @@ type Desktop interface {
 	Unavailable() map[string]string
 }
 
+// Controller is what the screen, pointer, keyboard and link commands need
+// from the machine (screenshot, mouse_move, mouse_click, type_text,
+// open_url); package desktop implements it. Every method must be safe for
+// concurrent use, and each returns a *protocol.Error with code unavailable
+// when the machine cannot do it now (no display, no browser opener).
+type Controller interface {
+	// ScreenSize returns the size of the desktop in pixels.
+	ScreenSize() (width, height int, err error)
+	// Capture returns the whole desktop as an image of ScreenSize.
+	Capture(ctx context.Context) (image.Image, error)
+	// MoveMouse puts the pointer at (x, y), inside the screen.
+	MoveMouse(ctx context.Context, x, y int) error
+	// Click presses and releases button (protocol.ButtonLeft, …) where the
+	// pointer is.
+	Click(ctx context.Context, button string) error
+	// TypeText types text as key presses into the focused window; '\n' is
+	// Return and '\t' is Tab.
+	TypeText(ctx context.Context, text string) error
+	// OpenURL opens an http or https link in the desktop's browser. It
+	// starts the opener and returns; it does not wait for the browser.
+	OpenURL(ctx context.Context, rawURL string) error
+}
+
 // Builtin returns the commands this build can carry out, wired to d, sorted
-// by name.
+// by name. When d is also a Controller the display commands use it; when it
+// is not, they exist (so they can be switched on and off) but always report
+// unavailable.
 func Builtin(d Desktop) []Command {
-	return []Command{beepCommand(d), notifyCommand(d)}
+	c, ok := d.(Controller)
+	why := func(name string) func() string {
+		if !ok {
+			return func() string { return noController }
+		}
+		return unavailableFrom(d, name)
+	}
+	if !ok {
+		c = missingController{}
+	}
+	return []Command{
+		beepCommand(d),
+		mouseClickCommand(c, why("mouse_click")),
+		mouseMoveCommand(c, why("mouse_move")),
+		notifyCommand(d),
+		openURLCommand(c, why("open_url")),
+		screenshotCommand(c, why("screenshot"), ScreenshotBudget),
+		typeTextCommand(c, why("type_text")),
+	}
 }
 
 // unavailableFrom adapts Desktop.Unavailable to one command's name.
 func unavailableFrom(d Desktop, name string) func() string {
 	return func() string { return d.Unavailable()[name] }
 }
+
+const noController = "this build of the agent cannot reach the screen, pointer or keyboard"
+
+// missingController stands in for a Desktop that is not a Controller.
+type missingController struct{}
+
+func (missingController) ScreenSize() (int, int, error) { return 0, 0, errNoController }
+func (missingController) Capture(context.Context) (image.Image, error) {
+	return nil, errNoController
+}
+func (missingController) MoveMouse(context.Context, int, int) error { return errNoController }
+func (missingController) Click(context.Context, string) error       { return errNoController }
+func (missingController) TypeText(context.Context, string) error    { return errNoController }
+func (missingController) OpenURL(context.Context, string) error     { return errNoController }
+
+var errNoController = protocol.Errorf(protocol.CodeUnavailable, noController)

@@ -1,11 +1,17 @@
 // Package desktop is the agent's hands on this machine: it plays beeps
-// through the sound card and shows desktop notifications. It implements
-// commands.Desktop.
+// through the sound card, shows desktop notifications, captures the screen,
+// moves and clicks the pointer, types text, opens links, and watches the
+// pointer for the mouse events it shares. It implements commands.Desktop and
+// commands.Controller, and the agent's optional mouse and screen interfaces
+// (WatchMouse, Screen).
 //
 // The sound code needs cgo (ALSA on Linux) and lives in files built with cgo;
 // a build without cgo compiles a stand-in whose Beep reports unavailable.
 // Notifications are per OS: D-Bus on Linux, osascript on macOS, not yet on
-// Windows. Nothing here crashes when the machine has no sound device, no
+// Windows. Screen, pointer and keyboard go through robotgo and gohook (cgo);
+// on Linux every call to them is preceded by a check that the X display
+// named by DISPLAY opens, because robotgo kills the process when it cannot
+// open one. Nothing here crashes when the machine has no sound device, no
 // display or no session bus: each command then reports why it is unavailable.
 package desktop
 
@@ -33,13 +39,19 @@ type Desktop struct {
 	sound    *sound
 	notifier *notifier
 
+	display *display
+	typing  sync.Mutex // one type_text at a time
+
 	mu          sync.Mutex // guards the notify check below
 	notifyAt    time.Time  // when notifyWhy was found
 	notifyWhy   string     // why notify cannot run, "" if it can
 	notifyKnown bool
 }
 
-var _ commands.Desktop = (*Desktop)(nil)
+var (
+	_ commands.Desktop    = (*Desktop)(nil)
+	_ commands.Controller = (*Desktop)(nil)
+)
 
 // New returns the Desktop of this machine. It does not touch the sound device
 // or the session bus yet, so it never blocks and never fails; log may be nil.
@@ -47,7 +59,7 @@ func New(log *slog.Logger) *Desktop {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log)}
+	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), display: &display{check: displayCheck}}
 }
 
 // Beep plays a sine tone of frequencyHz for d. The sound device is opened on
@@ -89,6 +101,14 @@ func (d *Desktop) Unavailable() map[string]string {
 	}
 	if why := d.notifyCheck(); why != "" {
 		out["notify"] = why
+	}
+	if why := d.display.unavailable(); why != "" {
+		for _, name := range displayCommands {
+			out[name] = why
+		}
+	}
+	if why := openerCheck(); why != "" {
+		out["open_url"] = why
 	}
 	return out
 }

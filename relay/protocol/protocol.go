@@ -306,3 +306,56 @@ func AsError(err error) *Error {
 	}
 	return &Error{Code: CodeInternal, Message: err.Error()}
 }
+
+// Kinds of mouse events, the values of MouseEvent.Kind.
+const (
+	MouseMove   = "mouse_move"   // the pointer moved (coalesced: at most 20 a second)
+	MouseClick  = "mouse_click"  // a button was pressed
+	MouseScroll = "mouse_scroll" // the wheel turned
+)
+
+// Mouse buttons, the values of MouseEvent.Button and of mouse_click's button.
+const (
+	ButtonLeft   = "left"
+	ButtonRight  = "right"
+	ButtonMiddle = "middle"
+)
+
+// MouseEvent is the Data of an event message about the pointer. X and Y are
+// desktop pixels from the top left; Button is set on clicks; DX and DY (wheel
+// steps, positive right and down) are sent on scrolls only, zeros included.
+type MouseEvent struct {
+	Kind   string `json:"kind"`
+	X      int    `json:"x"`
+	Y      int    `json:"y"`
+	Button string `json:"button,omitempty"`
+	DX     int    `json:"dx,omitempty"`
+	DY     int    `json:"dy,omitempty"`
+}
+
+// MarshalJSON writes dx and dy on scrolls even when they are zero, and
+// never on other kinds.
+func (e MouseEvent) MarshalJSON() ([]byte, error) {
+	type plain MouseEvent
+	if e.Kind != MouseScroll {
+		e.DX, e.DY = 0, 0
+		return json.Marshal(plain(e))
+	}
+	return json.Marshal(struct {
+		Kind   string `json:"kind"`
+		X      int    `json:"x"`
+		Y      int    `json:"y"`
+		Button string `json:"button,omitempty"`
+		DX     int    `json:"dx"`
+		DY     int    `json:"dy"`
+	}{e.Kind, e.X, e.Y, e.Button, e.DX, e.DY})
+}
+
+// Screenshot is the Data of a successful screenshot result: the image,
+// encoded as Format and then as standard base64 with padding.
+type Screenshot struct {
+	Format string `json:"format"` // "png" or "jpeg": what Data holds, which may differ from the format asked for
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Data   string `json:"data"`
+}

@@ -324,3 +324,29 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestMouseEventJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ev   protocol.MouseEvent
+		want string
+	}{
+		{"move", protocol.MouseEvent{Kind: protocol.MouseMove, X: 200, Y: 300}, `{"kind":"mouse_move","x":200,"y":300}`},
+		{"move drops scroll fields", protocol.MouseEvent{Kind: protocol.MouseMove, X: 1, Y: 2, DY: 5}, `{"kind":"mouse_move","x":1,"y":2}`},
+		{"click", protocol.MouseEvent{Kind: protocol.MouseClick, X: 200, Y: 300, Button: protocol.ButtonLeft}, `{"kind":"mouse_click","x":200,"y":300,"button":"left"}`},
+		{"scroll keeps zeros", protocol.MouseEvent{Kind: protocol.MouseScroll, X: 5, Y: 6, DY: -1}, `{"kind":"mouse_scroll","x":5,"y":6,"dx":0,"dy":-1}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(protocol.MustData(tc.ev)); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			var back protocol.MouseEvent
+			if err := json.Unmarshal(protocol.MustData(tc.ev), &back); err != nil {
+				t.Fatal(err)
+			}
+			if back.Kind != tc.ev.Kind || back.X != tc.ev.X || back.Y != tc.ev.Y || back.Button != tc.ev.Button {
+				t.Errorf("round trip %+v, want %+v", back, tc.ev)
+			}
+		})
+	}
+}
