@@ -21,6 +21,8 @@ import (
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/agent/desktop"
+	"github.com/tether-desktop/tether/installer"
+	"github.com/tether-desktop/tether/tray"
 )
 
 // errUsage marks a mistake in the command line: exit code 2 instead of 1.
@@ -34,10 +36,12 @@ type cli struct {
 	relay       string // the --relay flag or TETHER_RELAY; empty: agent.ResolveRelay decides
 	enrollToken string
 
-	json    bool
-	noTray  bool
-	name    string
-	verbose bool
+	json       bool
+	noTray     bool
+	name       string
+	verbose    bool
+	unattended bool // run/install: the headless system service
+	autostart  bool // run: started by the packaged XDG autostart entry
 }
 
 // command is one `tether <name>`.
@@ -49,11 +53,13 @@ type command struct {
 
 func commandList() []command {
 	return []command{
-		{"run", "[--no-tray] [--name N] [--verbose]", "run the agent in the foreground (registers on first start)",
+		{"run", "[--no-tray] [--name N] [--verbose]", "run the agent in the foreground, with a tray icon when there is a desktop",
 			func(fs *flag.FlagSet, c *cli) {
 				fs.BoolVar(&c.noTray, "no-tray", false, "run without a tray icon (headless)")
 				fs.StringVar(&c.name, "name", "", "the name browsers see (default: config.json's name, else the host name)")
 				fs.BoolVar(&c.verbose, "verbose", false, "log debug messages")
+				fs.BoolVar(&c.unattended, "unattended", false, "run as the unattended system service (set by install --unattended)")
+				fs.BoolVar(&c.autostart, "autostart", false, "started by the desktop's autostart: do nothing unless this user set Tether up")
 			}, (*cli).runAgent},
 		{"pair", "[--json]", "get a pairing code, its link and a QR code for a browser",
 			func(fs *flag.FlagSet, c *cli) {
@@ -68,6 +74,22 @@ func commandList() []command {
 			func(c *cli, ctx context.Context, args []string) error { return c.setAllowed(args, true) }},
 		{"deny", "NAME…", "switch commands off (the name mouse stops sharing mouse activity)", nil,
 			func(c *cli, ctx context.Context, args []string) error { return c.setAllowed(args, false) }},
+		{"install", "[--relay URL] [--unattended]", "start Tether at every login (--unattended: a headless system service)",
+			func(fs *flag.FlagSet, c *cli) {
+				fs.BoolVar(&c.unattended, "unattended", false, "install a system service that runs headless at boot (needs root or an administrator)")
+			}, (*cli).install},
+		{"uninstall", "[--unattended]", "stop starting Tether at login and remove what install added",
+			func(fs *flag.FlagSet, c *cli) {
+				fs.BoolVar(&c.unattended, "unattended", false, "remove the system service instead")
+			}, (*cli).uninstall},
+		{"start", "[--unattended]", "start the installed agent in the background",
+			func(fs *flag.FlagSet, c *cli) {
+				fs.BoolVar(&c.unattended, "unattended", false, "start the system service instead")
+			}, (*cli).startService},
+		{"stop", "[--unattended]", "stop the agent running in the background",
+			func(fs *flag.FlagSet, c *cli) {
+				fs.BoolVar(&c.unattended, "unattended", false, "stop the system service instead")
+			}, (*cli).stopService},
 		{"version", "", "print version, commit and build date", nil, (*cli).version},
 		{"help", "", "show this help", nil, nil},
 	}
@@ -219,13 +241,33 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
 	}
+	if c.autostart && !c.autostartWanted() {
+		return nil
+	}
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
-	if !c.noTray {
-		log.Info("this build has no tray icon yet; running headless")
+	if c.unattended {
+		c.noTray = true
+		return installer.RunUnattended(ctx, c.installerConfig(), func(ctx context.Context) error {
+			return c.runHeadlessOrTray(ctx, log)
+		})
+	}
+	return c.runHeadlessOrTray(ctx, log)
+}
+
+// runHeadlessOrTray runs the agent until ctx ends (or Quit in the tray): in
+// another goroutine with the tray on this one when a desktop session is
+// there, else on this goroutine.
+func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
+	useTray := !c.noTray
+	if useTray {
+		if err := tray.SessionBusAvailable(); err != nil {
+			log.Info("no tray icon; running headless", "reason", err)
+			useTray = false
+		}
 	}
 	desk := desktop.New(log)
 	defer desk.Close()
@@ -241,11 +283,240 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Run(ctx); err != nil {
+	if !useTray {
+		if err := a.Run(ctx); err != nil {
+			return err
+		}
+		log.Info("agent stopped")
+		return nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tc := tray.Config{Agent: a, Quit: cancel, Logger: log}
+	if in, err := installer.New(c.installerConfig()); err == nil {
+		tc.Autostart = in
+	} else {
+		log.Warn("Start at login is not available", "err", err)
+	}
+	ctrl, err := tray.NewController(tc)
+	if err != nil {
 		return err
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx) }() // owned here: waited for below
+	trayErr := tray.Run(ctx, ctrl)     // on this goroutine: macOS wants the main thread
+	if trayErr != nil {
+		log.Warn("tray stopped", "err", trayErr)
+		if ctx.Err() == nil {
+			<-ctx.Done() // keep running headless until asked to stop
+		}
+	}
+	cancel()
+	err = <-errc
 	log.Info("agent stopped")
+	return err
+}
+
+// autostartWanted reports whether the packaged autostart entry should start
+// the agent: only for a user who set Tether up (a config directory with
+// credentials or settings), and not when a systemd user unit of Tether is
+// enabled (it starts the agent itself).
+func (c *cli) autostartWanted() bool {
+	_, errC := os.Stat(filepath.Join(c.configDir, agent.CredentialsFile))
+	_, errS := os.Stat(filepath.Join(c.configDir, agent.SettingsFile))
+	if errC != nil && errS != nil {
+		return false
+	}
+	in, err := installer.New(installer.Config{Exe: "/usr/bin/tether", Target: installer.SystemdUser})
+	if err != nil {
+		return true
+	}
+	wants := filepath.Join(filepath.Dir(in.Path()), "graphical-session.target.wants", installer.UnitName)
+	_, err = os.Lstat(wants)
+	return err != nil
+}
+
+// installerConfig describes this binary and its flags to the installer.
+func (c *cli) installerConfig() installer.Config {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "tether"
+	}
+	cfg := installer.Config{Exe: exe, Relay: agent.NormalizeRelay(c.relay)}
+	if c.configDir != defaultConfigDirNoEnv() {
+		cfg.ConfigDir = c.configDir
+	}
+	if c.unattended {
+		cfg.ConfigDir = c.configDir
+	}
+	return cfg
+}
+
+// defaultConfigDirNoEnv is the config directory without flags or environment.
+func defaultConfigDirNoEnv() string {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "tether")
+}
+
+func (c *cli) install(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	if c.relay != "" {
+		// Remember the relay for every later command, not only the service.
+		s, err := agent.LoadSettings(c.configDir)
+		if err != nil {
+			return err
+		}
+		s.Relay = agent.NormalizeRelay(c.relay)
+		if err := agent.SaveSettings(c.configDir, s); err != nil {
+			return err
+		}
+	}
+	if c.unattended {
+		s, err := installer.Unattended(c.installerConfig())
+		if err != nil {
+			return err
+		}
+		if err := s.Install(); err != nil && !strings.Contains(err.Error(), "already exists") {
+			return fmt.Errorf("%w (the system service needs root or an administrator)", err)
+		}
+		if err := s.Start(); err != nil {
+			return fmt.Errorf("installed, but it did not start: %w", err)
+		}
+		fmt.Fprintf(c.stdout, "Installed and started the system service %s (%s).\n", installer.UnattendedName, s.Platform())
+		return nil
+	}
+	in, err := installer.New(c.installerConfig())
+	if err != nil {
+		return err
+	}
+	if err := in.Install(); err != nil {
+		return err
+	}
+	switch in.Target() {
+	case installer.XDGAutostart:
+		fmt.Fprintf(c.stdout, "No systemd user session here: installed an autostart entry instead.\nTether will start at your next login (%s); \"tether start\" starts it now.\n", in.Path())
+	case installer.WindowsRun:
+		fmt.Fprintf(c.stdout, "Tether will start when you log on (%s); \"tether start\" starts it now.\n", in.Path())
+	default:
+		fmt.Fprintf(c.stdout, "Installed %s: Tether starts now and at every login.\n", in.Path())
+	}
 	return nil
+}
+
+func (c *cli) uninstall(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	if c.unattended {
+		s, err := installer.Unattended(c.installerConfig())
+		if err != nil {
+			return err
+		}
+		s.Stop()
+		if err := s.Uninstall(); err != nil {
+			return fmt.Errorf("%w (the system service needs root or an administrator)", err)
+		}
+		fmt.Fprintf(c.stdout, "Removed the system service %s.\n", installer.UnattendedName)
+		return nil
+	}
+	in, err := installer.New(c.installerConfig())
+	if err != nil {
+		return err
+	}
+	if err := in.Uninstall(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "Tether no longer starts at login. Your settings and pairings are kept; \"tether unpair-all\" revokes the browsers.")
+	return nil
+}
+
+func (c *cli) startService(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	if c.unattended {
+		s, err := installer.Unattended(c.installerConfig())
+		if err != nil {
+			return err
+		}
+		return s.Start()
+	}
+	in, err := installer.New(c.installerConfig())
+	if err != nil {
+		return err
+	}
+	if ok, _ := in.Installed(); !ok {
+		return errors.New(`not installed: run "tether install" first`)
+	}
+	err = in.Start()
+	if errors.Is(err, installer.ErrNoManager) {
+		if c.agentRunning() {
+			fmt.Fprintln(c.stdout, "Tether is already running.")
+			return nil
+		}
+		cfg := c.installerConfig()
+		pid, err := installer.StartDetached(cfg.Exe, cfg.Args()...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Started Tether (process %d).\n", pid)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "Started Tether.")
+	return nil
+}
+
+func (c *cli) stopService(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	if c.unattended {
+		s, err := installer.Unattended(c.installerConfig())
+		if err != nil {
+			return err
+		}
+		return s.Stop()
+	}
+	in, err := installer.New(c.installerConfig())
+	if err != nil {
+		return err
+	}
+	err = in.Stop()
+	if errors.Is(err, installer.ErrNoManager) {
+		st, rerr := agent.ReadStatus(c.configDir)
+		if rerr != nil || !c.agentRunning() {
+			fmt.Fprintln(c.stdout, "Tether is not running.")
+			return nil
+		}
+		if err := installer.StopProcess(st.PID); errors.Is(err, installer.ErrNotRunning) {
+			fmt.Fprintln(c.stdout, "Tether is not running.")
+			return nil
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Stopped Tether (process %d).\n", st.PID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "Stopped Tether.")
+	return nil
+}
+
+// agentRunning reports whether status.json says an agent runs now.
+func (c *cli) agentRunning() bool {
+	st, err := agent.ReadStatus(c.configDir)
+	return err == nil && st.State != agent.StateStopped && time.Since(st.Updated) < staleAfter
 }
 
 // credentials returns this computer's credentials for the relay,
@@ -383,6 +654,16 @@ type statusReport struct {
 	Mouse     bool          `json:"mouse"`
 	Paused    bool          `json:"paused"`
 	ConfigDir string        `json:"config_dir"`
+	// Service says how Tether starts at login: the target and whether it
+	// is installed.
+	Service serviceReport `json:"service"`
+}
+
+// serviceReport is the start-at-login part of `tether status`.
+type serviceReport struct {
+	Target    string `json:"target"`
+	Path      string `json:"path"`
+	Installed bool   `json:"installed"`
 }
 
 // staleAfter: the running agent rewrites status.json at least every minute.
@@ -399,6 +680,10 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	r := statusReport{Relay: c.relayURL(), Allowed: allowedNames(s), Mouse: s.Mouse, Paused: s.Paused, ConfigDir: c.configDir}
 	if creds, err := agent.LoadCredentials(c.configDir); err == nil && creds.Valid(r.Relay) {
 		r.DeviceID = creds.DeviceID
+	}
+	if in, err := installer.New(c.installerConfig()); err == nil {
+		ok, _ := in.Installed()
+		r.Service = serviceReport{Target: string(in.Target()), Path: in.Path(), Installed: ok}
 	}
 	r.State = "not running"
 	if st, err := agent.ReadStatus(c.configDir); err == nil {
@@ -447,6 +732,11 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	fmt.Fprintf(w, "Mouse:     %s\n", onOff(r.Mouse))
 	if r.Paused {
 		fmt.Fprintln(w, "Paused:    yes (every command is refused)")
+	}
+	if r.Service.Installed {
+		fmt.Fprintf(w, "Service:   starts at login (%s: %s)\n", r.Service.Target, r.Service.Path)
+	} else {
+		fmt.Fprintln(w, `Service:   not installed ("tether install" starts Tether at login)`)
 	}
 	return nil
 }
