@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// mirrorNeed returns the path of each tool, skipping the test when one is
+// missing, unless TETHER_REQUIRE_DESKTOP is set (scripts/test sets it): then
+// it fails.
+func mirrorNeed(t *testing.T, names ...string) []string {
+	t.Helper()
+	paths := make([]string, len(names))
+	for i, n := range names {
+		p, err := exec.LookPath(n)
+		if n == "chromium" && err != nil {
+			if c := chromium(); c != "" {
+				p, err = c, nil
+			}
+		}
+		if err != nil {
+			if os.Getenv("TETHER_REQUIRE_DESKTOP") != "" {
+				t.Fatalf("%s is required (TETHER_REQUIRE_DESKTOP is set); scripts/setup --test installs it: %v", n, err)
+			}
+			t.Skipf("%s not found (scripts/setup --test installs it): %v", n, err)
+		}
+		paths[i] = p
+	}
+	return paths
+}
+
+// mirrorXvfb runs an X server with one screen of the given geometry on a
+// display number it picks itself (-displayfd), with -noreset so the pointer
+// stays put when the last client leaves. It returns the DISPLAY value and
+// stops with the test.
+func mirrorXvfb(t *testing.T, geometry string) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-noreset", "-nolisten", "tcp", "-screen", "0", geometry)
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	got := make(chan string, 1)
+	go func() { // ends when Xvfb writes its number or exits (r is closed by the defer above)
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		got <- strings.TrimSpace(line)
+	}()
+	select {
+	case n := <-got:
+		if n == "" {
+			t.Fatal("Xvfb exited without a display number")
+		}
+		return ":" + n
+	case <-time.After(hangGuard):
+		t.Fatal("Xvfb did not report its display number")
+		return ""
+	}
+}
+
+// xdo runs xdotool on display and returns its output.
+func xdo(t *testing.T, display string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("xdotool", args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestBrowserMirrorAndScreenshot is the desktop's reach seen from the control
+// page, all real: an X server (Xvfb), the relay and agent binaries, and
+// Chromium. The page's mirror follows `xdotool mousemove` and counts a click,
+// the Move pointer form moves the real pointer, and the Screenshot form shows
+// the X server's screen.
+func TestBrowserMirrorAndScreenshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an X server and a browser")
+	}
+	tools := mirrorNeed(t, "Xvfb", "xdotool", "chromium")
+	browser := tools[2]
+	display := mirrorXvfb(t, "1280x800x24")
+
+	dir := t.TempDir()
+	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := append(agentEnv(t, home), "DISPLAY="+display) // the last DISPLAY wins
+	agent := startAgent(t, relay.url, filepath.Join(dir, "agent"), env)
+	waitFor(t, "agent registration", func() bool {
+		_, err := os.Stat(filepath.Join(agent.configDir, "credentials.json"))
+		return err == nil
+	})
+	if out, err := agent.cli("allow", "mouse", "screenshot", "mouse_move"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	code := agent.pairingCode()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute) // hang guard
+	defer cancelTimeout()
+
+	js := func(expr string) (bool, error) { return chromedp.Run(ctx, chromedp.Evaluate[bool](expr)) }
+	until := func(what, expr string) {
+		t.Helper()
+		waitFor(t, what, func() bool { ok, err := js(expr); return err == nil && ok })
+	}
+	attrs := func() map[string]string {
+		t.Helper()
+		a, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`Object.assign({}, document.getElementById('mirror').dataset)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(relay.url+"/pair?code="+code), chromedp.WaitVisible(`#pair-code`),
+		chromedp.Click(`#pair-submit`), chromedp.WaitVisible(`#socket-state[data-state="live"]`)); err != nil {
+		t.Fatal(err)
+	}
+	// The screen's size comes with presence: the mirror has its shape.
+	until("the mirror", `!document.getElementById('screen-card').hidden`)
+	ratio, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const r = document.getElementById('mirror').getBoundingClientRect(); return r.width / r.height })()`))
+	if err != nil || ratio < 1.6*0.98 || ratio > 1.6*1.02 {
+		t.Errorf("mirror aspect ratio %.3f (%v), want 1280:800 = 1.6", ratio, err)
+	}
+	until("the allowed commands", `!!document.getElementById('cmd-screenshot') && !document.getElementById('cmd-screenshot').disabled && !!document.getElementById('cmd-mouse_move')`)
+
+	// Sharing starts once the agent has read its settings and sees a
+	// watcher: nudge the pointer until the first move shows up.
+	for i := 0; ; i++ {
+		xdo(t, display, "mousemove", fmt.Sprint(20+i%50), "20")
+		if a := attrs(); a["x"] != "" {
+			break
+		}
+		if i > int(hangGuard/(100*time.Millisecond)) {
+			t.Fatalf("no pointer event reached the page; mirror %v", attrs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	xdo(t, display, "mousemove", "300", "200")
+	until("mirror at 300,200", `document.getElementById('mirror').dataset.x === '300' && document.getElementById('mirror').dataset.y === '200'`)
+	clicks := attrs()["clicks"]
+	xdo(t, display, "click", "1")
+	until("the click counted", fmt.Sprintf(`document.getElementById('mirror').dataset.clicks === '%d'`, atoi(clicks)+1))
+	until("the click logged", `!!document.querySelector('#log li[data-event="mouse_click"]')`)
+	if s, _ := chromedp.Run(ctx, chromedp.Text(`#log li[data-event="mouse_click"]`)); !strings.Contains(s, `"left"`) || !strings.Contains(s, "x 300, y 200") {
+		t.Errorf("click log entry %q, want a left click at 300, 200", s)
+	}
+
+	// Move pointer, from the page: the real pointer goes there, and the
+	// mirror follows it.
+	if err := chromedp.Do(ctx, chromedp.SetValue(`#arg-mouse_move-x`, "640"), chromedp.SetValue(`#arg-mouse_move-y`, "400"),
+		chromedp.Click(`#cmd-mouse_move`)); err != nil {
+		t.Fatal(err)
+	}
+	until("mouse_move answered", `document.querySelector('#log li[data-id="c1"]')?.dataset.status === 'ok'`)
+	if loc := xdo(t, display, "getmouselocation"); !strings.HasPrefix(loc, "x:640 y:400 ") {
+		t.Errorf("pointer after mouse_move: %q, want x:640 y:400", loc)
+	}
+	until("mirror at 640,400", `document.getElementById('mirror').dataset.x === '640' && document.getElementById('mirror').dataset.y === '400'`)
+
+	// Screenshot: the X server's whole screen, shown as an image.
+	if err := chromedp.Do(ctx, chromedp.Click(`#cmd-screenshot`)); err != nil {
+		t.Fatal(err)
+	}
+	until("the screenshot", `document.querySelector('#screenshot img')?.naturalWidth > 0 || document.getElementById('screenshot').dataset.state === 'failed'`)
+	size, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => { const i = document.querySelector('#screenshot img');
+		return {w: i ? i.naturalWidth : 0, h: i ? i.naturalHeight : 0, status: document.getElementById('screenshot-status').textContent,
+			log: document.querySelector('#log li[data-id="c2"]').textContent} })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size["w"] != 1280.0 || size["h"] != 800.0 {
+		t.Errorf("screenshot shown %v×%v (%s), want 1280×800", size["w"], size["h"], size["status"])
+	}
+	if log := size["log"].(string); len(log) > 300 {
+		t.Errorf("the screenshot's log entry holds %d characters: its data leaked into the log", len(log))
+	}
+	t.Logf("screenshot: %s", size["status"])
+	// What a person sees: Xvfb's root window is black, and the picture must
+	// be opaque (an X image's padding byte read as alpha would make it
+	// transparent).
+	px, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const i = document.querySelector('#screenshot img');
+		const c = document.createElement('canvas'); c.width = i.naturalWidth; c.height = i.naturalHeight;
+		const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+		return Array.from(g.getImageData(i.naturalWidth - 10, i.naturalHeight - 10, 1, 1).data) })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(px) != 4 || px[3] != 255 || px[0] != 0 || px[1] != 0 || px[2] != 0 {
+		t.Errorf("screenshot pixel near the bottom right = RGBA %v, want opaque black (Xvfb's root)", px)
+	}
+
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('screen-card').scrollIntoView(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(artifactDir(t), "mirror-and-screenshot.png")
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page: %s", out)
+}
+
+func atoi(s string) int {
+	n := 0
+	fmt.Sscan(s, &n)
+	return n
+}
