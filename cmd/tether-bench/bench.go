@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config is one benchmark run. Zero fields take the defaults of fill, which
+// are the full run for a 2-core machine with 20,000 open files per process.
+type Config struct {
+	Out     string   // output directory for results.json and the plots; default bench-out
+	Targets []string // "tether", "socket.io", "py-websockets"; "tether-inproc" runs the relay in this process (for -cpuprofile)
+
+	IdleSteps    []int         // agents held idle, in steps; default 5000, 19000
+	RestWindow   time.Duration // CPU at rest is measured over this; default 10 s
+	Settle       time.Duration // wait after a ramp before measuring; default 3 s
+	RestartBound time.Duration // the restart scenario gives up after this; default 75 s
+
+	FanAgents    int           // agents streaming telemetry; default 100
+	FanClients   int           // clients watching every one of them; default 20
+	FanRate      float64       // telemetry per agent per second in the throughput window; default 100
+	LoadedRate   float64       // deliveries per second offered while timing round trips under load; default 50,000
+	ProbeRate    float64       // round trips per client per second; default 10
+	MessageBytes int           // telemetry frame size; default 200
+	Window       time.Duration // each fan-out and round-trip window; default 10 s
+
+	AgentRun time.Duration // `tether run --no-tray` is measured this long; default 60 s; negative skips it
+
+	Root         string // module root (bench/peers lives there); default found with go env GOMOD
+	RelayBin     string // tether-relay binary; default built with CGO_ENABLED=0 into a temp dir
+	AgentBin     string // tether binary; default built with cgo into a temp dir
+	Python       string // python3 with websockets; default /usr/bin/python3, then python3 on PATH
+	RequirePeers bool   // fail instead of skipping a peer whose runtime is missing
+	CPUProfile   string // write a CPU profile of this process (use with tether-inproc)
+	Log          io.Writer
+}
+
+func (c *Config) fill() {
+	if c.Out == "" {
+		c.Out = "bench-out"
+	}
+	if len(c.Targets) == 0 {
+		c.Targets = []string{"tether", "socket.io", "py-websockets"}
+	}
+	if len(c.IdleSteps) == 0 {
+		c.IdleSteps = []int{5000, 19000}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.RestWindow, 10*time.Second)
+	def(&c.Settle, 3*time.Second)
+	def(&c.RestartBound, 75*time.Second)
+	def(&c.Window, 10*time.Second)
+	def(&c.AgentRun, 60*time.Second)
+	if c.FanAgents <= 0 {
+		c.FanAgents = 100
+	}
+	if c.FanClients <= 0 {
+		c.FanClients = 20
+	}
+	if c.FanRate <= 0 {
+		c.FanRate = 100
+	}
+	if c.LoadedRate <= 0 {
+		c.LoadedRate = 50000
+	}
+	if c.ProbeRate <= 0 {
+		c.ProbeRate = 10
+	}
+	if c.MessageBytes <= 0 {
+		c.MessageBytes = 200
+	}
+	if c.Log == nil {
+		c.Log = os.Stderr
+	}
+}
+
+func (c *Config) logf(format string, a ...any) {
+	fmt.Fprintf(c.Log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+}
+
+// TargetResult is every figure of one relay.
+type TargetResult struct {
+	Idle          []IdleStep     `json:"idle"`
+	Restart       *RestartResult `json:"restart,omitempty"`
+	Fanout        *FanoutResult  `json:"fanout,omitempty"`
+	Loaded        *FanoutResult  `json:"loaded,omitempty"` // the fan-out while round trips were timed under load
+	RTTIdle       *Latency       `json:"rtt_idle,omitempty"`
+	RTTLoaded     *Latency       `json:"rtt_loaded,omitempty"`
+	SetupSeconds  float64        `json:"setup_seconds"` // registering and pairing through the API
+	Error         string         `json:"error,omitempty"`
+	ShutdownError string         `json:"shutdown_error,omitempty"`
+}
+
+// AgentResult is `tether run --no-tray` against the real relay with one watching client.
+type AgentResult struct {
+	Seconds     float64 `json:"seconds"`
+	RSSBytes    int64   `json:"rss_bytes"`     // at the end
+	MaxRSSBytes int64   `json:"max_rss_bytes"` // largest sampled once a second
+	CPUPct      float64 `json:"cpu_pct"`       // of one core
+	WakeupsPerS float64 `json:"wakeups_per_s"` // voluntary context switches, all threads
+	InvolPerS   float64 `json:"involuntary_per_s"`
+	TelemetryHz float64 `json:"telemetry_hz"` // what the client received
+	Threads     int     `json:"threads"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// Results is the whole run, written to results.json.
+type Results struct {
+	Date    string                   `json:"date"`
+	Host    string                   `json:"host"`
+	CPUs    int                      `json:"cpus"`
+	Load    string                   `json:"load_before"` // /proc/loadavg when the run began
+	LoadEnd string                   `json:"load_after"`
+	Command string                   `json:"command"`
+	Config  *Config                  `json:"config"`
+	Targets map[string]*TargetResult `json:"targets"`
+	Order   []string                 `json:"order"`
+	Skipped map[string]string        `json:"skipped,omitempty"`
+	Agent   *AgentResult             `json:"agent,omitempty"`
+	Seconds float64                  `json:"seconds"`
+}
+
+// Run runs every scenario against every target, writes results.json and the
+// plots into cfg.Out, and returns the results. It blocks until done or ctx
+// ends; every scenario is bounded in time.
+func Run(ctx context.Context, cfg Config) (*Results, error) {
+	cfg.fill()
+	began := time.Now()
+	host, _ := os.Hostname()
+	res := &Results{Date: began.Format(time.RFC3339), Host: host, CPUs: runtime.NumCPU(), Load: loadavg(),
+		Command: strings.Join(os.Args, " "), Config: &cfg, Targets: map[string]*TargetResult{}, Skipped: map[string]string{}}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	tmp, err := os.MkdirTemp("", "tether-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := cfg.locate(ctx, tmp); err != nil {
+		return nil, err
+	}
+	src := newSourceAddrs()
+	for i, name := range cfg.Targets {
+		t, why, err := cfg.target(name, filepath.Join(tmp, fmt.Sprintf("data-%d", i)))
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			res.Skipped[name] = why
+			cfg.logf("%s: skipped: %s", name, why)
+			continue
+		}
+		res.Order = append(res.Order, name)
+		tr := &TargetResult{}
+		res.Targets[name] = tr
+		if err := runTarget(ctx, &cfg, t, src, tr); err != nil {
+			tr.Error = err.Error()
+			cfg.logf("%s: %v", name, err)
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+	if cfg.AgentRun > 0 {
+		res.Agent = runAgent(ctx, &cfg, filepath.Join(tmp, "agent"), src)
+	}
+	res.Seconds = time.Since(began).Seconds()
+	res.LoadEnd = loadavg()
+	if err := writeOutputs(&cfg, res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
+}
+
+// locate finds the module root and builds the binaries that were not given.
+func (c *Config) locate(ctx context.Context, tmp string) error {
+	if c.Root == "" {
+		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+		if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+			return fmt.Errorf("find the module root (run inside the repository): %v", err)
+		}
+		c.Root = filepath.Dir(strings.TrimSpace(string(out)))
+	}
+	build := func(out, pkg, cgo string) error {
+		c.logf("building %s (CGO_ENABLED=%s)", pkg, cgo)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir = c.Root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+		return nil
+	}
+	needRelay := c.AgentRun > 0
+	for _, t := range c.Targets {
+		needRelay = needRelay || t == "tether"
+	}
+	if c.RelayBin == "" && needRelay {
+		c.RelayBin = filepath.Join(tmp, "tether-relay")
+		if err := build(c.RelayBin, "./cmd/tether-relay", "0"); err != nil {
+			return err
+		}
+	}
+	if c.AgentBin == "" && c.AgentRun > 0 {
+		c.AgentBin = filepath.Join(tmp, "tether")
+		if err := build(c.AgentBin, "./cmd/tether", "1"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// target builds the named target, or says why it is skipped (nil target).
+func (c *Config) target(name, data string) (target, string, error) {
+	peers := filepath.Join(c.Root, "bench", "peers")
+	switch name {
+	case "tether":
+		return newRelayTarget(c.RelayBin, data), "", nil
+	case "tether-inproc":
+		return &inprocTarget{data: data}, "", nil
+	case "socket.io":
+		dir := filepath.Join(peers, "socketio")
+		why := ""
+		if _, err := exec.LookPath("node"); err != nil {
+			why = "node is not installed (scripts/setup --bench)"
+		} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io")); err != nil {
+			why = "socket.io is not installed (cd bench/peers/socketio && npm ci)"
+		}
+		if why != "" {
+			if c.RequirePeers {
+				return nil, "", errors.New("socket.io peer: " + why)
+			}
+			return nil, why, nil
+		}
+		return newSocketIOTarget(dir), "", nil
+	case "py-websockets":
+		py := c.Python
+		if py == "" {
+			py = findPython()
+		}
+		if py == "" {
+			why := "no python3 with the websockets module (scripts/setup --bench installs python3-websockets)"
+			if c.RequirePeers {
+				return nil, "", errors.New("py-websockets peer: " + why)
+			}
+			return nil, why, nil
+		}
+		return newPythonTarget(py, filepath.Join(peers, "pywebsockets")), "", nil
+	}
+	return nil, "", fmt.Errorf("unknown target %q (tether, socket.io, py-websockets, tether-inproc)", name)
+}
+
+// findPython returns a python3 that imports websockets: Debian's first.
+func findPython() string {
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import websockets").Run() == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// runTarget runs the relay scenarios against t: idle agents in steps, a
+// restart under them, then fan-out and round trips. It stops t before it returns.
+func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr *TargetResult) (err error) {
+	cfg.logf("%s: starting", t.name())
+	if err := t.start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		t.stop()
+	}()
+	most := max(cfg.FanAgents, slices.Max(cfg.IdleSteps))
+	setup := time.Now()
+	devs, err := t.devices(ctx, most)
+	if err != nil {
+		return err
+	}
+	fanDevs := devs[:min(cfg.FanAgents, len(devs))]
+	sess, err := t.session(ctx, fanDevs)
+	if err != nil {
+		return err
+	}
+	tr.SetupSeconds = time.Since(setup).Seconds()
+	cfg.logf("%s: %d devices registered, %d paired in %.1f s", t.name(), len(devs), len(fanDevs), tr.SetupSeconds)
+
+	// Idle agents, then the restart with all of them.
+	pool := &agentPool{w: t.wire(), addr: t.addr, src: src}
+	pctx, stopPing := context.WithCancel(ctx)
+	go pool.pinger(pctx, 25*time.Second)
+	tr.Idle, err = idle(ctx, cfg, t, pool, devs)
+	if err == nil {
+		cfg.logf("%s: restarting under %d agents", t.name(), len(pool.list()))
+		tr.Restart, err = restart(ctx, cfg, t, pool)
+	}
+	stopPing()
+	pool.close()
+	if err != nil {
+		return err
+	}
+	cfg.logf("%s: %d/%d back; t50 %.1f s, t99 %.1f s, t100 %.1f s", t.name(), tr.Restart.Back, tr.Restart.N, tr.Restart.T50, tr.Restart.T99, tr.Restart.T100)
+	sleep(ctx, cfg.Settle)
+
+	// Fan-out and round trips.
+	rig, err := newFanRig(ctx, cfg, t, src, fanDevs, sess)
+	if err != nil {
+		return fmt.Errorf("fan-out: %w", err)
+	}
+	defer rig.close()
+	if _, tr.RTTIdle, err = rig.window(ctx, cfg, 0, cfg.ProbeRate); err != nil {
+		return err
+	}
+	cfg.logf("%s: round trip idle p50 %.0f µs p99 %.0f µs", t.name(), tr.RTTIdle.P50us, tr.RTTIdle.P99us)
+	if tr.Fanout, _, err = rig.window(ctx, cfg, cfg.FanRate, 0); err != nil {
+		return err
+	}
+	cfg.logf("%s: fan-out %.0f delivered/s (offered %.0f), relay CPU %.0f %%", t.name(), tr.Fanout.DeliveredPerSec, tr.Fanout.OfferedPerSec, tr.Fanout.CPUPct)
+	loadedHz := cfg.LoadedRate / float64(len(fanDevs)*cfg.FanClients)
+	if tr.Loaded, tr.RTTLoaded, err = rig.window(ctx, cfg, loadedHz, cfg.ProbeRate); err != nil {
+		return err
+	}
+	cfg.logf("%s: round trip under %.0f msg/s p50 %.0f µs p99 %.0f µs", t.name(), tr.Loaded.DeliveredPerSec, tr.RTTLoaded.P50us, tr.RTTLoaded.P99us)
+	return nil
+}
+
+// runAgent measures the real agent, `tether run --no-tray`, at its default
+// 1 Hz telemetry against a real relay with one watching client.
+func runAgent(ctx context.Context, cfg *Config, dir string, src *sourceAddrs) *AgentResult {
+	r := &AgentResult{}
+	if err := measureAgent(ctx, cfg, dir, src, r); err != nil {
+		r.Error = err.Error()
+		cfg.logf("agent: %v", err)
+	}
+	return r
+}
+
+func measureAgent(ctx context.Context, cfg *Config, dir string, src *sourceAddrs, r *AgentResult) error {
+	rt := newRelayTarget(cfg.RelayBin, filepath.Join(dir, "relay-data"))
+	if err := rt.start(ctx); err != nil {
+		return err
+	}
+	defer rt.stop()
+	home, confDir := filepath.Join(dir, "home"), filepath.Join(dir, "config")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	relayURL := "http://" + rt.addr()
+	env := []string{"HOME=" + home, "DISPLAY=", "WAYLAND_DISPLAY=", "DBUS_SESSION_BUS_ADDRESS=", "TETHER_CONFIG_DIR=", "TETHER_RELAY="}
+	cfg.logf("agent: starting tether run --no-tray")
+	p, _, err := startProcess(ctx, "tether", "", env, cfg.AgentBin, "--config-dir", confDir, "--relay", relayURL, "run", "--no-tray")
+	if err != nil {
+		return err
+	}
+	defer p.stop(syscall.SIGTERM, 15*time.Second)
+	var code struct{ Code string }
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		cmd := exec.CommandContext(ctx, cfg.AgentBin, "--config-dir", confDir, "--relay", relayURL, "pair", "--json")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err == nil && json.Unmarshal(out, &code) == nil && code.Code != "" {
+			break
+		}
+		if err := p.exitErr(); err != nil {
+			return fmt.Errorf("agent exited: %v\n%s", err, p.log.String())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no pairing code from the agent within 30 s: %v\n%s", err, p.log.String())
+		}
+		sleep(ctx, 200*time.Millisecond)
+	}
+	var paired struct {
+		SessionToken string `json:"session_token"`
+		DeviceID     string `json:"device_id"`
+	}
+	hc := sourceClient(60000)
+	if err := rt.api.post(ctx, hc, "/api/v1/pairings", "", map[string]string{"code": code.Code}, 201, &paired); err != nil {
+		return err
+	}
+	var st dialStats
+	c, err := dialClient(ctx, tetherWire{}, rt.addr(), src, session{Token: paired.SessionToken}, &st)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	sleep(ctx, 3*time.Second) // the agent hears watch=1 and starts streaming
+	a, err := readProc(p.pid())
+	if err != nil {
+		return err
+	}
+	t0 := c.telemetry.Load()
+	end := time.Now().Add(cfg.AgentRun)
+	for time.Now().Before(end) {
+		if !sleep(ctx, min(time.Second, time.Until(end))) {
+			return ctx.Err()
+		}
+		s, err := readProc(p.pid())
+		if err != nil {
+			return err
+		}
+		r.MaxRSSBytes = max(r.MaxRSSBytes, s.RSS)
+	}
+	b, err := readProc(p.pid())
+	if err != nil {
+		return err
+	}
+	secs := b.At.Sub(a.At).Seconds()
+	r.Seconds = secs
+	r.RSSBytes = b.RSS
+	r.MaxRSSBytes = max(r.MaxRSSBytes, b.RSS)
+	r.CPUPct = cpuPercent(a, b)
+	r.WakeupsPerS = float64(b.VolCtx-a.VolCtx) / secs
+	r.InvolPerS = float64(b.InvolCtx-a.InvolCtx) / secs
+	r.TelemetryHz = float64(c.telemetry.Load()-t0) / secs
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", p.pid()))
+	r.Threads = len(tasks)
+	cfg.logf("agent: RSS %.1f MB, CPU %.2f %%, %.1f wakeups/s, %.2f telemetry/s", float64(r.RSSBytes)/1e6, r.CPUPct, r.WakeupsPerS, r.TelemetryHz)
+	return nil
+}
