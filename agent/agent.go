@@ -5,8 +5,11 @@
 // commands it receives through a whitelisting dispatcher, answering each one
 // exactly once.
 //
-// The package has no cgo: the desktop (sound, notifications, mouse) arrives
-// through the commands.Desktop interface in Config.
+// The package has no cgo: the desktop (sound, notifications, screen,
+// pointer) arrives through interfaces in Config: commands.Desktop (and
+// commands.Controller) for commands, MouseWatcher for mouse events,
+// ScreenReporter for the screen size in hello. Mouse events are shared only
+// while somebody watches the device and the owner switched sharing on.
 //
 // Files in the config directory (credentials.json, config.json, status.json)
 // are created owner-only and replaced atomically; the helpers that read and
@@ -21,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -43,6 +47,24 @@ import (
 // implements it.
 type Sampler interface {
 	Sample(ctx context.Context) (protocol.Telemetry, error)
+}
+
+// MouseWatcher reports the pointer's activity for the mouse events the owner
+// may share. *desktop.Desktop implements it.
+type MouseWatcher interface {
+	// WatchMouse calls emit for every move, button press and wheel turn of
+	// the pointer (starting with its current position) until ctx ends, and
+	// then returns nil; it returns an error at once when it cannot watch
+	// (no display). emit is safe to call from any goroutine and never blocks.
+	WatchMouse(ctx context.Context, emit func(protocol.MouseEvent)) error
+}
+
+// ScreenReporter tells the size of the desktop for hello. *desktop.Desktop
+// implements it.
+type ScreenReporter interface {
+	// Screen returns the desktop's size, or nil when there is no display.
+	// It must be cheap: hello is rebuilt every SettingsPoll.
+	Screen() *protocol.Screen
 }
 
 // Config configures an Agent. Only ConfigDir and one of Desktop or Commands
@@ -81,6 +103,13 @@ type Config struct {
 	Commands []commands.Command
 	// Sampler takes telemetry. Default telemetry.NewSampler().
 	Sampler Sampler
+	// Mouse watches the pointer while somebody watches the device and the
+	// owner shares mouse activity. Default: Desktop, if it is a
+	// MouseWatcher; nil shares nothing.
+	Mouse MouseWatcher
+	// Screen tells the desktop's size for hello. Default: Desktop, if it is
+	// a ScreenReporter; nil announces no screen.
+	Screen ScreenReporter
 
 	// Clock drives the reconnect backoff. Default backoff.Real; tests pass a
 	// *backoff.FakeClock.
@@ -112,6 +141,9 @@ const (
 	statusRefresh    = time.Minute           // status.json is rewritten at least this often
 	stableAfter      = 60 * time.Second      // the backoff resets after a link up this long
 	unauthorizedWait = 30 * time.Millisecond // pause before registering again after a 401
+	moveEvery        = 50 * time.Millisecond // mouse_move events: at most 20 a second
+	mouseRetry       = 30 * time.Second      // after the pointer could not be watched
+	eventQueueSoft   = 256                   // queued events past which the oldest moves are dropped
 )
 
 func (c *Config) complete() error {
@@ -139,6 +171,12 @@ func (c *Config) complete() error {
 	}
 	if c.Sampler == nil {
 		c.Sampler = telemetry.NewSampler()
+	}
+	if m, ok := c.Desktop.(MouseWatcher); ok && c.Mouse == nil {
+		c.Mouse = m
+	}
+	if s, ok := c.Desktop.(ScreenReporter); ok && c.Screen == nil {
+		c.Screen = s
 	}
 	if c.Clock == nil {
 		c.Clock = backoff.Real
@@ -181,6 +219,8 @@ type Agent struct {
 	wallNow    func() time.Time // the wall clock without its monotonic reading
 	sleepEvery time.Duration
 	probeWait  time.Duration
+	moveEvery  time.Duration // least time between two mouse_move events
+	mouseRetry time.Duration // wait before watching the pointer again after a failure
 
 	running atomic.Bool
 
@@ -217,6 +257,8 @@ func New(cfg Config) (*Agent, error) {
 		wallNow:    func() time.Time { return time.Now().Round(0) },
 		sleepEvery: sleepCheck,
 		probeWait:  probeWait,
+		moveEvery:  moveEvery,
+		mouseRetry: mouseRetry,
 		settings:   s,
 	}
 	a.disp = commands.NewDispatcher(cfg.Commands, a.allowed, a.paused)
@@ -267,7 +309,15 @@ func (a *Agent) Status() Status {
 	defer a.mu.Unlock()
 	s := a.status
 	s.Allowed = slices.Clone(s.Allowed)
+	s.Unavailable = maps.Clone(s.Unavailable)
 	return s
+}
+
+// mouseShared reports whether the owner shares mouse activity. Safe concurrently.
+func (a *Agent) mouseShared() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.settings.Mouse
 }
 
 // update changes the status under the lock and writes status.json. Writes
@@ -338,6 +388,9 @@ func (a *Agent) hello() protocol.Hello {
 	}
 	if u := a.disp.Unavailable(); len(u) > 0 {
 		h.Unavailable = u
+	}
+	if a.cfg.Screen != nil {
+		h.Screen = a.cfg.Screen.Screen()
 	}
 	return h
 }

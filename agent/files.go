@@ -60,7 +60,8 @@ type Settings struct {
 	// Commands switches commands on (true) or off (false) explicitly; a
 	// command that is absent keeps its default.
 	Commands map[string]bool `json:"commands"`
-	// Mouse shares mouse activity (clicks) with watchers. Off by default.
+	// Mouse shares mouse activity (moves, clicks, scrolls) with watchers.
+	// Off by default.
 	Mouse bool `json:"mouse"`
 	// Paused refuses every command until switched back.
 	Paused bool `json:"paused"`
@@ -170,7 +171,10 @@ type Status struct {
 	Allowed []string `json:"allowed"`
 	Paused  bool     `json:"paused,omitempty"`
 	Mouse   bool     `json:"mouse,omitempty"`
-	PID     int      `json:"pid,omitempty"`
+	// Unavailable names the commands switched on that cannot run here now,
+	// with the reason (as in hello), as of the last hello sent.
+	Unavailable map[string]string `json:"unavailable,omitempty"`
+	PID         int               `json:"pid,omitempty"`
 }
 
 // Connection states in Status.State.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,11 +73,15 @@ func (a *Agent) session(ctx context.Context, bo *backoff.Backoff, cmds *sync.Wai
 		telem:    make(chan []byte, 1),
 		probe:    make(chan struct{}, 1),
 		watched:  make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
+		events:   newEventQueue(a.moveEvery),
 		cmds:     cmds,
 		runCtx:   ctx,
 	}
 	// hello goes out before the writer starts, so it is the first frame.
-	l.helloData = protocol.MustData(a.hello())
+	h := a.hello()
+	l.helloData = protocol.MustData(h)
+	a.update(func(s *Status) { s.Unavailable = h.Unavailable })
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, l.helloFrame()); err != nil {
 		return fmt.Errorf("send hello: %w", err)
@@ -157,6 +162,9 @@ type link struct {
 	telem   chan []byte   // cap 1: the newest telemetry sample
 	probe   chan struct{} // cap 1: ping now with a short deadline (woke from sleep)
 	watched chan struct{} // cap 1: watchers went from 0 to more
+	kick    chan struct{} // cap 1: watchers changed; the mouse loop looks again
+
+	events *eventQueue // mouse events for the writer; filled only while shared
 
 	watchers atomic.Int64
 	ctx      context.Context // the link's; set by serve before any goroutine starts
@@ -178,6 +186,7 @@ func (l *link) serve(ctx context.Context) error {
 	wg.Go(func() { cancel(l.read(lctx)) })
 	wg.Go(func() { cancel(l.write(lctx)) })
 	wg.Go(func() { l.pump(lctx) })
+	wg.Go(func() { l.mouse(lctx) })
 	<-lctx.Done()
 	if ctx.Err() != nil { // the agent stops: say goodbye
 		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "agent stopping")
@@ -240,6 +249,11 @@ func (l *link) read(ctx context.Context) error {
 				case <-l.telem:
 				default:
 				}
+				l.events.clear() // nor are queued events
+			}
+			select {
+			case l.kick <- struct{}{}:
+			default:
 			}
 			if prev == 0 && w.Watchers > 0 {
 				select {
@@ -325,6 +339,9 @@ func (l *link) sendResult(m *protocol.Message) {
 func (l *link) write(ctx context.Context) error {
 	ping := time.NewTicker(l.a.cfg.Heartbeat)
 	defer ping.Stop()
+	moveTimer := time.NewTimer(time.Hour) // armed while a move waits for its turn
+	moveTimer.Stop()
+	defer moveTimer.Stop()
 	var probeEnd time.Time // end of the running wake-up probe
 	send := func(b []byte) error {
 		l.ws.SetWriteDeadline(time.Now().Add(writeWait))
@@ -343,6 +360,14 @@ func (l *link) write(ctx context.Context) error {
 			}
 		case b := <-l.telem:
 			if err := send(b); err != nil {
+				return err
+			}
+		case <-l.events.ready:
+			if err := l.flushEvents(send, moveTimer); err != nil {
+				return err
+			}
+		case <-moveTimer.C:
+			if err := l.flushEvents(send, moveTimer); err != nil {
 				return err
 			}
 		case <-ping.C:
@@ -437,11 +462,13 @@ func (l *link) telemetry(ctx context.Context) {
 
 // refreshHello sends hello again if anything in it changed.
 func (l *link) refreshHello(ctx context.Context) {
-	data := protocol.MustData(l.a.hello())
+	h := l.a.hello()
+	data := protocol.MustData(h)
 	if bytes.Equal(data, l.helloData) {
 		return
 	}
 	l.helloData = data
+	l.a.update(func(s *Status) { s.Unavailable = h.Unavailable })
 	l.a.log.Info("announcing changed settings to the relay")
 	select {
 	case l.out <- l.helloFrame():
@@ -472,4 +499,208 @@ func (d *sleepDetector) check() time.Duration {
 		return 0
 	}
 	return jump
+}
+
+// flushEvents sends every queued event that may go now, and arms moveTimer
+// when a move has to wait for its turn. Called by the writer only.
+func (l *link) flushEvents(send func([]byte) error, moveTimer *time.Timer) error {
+	for {
+		ev, at, wait := l.events.next(time.Now())
+		if wait > 0 {
+			moveTimer.Reset(wait)
+		}
+		if at.IsZero() {
+			return nil
+		}
+		if l.watchers.Load() == 0 {
+			continue
+		}
+		b, err := protocol.Encode(&protocol.Message{
+			Type: protocol.TypeEvent, Device: l.deviceID, TS: protocol.Timestamp(at), Data: protocol.MustData(ev),
+		})
+		if err != nil {
+			continue
+		}
+		if err := send(b); err != nil {
+			return err
+		}
+	}
+}
+
+// mouse watches the pointer while somebody watches the device and the owner
+// shares mouse activity, and stops watching as soon as either ends. It looks
+// again whenever the watchers change and every SettingsPoll. Owned by serve.
+func (l *link) mouse(ctx context.Context) {
+	a := l.a
+	if a.cfg.Mouse == nil {
+		return
+	}
+	poll := time.NewTicker(a.cfg.SettingsPoll)
+	defer poll.Stop()
+	var (
+		stop     context.CancelFunc
+		done     chan error
+		failedAt time.Time
+		failed   string
+	)
+	start := func() (context.CancelFunc, chan error) {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		l.events.open()
+		go func() { done <- a.cfg.Mouse.WatchMouse(wctx, l.events.push) }()
+		return cancel, done
+	}
+	halt := func() {
+		if stop == nil {
+			return
+		}
+		stop()
+		<-done
+		stop, done = nil, nil
+		l.events.clear()
+		if n := l.events.droppedMoves(); n > 0 {
+			a.log.Info("mouse moves dropped because the link was slow", "dropped", n)
+		}
+	}
+	defer halt()
+	for {
+		want := l.watchers.Load() > 0 && a.mouseShared()
+		switch {
+		case want && stop == nil && (failedAt.IsZero() || time.Since(failedAt) >= a.mouseRetry):
+			stop, done = start()
+			a.log.Debug("watching the pointer")
+		case !want && stop != nil:
+			halt()
+			a.log.Debug("stopped watching the pointer")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.kick:
+		case <-poll.C:
+		case err := <-orNil(done):
+			stop()
+			stop, done = nil, nil
+			l.events.clear()
+			if err != nil && ctx.Err() == nil {
+				failedAt = time.Now()
+				if err.Error() != failed {
+					a.log.Warn("mouse sharing is on but the pointer cannot be watched", "err", err)
+				}
+				failed = err.Error()
+			}
+		}
+	}
+}
+
+// orNil returns c, or nil (which blocks forever in a select) when c is nil.
+func orNil(c chan error) <-chan error {
+	if c == nil {
+		return nil
+	}
+	return c
+}
+
+// eventQueue holds mouse events between the pointer watcher and the link's
+// writer. Moves coalesce into one slot (the newest position wins) and leave
+// at most once per moveEvery; clicks and scrolls queue in order, each after
+// any move that came before it. Past eventQueueSoft queued events the oldest
+// queued moves are dropped (and counted); clicks and scrolls never are. Safe
+// for concurrent use; push never blocks.
+type eventQueue struct {
+	every time.Duration
+	ready chan struct{} // cap 1: something was queued
+
+	mu       sync.Mutex
+	on       bool // accepting events (between open and clear)
+	move     *queuedEvent
+	queue    []queuedEvent
+	lastMove time.Time
+	dropped  int
+}
+
+type queuedEvent struct {
+	ev protocol.MouseEvent
+	at time.Time
+}
+
+func newEventQueue(every time.Duration) *eventQueue {
+	return &eventQueue{every: every, ready: make(chan struct{}, 1)}
+}
+
+// open makes push accept events.
+func (q *eventQueue) open() {
+	q.mu.Lock()
+	q.on = true
+	q.mu.Unlock()
+}
+
+// clear drops everything queued and refuses events until open.
+func (q *eventQueue) clear() {
+	q.mu.Lock()
+	q.on, q.move, q.queue = false, nil, nil
+	q.mu.Unlock()
+}
+
+// push queues ev (taken now). Called by the pointer watcher.
+func (q *eventQueue) push(ev protocol.MouseEvent) {
+	now := time.Now()
+	q.mu.Lock()
+	if !q.on {
+		q.mu.Unlock()
+		return
+	}
+	if ev.Kind == protocol.MouseMove {
+		q.move = &queuedEvent{ev, now}
+	} else {
+		if q.move != nil { // the page must see the move before the click
+			q.queue = append(q.queue, *q.move)
+			q.move = nil
+		}
+		q.queue = append(q.queue, queuedEvent{ev, now})
+		for len(q.queue) > eventQueueSoft {
+			i := slices.IndexFunc(q.queue, func(e queuedEvent) bool { return e.ev.Kind == protocol.MouseMove })
+			if i < 0 {
+				break // only clicks and scrolls: they are never dropped
+			}
+			q.queue = slices.Delete(q.queue, i, i+1)
+			q.dropped++
+		}
+	}
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the next event to send now (at is its time; zero when there
+// is none) and, when a move waits for its turn, how long until it may go.
+func (q *eventQueue) next(now time.Time) (ev protocol.MouseEvent, at time.Time, wait time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.queue) > 0 {
+		e := q.queue[0]
+		q.queue = q.queue[1:]
+		if e.ev.Kind == protocol.MouseMove {
+			q.lastMove = now
+		}
+		return e.ev, e.at, 0
+	}
+	if q.move == nil {
+		return ev, at, 0
+	}
+	if d := q.lastMove.Add(q.every).Sub(now); d > 0 {
+		return ev, at, d
+	}
+	e := *q.move
+	q.move, q.lastMove = nil, now
+	return e.ev, e.at, 0
+}
+
+// droppedMoves returns how many queued moves were dropped so far.
+func (q *eventQueue) droppedMoves() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
 	"strings"
 	"sync"
 	"testing"
@@ -12,12 +13,49 @@ import (
 	"github.com/tether-desktop/tether/relay/protocol"
 )
 
-// fakeDesktop is the Desktop seam: it records calls and answers as told.
+// fakeDesktop is the Desktop and Controller seam: it records calls and
+// answers as told. Its screen is 1280×800 and captures a 64×40 image.
 type fakeDesktop struct {
 	mu          sync.Mutex
 	calls       []string
 	err         error
 	unavailable map[string]string
+}
+
+func (f *fakeDesktop) record(call string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+	return f.err
+}
+
+func (f *fakeDesktop) ScreenSize() (int, int, error) { return 1280, 800, nil }
+
+func (f *fakeDesktop) Capture(ctx context.Context) (image.Image, error) {
+	if err := f.record("capture"); err != nil {
+		return nil, err
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 64, 40))
+	for i := 0; i < len(img.Pix); i += 4 {
+		copy(img.Pix[i:], []byte{0x33, 0x66, 0x99, 0xff})
+	}
+	return img, nil
+}
+
+func (f *fakeDesktop) MoveMouse(ctx context.Context, x, y int) error {
+	return f.record("move " + itoa(x) + "," + itoa(y))
+}
+
+func (f *fakeDesktop) Click(ctx context.Context, button string) error {
+	return f.record("click " + button)
+}
+
+func (f *fakeDesktop) TypeText(ctx context.Context, text string) error {
+	return f.record("type " + text)
+}
+
+func (f *fakeDesktop) OpenURL(ctx context.Context, u string) error {
+	return f.record("open " + u)
 }
 
 func (f *fakeDesktop) Beep(ctx context.Context, hz int, d time.Duration) error {
@@ -81,7 +119,7 @@ func TestRun(t *testing.T) {
 		wantCalls []string
 	}{
 		{name: "unknown command", cmd: "format_disk", wantCode: "unknown_command", wantMsg: `unknown command "format_disk"`},
-		{name: "later commands are unknown in this build", cmd: "screenshot", wantCode: "unknown_command"},
+		{name: "names outside the contract are unknown", cmd: "reboot", wantCode: "unknown_command"},
 		{name: "switched off", cmd: "beep", off: "beep", wantCode: "not_allowed", wantMsg: `command "beep" is switched off on this computer`},
 		{name: "switched off wins over paused", cmd: "beep", off: "beep", paused: true, wantCode: "not_allowed"},
 		{name: "paused", cmd: "beep", paused: true, wantCode: "paused"},
@@ -116,6 +154,38 @@ func TestRun(t *testing.T) {
 		{name: "body just too long", cmd: "notify", args: `{"title":"t","body":"` + long("a", 1001) + `"}`, wantCode: "invalid_args"},
 		{name: "control characters", cmd: "notify", args: `{"title":"a\u001b[31m"}`, wantCode: "invalid_args", wantMsg: "control characters"},
 		{name: "title a number", cmd: "notify", args: `{"title":5}`, wantCode: "invalid_args"},
+
+		{name: "mouse_move", cmd: "mouse_move", args: `{"x":200,"y":300}`, wantCalls: []string{"move 200,300"}},
+		{name: "mouse_move corners", cmd: "mouse_move", args: `{"x":1279,"y":799}`, wantCalls: []string{"move 1279,799"}},
+		{name: "mouse_move outside the screen", cmd: "mouse_move", args: `{"x":1280,"y":10}`, wantCode: "invalid_args", wantMsg: "outside the screen 1280×800"},
+		{name: "mouse_move below the screen", cmd: "mouse_move", args: `{"x":0,"y":800}`, wantCode: "invalid_args", wantMsg: "outside the screen 1280×800"},
+		{name: "mouse_move negative", cmd: "mouse_move", args: `{"x":-1,"y":10}`, wantCode: "invalid_args", wantMsg: "at least 0"},
+		{name: "mouse_move needs y", cmd: "mouse_move", args: `{"x":1}`, wantCode: "invalid_args", wantMsg: "required"},
+		{name: "mouse_move fraction", cmd: "mouse_move", args: `{"x":1.5,"y":1}`, wantCode: "invalid_args"},
+		{name: "mouse_move unavailable", cmd: "mouse_move", args: `{"x":1,"y":1}`, unavail: map[string]string{"mouse_move": "no X display (DISPLAY is not set)"}, wantCode: "unavailable", wantMsg: "DISPLAY is not set"},
+		{name: "mouse_click default", cmd: "mouse_click", wantCalls: []string{"click left"}},
+		{name: "mouse_click right at", cmd: "mouse_click", args: `{"button":"right","x":5,"y":6}`, wantCalls: []string{"move 5,6", "click right"}},
+		{name: "mouse_click middle", cmd: "mouse_click", args: `{"button":"middle"}`, wantCalls: []string{"click middle"}},
+		{name: "mouse_click unknown button", cmd: "mouse_click", args: `{"button":"fourth"}`, wantCode: "invalid_args", wantMsg: "one of left, right, middle"},
+		{name: "mouse_click x without y", cmd: "mouse_click", args: `{"x":5}`, wantCode: "invalid_args", wantMsg: "both x and y"},
+		{name: "mouse_click outside", cmd: "mouse_click", args: `{"x":5,"y":900}`, wantCode: "invalid_args", wantMsg: "outside the screen 1280×800"},
+		{name: "type_text", cmd: "type_text", args: `{"text":"Hi!\n\té"}`, wantCalls: []string{"type Hi!\n\té"}},
+		{name: "type_text longest", cmd: "type_text", args: `{"text":"` + long("ж", 1000) + `"}`, wantCalls: []string{"type " + long("ж", 1000)}},
+		{name: "type_text too long", cmd: "type_text", args: `{"text":"` + long("a", 1001) + `"}`, wantCode: "invalid_args"},
+		{name: "type_text escape key", cmd: "type_text", args: `{"text":"a\u001b:q!"}`, wantCode: "invalid_args", wantMsg: "control characters"},
+		{name: "type_text carriage return", cmd: "type_text", args: `{"text":"a\rb"}`, wantCode: "invalid_args", wantMsg: "control characters"},
+		{name: "open_url", cmd: "open_url", args: `{"url":"https://example.com/a?b=c d"}`, wantCalls: []string{"open https://example.com/a?b=c d"}},
+		{name: "open_url http", cmd: "open_url", args: `{"url":"HTTP://example.com"}`, wantCalls: []string{"open HTTP://example.com"}},
+		{name: "open_url javascript", cmd: "open_url", args: `{"url":"javascript:alert(1)"}`, wantCode: "invalid_args"},
+		{name: "open_url file", cmd: "open_url", args: `{"url":"file:///etc/passwd"}`, wantCode: "invalid_args"},
+		{name: "open_url no host", cmd: "open_url", args: `{"url":"http:///x"}`, wantCode: "invalid_args"},
+		{name: "open_url option-like", cmd: "open_url", args: `{"url":"--help"}`, wantCode: "invalid_args"},
+		{name: "open_url too long", cmd: "open_url", args: `{"url":"https://e.com/` + long("a", 2048) + `"}`, wantCode: "invalid_args"},
+		{name: "screenshot", cmd: "screenshot", wantCalls: []string{"capture"}},
+		{name: "screenshot jpeg scaled", cmd: "screenshot", args: `{"format":"jpeg","max_width":16}`, wantCalls: []string{"capture"}},
+		{name: "screenshot gif", cmd: "screenshot", args: `{"format":"gif"}`, wantCode: "invalid_args"},
+		{name: "screenshot too narrow", cmd: "screenshot", args: `{"max_width":15}`, wantCode: "invalid_args"},
+		{name: "screenshot too wide", cmd: "screenshot", args: `{"max_width":7681}`, wantCode: "invalid_args"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSetup(Builtin)
@@ -167,6 +237,16 @@ func TestHandlersCheckAgain(t *testing.T) {
 		{"body too long", "notify", map[string]any{"title": "t", "body": strings.Repeat("x", 1001)}},
 		{"body control", "notify", map[string]any{"title": "t", "body": "\x07"}},
 		{"body wrong type", "notify", map[string]any{"title": "t", "body": 3}},
+		{"x too large", "mouse_move", map[string]any{"x": int64(MaxCoordinate + 1), "y": int64(1)}},
+		{"x wrong type", "mouse_move", map[string]any{"x": 1.0, "y": int64(1)}},
+		{"button unknown", "mouse_click", map[string]any{"button": "fourth"}},
+		{"text control", "type_text", map[string]any{"text": "\x1b"}},
+		{"text too long", "type_text", map[string]any{"text": strings.Repeat("x", TypeTextMax+1)}},
+		{"url javascript", "open_url", map[string]any{"url": "javascript:alert(1)"}},
+		{"url file", "open_url", map[string]any{"url": "file:///etc/passwd"}},
+		{"url option", "open_url", map[string]any{"url": "-x"}},
+		{"format gif", "screenshot", map[string]any{"format": "gif"}},
+		{"max_width small", "screenshot", map[string]any{"format": "png", "max_width": int64(1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := cmds[tc.cmd].Run(context.Background(), tc.args)
@@ -192,13 +272,55 @@ func TestBuiltinSpecs(t *testing.T) {
 		`{"name":"notify","title":"Notify","args":[` +
 		`{"name":"title","type":"string","required":true,"max_len":100},` +
 		`{"name":"body","type":"string","max_len":1000}]}]`
+	want = `[{"name":"beep","title":"Beep","args":[` +
+		`{"name":"frequency_hz","type":"integer","min":100,"max":4000,"default":880},` +
+		`{"name":"duration_ms","type":"integer","min":20,"max":3000,"default":200}]},` +
+		`{"name":"mouse_click","title":"Click","args":[` +
+		`{"name":"button","type":"string","enum":["left","right","middle"],"default":"left"},` +
+		`{"name":"x","type":"integer","min":0,"max":32767},{"name":"y","type":"integer","min":0,"max":32767}]},` +
+		`{"name":"mouse_move","title":"Move pointer","args":[` +
+		`{"name":"x","type":"integer","required":true,"min":0,"max":32767},{"name":"y","type":"integer","required":true,"min":0,"max":32767}]},` +
+		`{"name":"notify","title":"Notify","args":[` +
+		`{"name":"title","type":"string","required":true,"max_len":100},` +
+		`{"name":"body","type":"string","max_len":1000}]},` +
+		`{"name":"open_url","title":"Open link","args":[{"name":"url","type":"url","required":true,"max_len":2048,"schemes":["http","https"]}]},` +
+		`{"name":"screenshot","title":"Screenshot","args":[` +
+		`{"name":"format","type":"string","enum":["png","jpeg"],"default":"png"},{"name":"max_width","type":"integer","min":16,"max":7680}]},` +
+		`{"name":"type_text","title":"Type text","args":[{"name":"text","type":"string","required":true,"max_len":1000}]}]`
 	if string(got) != want {
 		t.Errorf("specs\n got %s\nwant %s", got, want)
 	}
 	for _, c := range Builtin(&fakeDesktop{}) {
-		if !c.DefaultOn || c.Rate <= 0 || c.Burst < 1 || c.Timeout <= 0 || c.Run == nil || c.Unavailable == nil {
-			t.Errorf("%s: incomplete command %+v", c.Spec.Name, c)
+		defaultOn := c.Spec.Name == "beep" || c.Spec.Name == "notify"
+		if c.DefaultOn != defaultOn || c.Rate <= 0 || c.Burst < 1 || c.Timeout <= 0 || c.Run == nil || c.Unavailable == nil {
+			t.Errorf("%s: incomplete command %+v (on by default: %v, want %v)", c.Spec.Name, c, c.DefaultOn, defaultOn)
 		}
+	}
+}
+
+func TestBuiltinWithoutController(t *testing.T) {
+	var d Desktop = &struct{ Desktop }{&fakeDesktop{}}
+	if _, ok := d.(Controller); ok {
+		t.Fatal("the wrapped desktop is a Controller")
+	}
+	disp := NewDispatcher(Builtin(d), func(string) bool { return true }, func() bool { return false })
+	if got := strings.Join(disp.Names(), ","); got != "beep,mouse_click,mouse_move,notify,open_url,screenshot,type_text" {
+		t.Errorf("Names = %s", got)
+	}
+	u := disp.Unavailable()
+	for name, args := range map[string]string{
+		"mouse_click": `{}`, "mouse_move": `{"x":1,"y":1}`, "open_url": `{"url":"http://a.b"}`,
+		"screenshot": `{}`, "type_text": `{"text":"a"}`,
+	} {
+		if u[name] != noController {
+			t.Errorf("Unavailable()[%s] = %q, want %q", name, u[name], noController)
+		}
+		if _, perr := disp.Run(context.Background(), name, json.RawMessage(args)); perr == nil || perr.Code != protocol.CodeUnavailable {
+			t.Errorf("Run(%s) = %v, want unavailable", name, perr)
+		}
+	}
+	if _, ok := u["beep"]; ok {
+		t.Errorf("beep unavailable without a Controller: %v", u)
 	}
 }
 
@@ -206,10 +328,13 @@ func TestDispatcherLists(t *testing.T) {
 	s := newSetup(Builtin)
 	s.off["notify"] = true
 	s.desk.unavailable = map[string]string{"beep": "no sound", "notify": "no bus"}
-	if got := strings.Join(s.d.Names(), ","); got != "beep,notify" {
+	for _, n := range []string{"mouse_click", "mouse_move", "open_url", "screenshot", "type_text"} {
+		s.off[n] = true
+	}
+	if got := strings.Join(s.d.Names(), ","); got != "beep,mouse_click,mouse_move,notify,open_url,screenshot,type_text" {
 		t.Errorf("Names = %s", got)
 	}
-	if !s.d.Known("notify") || s.d.Known("screenshot") {
+	if !s.d.Known("notify") || !s.d.Known("screenshot") || s.d.Known("reboot") {
 		t.Error("Known is wrong")
 	}
 	if !s.d.DefaultOn("beep") || s.d.DefaultOn("screenshot") {
