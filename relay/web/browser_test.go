@@ -545,3 +545,138 @@ func TestScreenshotInBrowser(t *testing.T) {
 		t.Errorf("CSP violations: %v", v)
 	}
 }
+
+// TestMirrorModulesInBrowser runs the pure parts of the mirror and screenshot
+// modules in the browser, table by table: the pointer track (what it accepts,
+// what it counts, what fades), coordinates picked on the mirror, screenshot
+// data and file names, and the log's elision of long strings.
+func TestMirrorModulesInBrowser(t *testing.T) {
+	ctx := browser(t)
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	do(t, ctx, chromedp.Navigate(srv.URL+"/"))
+	run := func(t *testing.T, body string) map[string]any {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(async () => {
+			const m = await import('/static/mirror.js');
+			const s = await import('/static/screenshot.js');
+			const f = await import('/static/format.js');
+			`+body+` })()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		return v
+	}
+
+	t.Run("track", func(t *testing.T) {
+		cases := []struct {
+			name, events    string // JS array of [data, time ms]
+			x, y            any
+			clicks, scrolls float64
+			trail, ripples  float64
+			busyAt, idleAt  float64 // a time (ms) when something still fades, and one when nothing does
+			accepted        string
+		}{
+			{"nothing", `[]`, nil, nil, 0, 0, 0, 0, 0, 0, ""},
+			{"moves", `[[{kind:'mouse_move',x:1,y:2},0],[{kind:'mouse_move',x:3,y:4},50]]`, 3.0, 4.0, 0, 0, 2, 0, 2049, 2050, "true,true"}, // the newest point fades last
+			{"same place twice is one trail point", `[[{kind:'mouse_move',x:1,y:2},0],[{kind:'mouse_move',x:1,y:2},50]]`, 1.0, 2.0, 0, 0, 1, 0, 1999, 2000, "true,true"},
+			{"clicks and an unknown button", `[[{kind:'mouse_click',x:5,y:6,button:'right'},0],[{kind:'mouse_click',x:5,y:6,button:'x1'},10]]`, 5.0, 6.0, 2, 0, 1, 2, 1999, 2000, "true,true"},
+			{"scroll", `[[{kind:'mouse_scroll',x:7,y:8,dx:0,dy:-3},0]]`, 7.0, 8.0, 0, 1, 1, 0, 1999, 2000, "true"},
+			{"refused", `[[{kind:'mouse_move',x:'1',y:2},0],[{kind:'mouse_move',x:1},0],[{kind:'key',x:1,y:1},0],[null,0],[{kind:'mouse_move',x:NaN,y:1},0],[{kind:'mouse_move',x:1e9,y:1},0]]`, nil, nil, 0, 0, 0, 0, 0, 0, "false,false,false,false,false,false"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got := run(t, `const tr = new m.PointerTrack(); const ok = [];
+					for (const [d, at] of `+tc.events+`) ok.push(tr.add(d, at));
+					const last = `+tc.events+`.reduce((a, e) => Math.max(a, e[1]), 0);
+					const r = {x: tr.x, y: tr.y, clicks: tr.clicks, scrolls: tr.scrolls, trail: tr.trail.length, ripples: tr.ripples.length,
+						busy: tr.busy(`+fmt.Sprint(tc.busyAt)+`), idle: !tr.busy(`+fmt.Sprint(tc.idleAt)+`), accepted: ok.join(','),
+						ripple0: tr.ripples.length ? tr.ripples.map((p) => p.button).join(',') : ''};
+					tr.prune(last + 2000); r.trailAfter = tr.trail.length; r.ripplesAfter = tr.ripples.length;
+					return r;`)
+				if got["x"] != tc.x || got["y"] != tc.y || got["clicks"] != tc.clicks || got["scrolls"] != tc.scrolls ||
+					got["trail"] != tc.trail || got["ripples"] != tc.ripples || got["accepted"] != tc.accepted {
+					t.Errorf("got %v", got)
+				}
+				if tc.trail > 0 && (got["busy"] != true || got["idle"] != true) {
+					t.Errorf("busy %v at +%v, idle %v at +%v; want busy then idle", got["busy"], tc.busyAt, got["idle"], tc.idleAt)
+				}
+				if got["trailAfter"] != 0.0 || got["ripplesAfter"] != 0.0 {
+					t.Errorf("after 2 s: %v trail points, %v ripples; want none", got["trailAfter"], got["ripplesAfter"])
+				}
+				if tc.name == "clicks and an unknown button" && got["ripple0"] != "right,left" {
+					t.Errorf("ripple buttons %v, want right,left", got["ripple0"])
+				}
+			})
+		}
+	})
+
+	t.Run("toDesktop", func(t *testing.T) {
+		cases := []struct {
+			px, py, bw, bh, sw, sh float64
+			x, y                   float64
+		}{
+			{0, 0, 640, 360, 1920, 1080, 0, 0},
+			{320, 180, 640, 360, 1920, 1080, 960, 540},
+			{640, 360, 640, 360, 1920, 1080, 1919, 1079}, // the far edge stays on screen
+			{-5, 400, 640, 360, 1920, 1080, 0, 1079},
+			{100.4, 50.2, 200, 100, 200, 100, 100, 50},
+		}
+		for _, tc := range cases {
+			got := run(t, fmt.Sprintf(`return m.toDesktop(%v, %v, {width: %v, height: %v}, {width: %v, height: %v})`, tc.px, tc.py, tc.bw, tc.bh, tc.sw, tc.sh))
+			if got["x"] != tc.x || got["y"] != tc.y {
+				t.Errorf("toDesktop(%v, %v) in %vx%v of %vx%v = %v, want %v,%v", tc.px, tc.py, tc.bw, tc.bh, tc.sw, tc.sh, got, tc.x, tc.y)
+			}
+		}
+	})
+
+	t.Run("readScreenshot", func(t *testing.T) {
+		cases := []struct {
+			name, data string
+			want       string // JSON of the interesting fields, or "null"
+		}{
+			{"png", `{format: 'png', width: 2, height: 1, data: 'iVBORw0KGgo='}`, `{"bytes":8,"format":"png","height":1,"url":"data:image/png;base64,iVBORw0KGgo=","width":2}`},
+			{"jpeg upper case", `{format: 'JPEG', width: 2, height: 1, data: '/9j/4AAQ'}`, `{"bytes":6,"format":"jpeg","height":1,"url":"data:image/jpeg;base64,/9j/4AAQ","width":2}`},
+			{"no format means png", `{data: 'AAAA'}`, `{"bytes":3,"format":"png","height":0,"url":"data:image/png;base64,AAAA","width":0}`},
+			{"svg refused", `{format: 'svg+xml', data: 'PHN2Zz4='}`, `null`},
+			{"not base64", `{format: 'png', data: '<script>'}`, `null`},
+			{"quote in the tail", `{format: 'png', data: 'AAAA"'}`, `null`},
+			{"empty", `{format: 'png', data: ''}`, `null`},
+			{"no data", `null`, `null`},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got := run(t, `const r = s.readScreenshot(`+tc.data+`); return {json: JSON.stringify(r && {bytes: r.bytes, format: r.format, height: r.height, url: r.url, width: r.width})}`)
+				if got["json"] != tc.want {
+					t.Errorf("got %v, want %s", got["json"], tc.want)
+				}
+			})
+		}
+	})
+
+	t.Run("names and text", func(t *testing.T) {
+		got := run(t, `const when = new Date(2026, 10, 22, 9, 5, 7);
+			return {
+				file: s.screenshotFileName('Office PC / 2', {format: 'png'}, when),
+				jpg: s.screenshotFileName('', {format: 'jpeg'}, when),
+				describe: s.describeScreenshot({format: 'png', width: 1920, height: 1080, bytes: 2.5 * 1024 * 1024}),
+				bytes: Array.from(s.base64Bytes('AAEC/w==')).join(','),
+				elided: JSON.stringify(f.elideLongStrings({a: 'x'.repeat(300), b: [1, 'ok', {c: 'y'.repeat(201)}], d: null})),
+				url: f.humanize('url'), maxw: f.humanize('max_width'),
+			}`)
+		want := map[string]any{
+			"file":     "tether-office-pc-2-2026-11-22-090507.png",
+			"jpg":      "tether-screen-2026-11-22-090507.jpg",
+			"describe": "PNG · 1920×1080 · 2.5 MiB",
+			"bytes":    "0,1,2,255",
+			"elided":   `{"a":"…(300 characters)","b":[1,"ok",{"c":"…(201 characters)"}],"d":null}`,
+			"url":      "URL",
+			"maxw":     "Max width",
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %q, want %q", k, got[k], v)
+			}
+		}
+	})
+}

@@ -21,7 +21,8 @@ export function readScreenshot(data) {
   // bad data in the middle only makes the image fail to decode (the data:
   // URL is set as a property, never parsed as markup).
   const b = data.data;
-  if (!/^[A-Za-z0-9+/]*$/.test(b.slice(0, 4096)) || !/^[A-Za-z0-9+/]*={0,2}$/.test(b.slice(-4096))) return null;
+  const alphabet = /^[A-Za-z0-9+/]*={0,2}$/;
+  if (!alphabet.test(b.slice(0, 4096)) || !alphabet.test(b.slice(-4096))) return null;
   const n = data.data.length;
   const pad = data.data.endsWith('==') ? 2 : data.data.endsWith('=') ? 1 : 0;
   return {
