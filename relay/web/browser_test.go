@@ -523,6 +523,19 @@ func TestScreenshotInBrowser(t *testing.T) {
 	}
 	saveArtifact(t, ctx, "web-screenshot-1280.png")
 
+	// A failed screenshot says why and keeps the last picture.
+	do(t, ctx, chromedp.SetValue("#arg-screenshot-format", "jpeg"), chromedp.Click("#cmd-screenshot"))
+	waitFor(t, ctx, "failure shown", `document.getElementById('screenshot').dataset.state === 'failed'`)
+	if s := eval[string](t, ctx, text("screenshot-status")); !strings.Contains(s, "The last screenshot failed: no JPEG encoder on this computer") || !strings.Contains(s, "PNG · 1280×720") {
+		t.Errorf("status after a failure = %q", s)
+	}
+	if w := eval[float64](t, ctx, `document.querySelector('#screenshot img')?.naturalWidth || 0`); w != fakeShotW {
+		t.Errorf("after a failure the image is %v wide, want the last one kept", w)
+	}
+	if s := eval[string](t, ctx, `document.querySelector('#log li[data-id="c2"]').dataset.status`); s != "unavailable" {
+		t.Errorf("log status of the failed screenshot = %q", s)
+	}
+
 	// A phone in dark mode: nothing wider than the screen.
 	do(t, ctx, chromedp.EmulateViewport(360, 780, chromedp.EmulateMobile), colorScheme("dark"))
 	waitFor(t, ctx, "layout at 360 px", `document.documentElement.clientWidth === 360`)

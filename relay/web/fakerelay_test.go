@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,8 @@ import (
 // "Old laptop" (offline), EXPD-2345 has expired, RATE-2345 is rate limited.
 // Commands: beep, mouse_move, mouse_click, type_text and open_url succeed,
 // notify fails with not_allowed, screenshot answers with fakeScreenshot (a
-// PNG of several MB); event pushes pointer events.
+// PNG of several MB), or with unavailable when asked for JPEG; event pushes
+// pointer events.
 type fakeRelay struct {
 	ctx context.Context // ends the sockets' goroutines
 	wg  sync.WaitGroup
@@ -302,6 +304,10 @@ func (f *fakeRelay) ws(w http.ResponseWriter, r *http.Request) {
 			case "beep", "mouse_move", "mouse_click", "type_text", "open_url":
 				res = protocol.Result(m.ID, m.Device, nil, nil)
 			case "screenshot":
+				if strings.Contains(string(m.Args), `"jpeg"`) {
+					res = protocol.Result(m.ID, m.Device, nil, protocol.Errorf("unavailable", "no JPEG encoder on this computer"))
+					break
+				}
 				res = protocol.Result(m.ID, m.Device, protocol.MustData(fakeScreenshot()), nil)
 			case "notify":
 				res = protocol.Result(m.ID, m.Device, nil, protocol.Errorf("not_allowed", "command \"notify\" is switched off on this computer"))
