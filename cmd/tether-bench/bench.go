@@ -412,7 +412,15 @@ func measureAgent(ctx context.Context, cfg *Config, dir string, src *sourceAddrs
 		return err
 	}
 	defer c.close()
-	sleep(ctx, 3*time.Second) // the agent hears watch=1 and starts streaming
+	// The agent hears watch=1 and starts streaming: wait for the first sample.
+	for deadline := time.Now().Add(15 * time.Second); c.telemetry.Load() == 0; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no telemetry from the agent within 15 s of watching\n%s", p.log.String())
+		}
+		if !sleep(ctx, 50*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
 	a, err := readProc(p.pid())
 	if err != nil {
 		return err

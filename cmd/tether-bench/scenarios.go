@@ -217,7 +217,7 @@ func newFanRig(ctx context.Context, cfg *Config, t target, src *sourceAddrs, dev
 		}
 		r.clients = append(r.clients, c)
 	}
-	sleep(ctx, time.Second) // presence and watch settle
+	sleep(ctx, min(time.Second, cfg.Window/2)) // presence and watch settle
 	return r, nil
 }
 
@@ -305,7 +305,8 @@ func (r *fanRig) window(ctx context.Context, cfg *Config, rate float64, probeRat
 		r.stream(sctx, rate, &wg, &sent)
 	}
 	defer func() { stop(); wg.Wait() }()
-	if !sleep(ctx, time.Second) {
+	warm := min(time.Second, cfg.Window/2)
+	if !sleep(ctx, warm) {
 		return nil, nil, ctx.Err()
 	}
 	var lat *Latency
@@ -342,7 +343,7 @@ func (r *fanRig) window(ctx context.Context, cfg *Config, rate float64, probeRat
 	}
 	stop()
 	wg.Wait()
-	sleep(ctx, time.Second) // let queues drain before the next window
+	sleep(ctx, warm) // let queues drain before the next window
 	return f, lat, nil
 }
 
