@@ -94,8 +94,8 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an X server and a browser")
 	}
-	tools := mirrorNeed(t, "Xvfb", "xdotool", "chromium")
-	browser := tools[2]
+	tools := mirrorNeed(t, "Xvfb", "xdotool", "xsetroot", "chromium")
+	browser := tools[3]
 	display := mirrorXvfb(t, "1280x800x24")
 
 	dir := t.TempDir()
@@ -187,7 +187,13 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 	}
 	until("mirror at 640,400", `document.getElementById('mirror').dataset.x === '640' && document.getElementById('mirror').dataset.y === '400'`)
 
-	// Screenshot: the X server's whole screen, shown as an image.
+	// Screenshot: the X server's whole screen, painted a known colour, shown
+	// as an image.
+	root := exec.Command("xsetroot", "-solid", "#336699")
+	root.Env = append(os.Environ(), "DISPLAY="+display)
+	if out, err := root.CombinedOutput(); err != nil {
+		t.Fatalf("xsetroot: %v\n%s", err, out)
+	}
 	if err := chromedp.Do(ctx, chromedp.Click(`#cmd-screenshot`)); err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +211,8 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 		t.Errorf("the screenshot's log entry holds %d characters: its data leaked into the log", len(log))
 	}
 	t.Logf("screenshot: %s", size["status"])
-	// What a person sees: Xvfb's root window is black, and the picture must
-	// be opaque (an X image's padding byte read as alpha would make it
-	// transparent).
+	// What a person sees: the root window's colour, opaque (an X image's
+	// padding byte taken for alpha would make it transparent).
 	px, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const i = document.querySelector('#screenshot img');
 		const c = document.createElement('canvas'); c.width = i.naturalWidth; c.height = i.naturalHeight;
 		const g = c.getContext('2d'); g.drawImage(i, 0, 0);
@@ -215,8 +220,8 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(px) != 4 || px[3] != 255 || px[0] != 0 || px[1] != 0 || px[2] != 0 {
-		t.Errorf("screenshot pixel near the bottom right = RGBA %v, want opaque black (Xvfb's root)", px)
+	if fmt.Sprint(px) != "[51 102 153 255]" {
+		t.Errorf("screenshot pixel near the bottom right = RGBA %v, want [51 102 153 255] (the root's #336699, opaque)", px)
 	}
 
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('screen-card').scrollIntoView(), true)`)); err != nil {
