@@ -259,9 +259,10 @@ func pair(t testing.TB, relayURL, code, session string) (token, device string) {
 
 // client is a script-style client on /ws/client.
 type client struct {
-	t    testing.TB
-	conn *websocket.Conn
-	seq  int
+	t       testing.TB
+	conn    *websocket.Conn
+	session string
+	seq     int
 }
 
 func dialClient(t testing.TB, relayURL, session string) *client {
@@ -274,7 +275,7 @@ func dialClient(t testing.TB, relayURL, session string) *client {
 		return err == nil
 	})
 	t.Cleanup(func() { conn.Close() })
-	c := &client{t: t, conn: conn}
+	c := &client{t: t, conn: conn, session: session}
 	c.next(protocol.TypeWelcome)
 	return c
 }
