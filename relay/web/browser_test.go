@@ -526,7 +526,10 @@ func TestScreenshotInBrowser(t *testing.T) {
 	// A failed screenshot says why and keeps the last picture.
 	do(t, ctx, chromedp.SetValue("#arg-screenshot-format", "jpeg"), chromedp.Click("#cmd-screenshot"))
 	waitFor(t, ctx, "failure shown", `document.getElementById('screenshot').dataset.state === 'failed'`)
-	if s := eval[string](t, ctx, text("screenshot-status")); !strings.Contains(s, "The last screenshot failed: no JPEG encoder on this computer") || !strings.Contains(s, "PNG · 1280×720") {
+	if s := eval[string](t, ctx, text("screenshot-error")); s != "The last screenshot failed: no JPEG encoder on this computer." {
+		t.Errorf("error after a failure = %q", s)
+	}
+	if s := eval[string](t, ctx, text("screenshot-status")); !strings.HasPrefix(s, "Earlier: PNG · 1280×720") {
 		t.Errorf("status after a failure = %q", s)
 	}
 	if w := eval[float64](t, ctx, `document.querySelector('#screenshot img')?.naturalWidth || 0`); w != fakeShotW {
@@ -536,8 +539,11 @@ func TestScreenshotInBrowser(t *testing.T) {
 		t.Errorf("log status of the failed screenshot = %q", s)
 	}
 
-	// A phone in dark mode: nothing wider than the screen.
-	do(t, ctx, chromedp.EmulateViewport(360, 780, chromedp.EmulateMobile), colorScheme("dark"))
+	// A phone, light then dark: nothing wider than the screen.
+	do(t, ctx, chromedp.EmulateViewport(360, 780, chromedp.EmulateMobile), colorScheme("light"))
+	waitFor(t, ctx, "layout at 360 px", `document.documentElement.clientWidth === 360`)
+	saveArtifact(t, ctx, "web-phone-light.png")
+	do(t, ctx, colorScheme("dark"))
 	waitFor(t, ctx, "layout at 360 px", `document.documentElement.clientWidth === 360`)
 	widths := eval[map[string]float64](t, ctx, `(() => ({page: document.documentElement.scrollWidth,
 		mirror: document.getElementById('mirror').getBoundingClientRect().right,

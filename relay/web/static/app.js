@@ -396,10 +396,13 @@ function renderScreenshot(d) {
   const status = $('screenshot-status');
   const frame = $('screenshot-frame');
   const link = /** @type {HTMLAnchorElement} */ ($('screenshot-download'));
+  const error = $('screenshot-error');
+  const failed = !!entry && !!entry.error;
+  error.textContent = failed ? `The last screenshot failed: ${entry.error.replace(/[.\s]*$/, '.')}` : '';
+  error.hidden = !failed;
   const parts = [];
   if (waiting) parts.push('Taking a screenshot…');
-  if (entry && entry.error) parts.push(`The last screenshot failed: ${entry.error}`);
-  if (entry && entry.shot) parts.push(`${describeScreenshot(entry.shot)} · taken at ${clockTime(entry.at)}`);
+  if (entry && entry.shot) parts.push(`${failed ? 'Earlier: ' : ''}${describeScreenshot(entry.shot)} · taken at ${clockTime(entry.at)}`);
   status.textContent = parts.join(' ');
   card.dataset.state = waiting ? 'waiting' : entry && entry.error ? 'failed' : 'ok';
   if (entry && entry.img) {
