@@ -124,7 +124,7 @@ export class Mirror {
       this.draw();
     });
     this.canvas.addEventListener('click', (ev) => {
-      if (!this.screen || !this.onPick) return;
+      if (!this.screen || !this.onPick || !this.el.classList.contains('pickable')) return;
       const r = this.canvas.getBoundingClientRect();
       const p = toDesktop(ev.clientX - r.left, ev.clientY - r.top, r, this.screen);
       this.pick = { ...p, t: performance.now() };
@@ -152,7 +152,7 @@ export class Mirror {
     this.update();
   }
 
-  /** Whether clicking the mirror picks a point (shown by the cursor). */
+  /** Whether clicking the mirror picks a point (shown by the cursor); off at first. */
   set pickable(on) {
     this.el.classList.toggle('pickable', on);
   }
