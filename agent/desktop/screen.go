@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/draw"
 	"sync"
 	"time"
 
@@ -79,7 +80,24 @@ func (d *Desktop) Capture(ctx context.Context) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture the screen: %w", err)
 	}
-	return img, nil
+	return opaque(img), nil
+}
+
+// opaque returns img with every pixel fully opaque. robotgo's X11 capture
+// leaves the alpha bytes at 0, which encoders read as a transparent (and,
+// premultiplied, black) image.
+func opaque(img image.Image) image.Image {
+	src, ok := img.(*image.RGBA)
+	if !ok {
+		b := img.Bounds()
+		dst := image.NewRGBA(b)
+		draw.Draw(dst, b, img, b.Min, draw.Src)
+		src = dst
+	}
+	for i := 3; i < len(src.Pix); i += 4 {
+		src.Pix[i] = 0xff
+	}
+	return src
 }
 
 // MoveMouse puts the pointer at (x, y). The caller checks the bounds.

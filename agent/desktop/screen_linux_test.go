@@ -101,8 +101,8 @@ func TestDisplay(t *testing.T) {
 			t.Fatalf("capture is %v, want 1280×800", b)
 		}
 		for _, p := range [][2]int{{0, 0}, {640, 400}, {1279, 799}} {
-			r, g, b, _ := img.At(p[0], p[1]).RGBA()
-			if got := fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8); got != "#336699" {
+			r, g, b, a := img.At(p[0], p[1]).RGBA()
+			if got := fmt.Sprintf("#%02x%02x%02x%02x", r>>8, g>>8, b>>8, a>>8); got != "#336699ff" {
 				t.Errorf("pixel %v is %s, want #336699", p, got)
 			}
 		}
@@ -155,6 +155,15 @@ func TestDisplay(t *testing.T) {
 				t.Fatalf("no scroll seen; events: %+v", got)
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+		// A capture while the pointer is watched sees the screen too.
+		run(t, display, "xsetroot", "-solid", "#993366")
+		img, err := d.Capture(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, g, b, _ := img.At(5, 5).RGBA(); fmt.Sprintf("%02x%02x%02x", r>>8, g>>8, b>>8) != "993366" {
+			t.Errorf("capture while watching: pixel %02x%02x%02x, want 993366", r>>8, g>>8, b>>8)
 		}
 		stop()
 		if err := <-done; err != nil {

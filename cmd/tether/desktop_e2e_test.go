@@ -1,0 +1,421 @@
+package main
+
+// End-to-end tests of the desktop commands and mouse events: the real relay
+// and agent processes, the agent on a real X server (Xvfb).
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/relay/protocol"
+)
+
+// deskNeed skips when a tool is missing, unless TETHER_REQUIRE_DESKTOP is
+// set (scripts/test sets it): then the test fails.
+func deskNeed(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			if os.Getenv("TETHER_REQUIRE_DESKTOP") != "" {
+				t.Fatalf("%s is required (TETHER_REQUIRE_DESKTOP is set): %v", n, err)
+			}
+			t.Skipf("%s not found (scripts/setup --test installs it)", n)
+		}
+	}
+}
+
+// deskXvfb runs Xvfb -noreset on a display number it picks (-displayfd)
+// and returns DISPLAY; it stops with the test.
+func deskXvfb(t *testing.T) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-noreset", "-nolisten", "tcp", "-screen", "0", "1280x800x24")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	got := make(chan string, 1)
+	go func() { line, _ := bufio.NewReader(r).ReadString('\n'); got <- strings.TrimSpace(line) }()
+	select {
+	case n := <-got:
+		if n == "" {
+			t.Fatal("Xvfb exited without a display number")
+		}
+		return ":" + n
+	case <-time.After(hangGuard):
+		t.Fatal("Xvfb did not report its display number")
+	}
+	return ""
+}
+
+// deskRun runs an X tool on display and returns its output.
+func deskRun(t *testing.T, display, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// relayedEvents reads tether_messages_relayed_total{type="event"} from the relay.
+func relayedEvents(t *testing.T, relayURL string) int {
+	t.Helper()
+	resp, err := http.Get(relayURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^tether_messages_relayed_total\{type="event"\} (\d+)`).FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// agentStatus reads `tether status --json`.
+func agentStatus(t *testing.T, a *agentProc) (st struct {
+	State string        `json:"state"`
+	Agent *agent.Status `json:"agent"`
+}) {
+	t.Helper()
+	out, err := a.cli("status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json printed %q: %v", out, err)
+	}
+	return st
+}
+
+// nextEvent reads the next mouse event of device.
+func (c *client) nextEvent(device string) protocol.MouseEvent {
+	c.t.Helper()
+	for {
+		m := c.next(protocol.TypeEvent)
+		if m.Device != device {
+			continue
+		}
+		var e protocol.MouseEvent
+		if err := json.Unmarshal(m.Data, &e); err != nil {
+			c.t.Fatalf("event %s: %v", m.Data, err)
+		}
+		return e
+	}
+}
+
+// TestDesktopEndToEnd: pointer events from the X server reach a paired
+// client in order, and none are relayed with nobody watching; mouse_move,
+// screenshot and type_text act on the real X server; switched-off commands
+// and coordinates off the screen are refused.
+func TestDesktopEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs both binaries")
+	}
+	deskNeed(t, "Xvfb", "xdotool", "xsetroot", "xev")
+	display := deskXvfb(t)
+	dir := t.TempDir()
+	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o700)
+	env := append(agentEnv(t, home), "DISPLAY="+display)
+	agentDir := filepath.Join(dir, "agent")
+	a := &agentProc{configDir: agentDir, env: env, relayURL: relay.url}
+	a.proc = &proc{t: t}
+	for _, args := range [][]string{{"allow", "screenshot", "mouse_move", "mouse_click", "type_text", "mouse"}, {"deny", "open_url"}} {
+		if _, err := a.cli(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a = startAgent(t, relay.url, agentDir, env)
+
+	session, device := pair(t, relay.url, a.pairingCode(), "")
+	c := dialClient(t, relay.url, session)
+	p := c.presence(device, func(p protocol.Presence) bool { return p.Online })
+	if p.Screen == nil || *p.Screen != (protocol.Screen{Width: 1280, Height: 800}) {
+		t.Fatalf("presence screen %+v, want 1280×800", p.Screen)
+	}
+	for _, name := range []string{"screenshot", "mouse_move", "mouse_click", "type_text"} {
+		if !contains(p.Capabilities, name) {
+			t.Fatalf("capabilities %v lack %s", p.Capabilities, name)
+		}
+	}
+
+	t.Run("pointer events in order", func(t *testing.T) {
+		// The agent starts watching the pointer once it hears it is watched:
+		// nudge the pointer until the first move arrives.
+		got := make(chan protocol.MouseEvent, 1)
+		go func() {
+			defer close(got)
+			m, err := c.nextWithin(hangGuard, protocol.TypeEvent)
+			if err == nil {
+				var e protocol.MouseEvent
+				json.Unmarshal(m.Data, &e)
+				got <- e
+			}
+		}()
+		for i := 0; ; i++ {
+			deskRun(t, display, "xdotool", "mousemove", "5", fmt.Sprint(5+i%100))
+			select {
+			case _, ok := <-got:
+				if !ok {
+					t.Fatal("no pointer event arrived")
+				}
+			case <-time.After(200 * time.Millisecond):
+				continue
+			}
+			break
+		}
+		deskRun(t, display, "xdotool", "mousemove", "200", "300", "click", "1", "mousemove", "640", "400", "click", "3", "click", "4")
+		start := time.Now()
+		want := []protocol.MouseEvent{
+			{Kind: protocol.MouseMove, X: 200, Y: 300},
+			{Kind: protocol.MouseClick, X: 200, Y: 300, Button: "left"},
+			{Kind: protocol.MouseMove, X: 640, Y: 400},
+			{Kind: protocol.MouseClick, X: 640, Y: 400, Button: "right"},
+			{Kind: protocol.MouseScroll, X: 640, Y: 400, DY: -1},
+		}
+		var seen []protocol.MouseEvent
+		for len(seen) < len(want) {
+			e := c.nextEvent(device)
+			if e.Kind == protocol.MouseMove && e.X == 5 { // late nudges
+				continue
+			}
+			seen = append(seen, e)
+		}
+		t.Logf("5 events arrived %v after xdotool returned", time.Since(start).Round(time.Millisecond))
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("events\n got %+v\nwant %+v", seen, want)
+		}
+	})
+
+	t.Run("mouse_move moves the real pointer", func(t *testing.T) {
+		if res := c.command(device, "mouse_move", map[string]int{"x": 321, "y": 123}); code(res) != "ok" {
+			t.Fatalf("mouse_move: %s %+v", code(res), res.Error)
+		}
+		if out := deskRun(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:321 y:123 ") {
+			t.Errorf("pointer at %q, want x:321 y:123", out)
+		}
+		res := c.command(device, "mouse_move", map[string]int{"x": 1280, "y": 5})
+		if code(res) != protocol.CodeInvalidArgs || !strings.Contains(res.Error.Message, "outside the screen 1280×800") {
+			t.Errorf("mouse_move off the screen: %s %+v", code(res), res.Error)
+		}
+		if res := c.command(device, "open_url", map[string]string{"url": "https://example.com"}); code(res) != protocol.CodeNotAllowed {
+			t.Errorf("switched-off open_url: %s, want not_allowed", code(res))
+		}
+		if res := c.command(device, "mouse_click", map[string]any{"button": "left", "x": 10, "y": 20}); code(res) != "ok" {
+			t.Errorf("mouse_click: %s %+v", code(res), res.Error)
+		}
+		if out := deskRun(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:10 y:20 ") {
+			t.Errorf("pointer at %q after mouse_click at 10,20", out)
+		}
+	})
+
+	t.Run("screenshot of a painted root window", func(t *testing.T) {
+		deskRun(t, display, "xsetroot", "-solid", "#336699")
+		res := c.command(device, "screenshot", map[string]string{"format": "png"})
+		if code(res) != "ok" {
+			t.Fatalf("screenshot: %s %+v", code(res), res.Error)
+		}
+		var shot protocol.Screenshot
+		if err := json.Unmarshal(res.Data, &shot); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(shot.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(raw))
+		if err != nil || shot.Format != "png" || shot.Width != 1280 || shot.Height != 800 {
+			t.Fatalf("screenshot %s %d×%d: %v", shot.Format, shot.Width, shot.Height, err)
+		}
+		t.Logf("screenshot: %d bytes of PNG", len(raw))
+		for _, pt := range [][2]int{{0, 0}, {1279, 799}, {900, 100}} {
+			r, g, b, _ := img.At(pt[0], pt[1]).RGBA()
+			if got := fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8); got != "#336699" {
+				t.Errorf("pixel %v is %s, want #336699", pt, got)
+			}
+		}
+	})
+
+	t.Run("type_text lands in an X client", func(t *testing.T) {
+		const text = "Tether types: Hello, World! 42 $&*()\nnext line"
+		logPath := filepath.Join(t.TempDir(), "xev.log")
+		f, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		xev := exec.Command("xev", "-event", "keyboard", "-name", "tether-e2e-xev", "-geometry", "300x200+0+0")
+		xev.Env = append(os.Environ(), "DISPLAY="+display)
+		xev.Stdout = f
+		if err := xev.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { xev.Process.Kill(); xev.Wait() }()
+		var win string
+		waitFor(t, "xev window", func() bool {
+			cmd := exec.Command("xdotool", "search", "--name", "tether-e2e-xev")
+			cmd.Env = append(os.Environ(), "DISPLAY="+display)
+			out, _ := cmd.Output()
+			win = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+			return win != ""
+		})
+		deskRun(t, display, "xdotool", "windowfocus", "--sync", win)
+		if res := c.command(device, "type_text", map[string]string{"text": text}); code(res) != "ok" {
+			t.Fatalf("type_text: %s %+v", code(res), res.Error)
+		}
+		var typed string
+		waitFor(t, "the typed text in xev", func() bool {
+			b, _ := os.ReadFile(logPath)
+			typed = xevTyped(string(b))
+			return typed == text || len(typed) >= len(text)
+		})
+		if typed != text {
+			t.Errorf("xev received %q, want %q", typed, text)
+		}
+	})
+
+	t.Run("no events relayed with nobody watching", func(t *testing.T) {
+		c.conn.Close()
+		waitFor(t, "watchers 0", func() bool {
+			st := agentStatus(t, a)
+			return st.Agent != nil && st.Agent.Watchers == 0
+		})
+		before := relayedEvents(t, relay.url)
+		for i := range 10 {
+			deskRun(t, display, "xdotool", "mousemove", fmt.Sprint(100+i*10), "200", "click", "1")
+		}
+		// The watcher stops as soon as the count reaches 0; a telemetry or
+		// event frame would be relayed within a few hundred milliseconds.
+		time.Sleep(2 * time.Second)
+		if after := relayedEvents(t, relay.url); after != before {
+			t.Errorf("%d events relayed with nobody watching", after-before)
+		}
+	})
+}
+
+// TestDesktopWithoutDisplay: with no DISPLAY the agent runs, says which
+// commands are unavailable and why (results and `tether status`), and keeps
+// running.
+func TestDesktopWithoutDisplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs both binaries")
+	}
+	dir := t.TempDir()
+	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o700)
+	env := append(agentEnv(t, home), "WAYLAND_DISPLAY=")
+	agentDir := filepath.Join(dir, "agent")
+	pre := &agentProc{configDir: agentDir, env: env, relayURL: relay.url}
+	pre.proc = &proc{t: t}
+	if _, err := pre.cli("allow", "screenshot", "mouse_move", "mouse_click", "type_text", "open_url", "mouse"); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, relay.url, agentDir, env)
+	session, device := pair(t, relay.url, a.pairingCode(), "")
+	c := dialClient(t, relay.url, session)
+	p := c.presence(device, func(p protocol.Presence) bool { return p.Online })
+	if p.Screen != nil {
+		t.Errorf("presence screen %+v without a display", p.Screen)
+	}
+	const why = "no X display (DISPLAY is not set)"
+	for name, args := range map[string]any{
+		"screenshot":  nil,
+		"mouse_move":  map[string]int{"x": 1, "y": 1},
+		"mouse_click": nil,
+		"type_text":   map[string]string{"text": "x"},
+	} {
+		res := c.command(device, name, args)
+		if code(res) != protocol.CodeUnavailable || !strings.Contains(res.Error.Message, why) {
+			t.Errorf("%s: %s %+v, want unavailable: %s", name, code(res), res.Error, why)
+		}
+	}
+	if res := c.command(device, "open_url", map[string]string{"url": "https://example.com"}); code(res) != protocol.CodeUnavailable {
+		t.Errorf("open_url: %s %+v, want unavailable", code(res), res.Error)
+	}
+	st := agentStatus(t, a)
+	if st.State != agent.StateConnected || st.Agent == nil {
+		t.Fatalf("status %+v", st)
+	}
+	for _, name := range []string{"screenshot", "mouse_move", "mouse_click", "type_text"} {
+		if st.Agent.Unavailable[name] != why {
+			t.Errorf("status unavailable[%s] = %q, want %q", name, st.Agent.Unavailable[name], why)
+		}
+	}
+	if !strings.Contains(st.Agent.Unavailable["open_url"], "no desktop session") {
+		t.Errorf("status unavailable[open_url] = %q", st.Agent.Unavailable["open_url"])
+	}
+	// Still alive after a few telemetry rounds with mouse sharing on.
+	c.next(protocol.TypeTelemetry)
+	c.next(protocol.TypeTelemetry)
+	select {
+	case <-a.done:
+		t.Fatal("the agent exited")
+	default:
+	}
+}
+
+var (
+	xevKeyPress = regexp.MustCompile(`(?m)^KeyPress event`)
+	xevBytes    = regexp.MustCompile(`XLookupString gives (\d+) bytes: (?:\(([0-9a-f ]*)\) )?"`)
+	xevSym      = regexp.MustCompile(`\(keysym 0x[0-9a-f]+, ([^)]+)\)`)
+)
+
+// xevTyped rebuilds the text typed into xev from its KeyPress reports.
+func xevTyped(log string) string {
+	var out strings.Builder
+	idx := xevKeyPress.FindAllStringIndex(log, -1)
+	for i, at := range idx {
+		end := len(log)
+		if i+1 < len(idx) {
+			end = idx[i+1][0]
+		}
+		ev := log[at[0]:end]
+		ks := xevSym.FindStringSubmatch(ev)
+		if ks == nil {
+			continue
+		}
+		if ks[1] == "Return" {
+			out.WriteString("\n")
+			continue
+		}
+		m := xevBytes.FindStringSubmatch(ev)
+		if m == nil || m[1] == "0" {
+			continue
+		}
+		for _, h := range strings.Fields(m[2]) {
+			var b byte
+			fmt.Sscanf(h, "%x", &b)
+			out.WriteByte(b)
+		}
+	}
+	return out.String()
+}
