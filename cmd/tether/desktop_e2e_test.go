@@ -114,6 +114,14 @@ func agentStatus(t *testing.T, a *agentProc) (st struct {
 	return st
 }
 
+// waitRegistered waits until the running agent has registered, so that
+// `tether pair` uses its identity instead of registering a second device.
+func waitRegistered(t *testing.T, a *agentProc) {
+	t.Helper()
+	creds := filepath.Join(a.configDir, agent.CredentialsFile)
+	waitFor(t, "agent registration", func() bool { _, err := os.Stat(creds); return err == nil })
+}
+
 // nextEvent reads the next mouse event of device.
 func (c *client) nextEvent(device string) protocol.MouseEvent {
 	c.t.Helper()
@@ -154,7 +162,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		}
 	}
 	a = startAgent(t, relay.url, agentDir, env)
-
+	waitRegistered(t, a)
 	session, device := pair(t, relay.url, a.pairingCode(), "")
 	c := dialClient(t, relay.url, session)
 	p := c.presence(device, func(p protocol.Presence) bool { return p.Online })
@@ -340,6 +348,7 @@ func TestDesktopWithoutDisplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startAgent(t, relay.url, agentDir, env)
+	waitRegistered(t, a)
 	session, device := pair(t, relay.url, a.pairingCode(), "")
 	c := dialClient(t, relay.url, session)
 	p := c.presence(device, func(p protocol.Presence) bool { return p.Online })
