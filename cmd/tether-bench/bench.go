@@ -44,6 +44,7 @@ type Config struct {
 	Python       string // python3 with websockets; default /usr/bin/python3, then python3 on PATH
 	RequirePeers bool   // fail instead of skipping a peer whose runtime is missing
 	CPUProfile   string // write a CPU profile of this process (use with tether-inproc)
+	MemProfile   string // write a heap profile of this process with the idle agents connected (tether-inproc)
 	Log          io.Writer
 }
 
@@ -319,6 +320,13 @@ func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr 
 	pctx, stopPing := context.WithCancel(ctx)
 	go pool.pinger(pctx, 25*time.Second)
 	tr.Idle, err = idle(ctx, cfg, t, pool, devs)
+	if err == nil && cfg.MemProfile != "" {
+		if f, ferr := os.Create(cfg.MemProfile); ferr == nil {
+			runtime.GC()
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 	if err == nil {
 		cfg.logf("%s: restarting under %d agents", t.name(), len(pool.list()))
 		tr.Restart, err = restart(ctx, cfg, t, pool)
@@ -341,15 +349,18 @@ func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr 
 		return err
 	}
 	cfg.logf("%s: round trip idle p50 %.0f µs p99 %.0f µs", t.name(), tr.RTTIdle.P50us, tr.RTTIdle.P99us)
-	if tr.Fanout, _, err = rig.window(ctx, cfg, cfg.FanRate, 0); err != nil {
-		return err
-	}
-	cfg.logf("%s: fan-out %.0f delivered/s (offered %.0f), relay CPU %.0f %%", t.name(), tr.Fanout.DeliveredPerSec, tr.Fanout.OfferedPerSec, tr.Fanout.CPUPct)
+	// Round trips under load before the overload window: a relay that buffers
+	// instead of coalescing (Socket.IO) drains an overload's backlog for long
+	// after it, which would be timed as the loaded round trip.
 	loadedHz := cfg.LoadedRate / float64(len(fanDevs)*cfg.FanClients)
 	if tr.Loaded, tr.RTTLoaded, err = rig.window(ctx, cfg, loadedHz, cfg.ProbeRate); err != nil {
 		return err
 	}
 	cfg.logf("%s: round trip under %.0f msg/s p50 %.0f µs p99 %.0f µs", t.name(), tr.Loaded.DeliveredPerSec, tr.RTTLoaded.P50us, tr.RTTLoaded.P99us)
+	if tr.Fanout, _, err = rig.window(ctx, cfg, cfg.FanRate, 0); err != nil {
+		return err
+	}
+	cfg.logf("%s: fan-out %.0f delivered/s (offered %.0f), relay CPU %.0f %%", t.name(), tr.Fanout.DeliveredPerSec, tr.Fanout.OfferedPerSec, tr.Fanout.CPUPct)
 	return nil
 }
 

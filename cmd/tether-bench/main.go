@@ -37,6 +37,7 @@ func main() {
 	flag.StringVar(&cfg.AgentBin, "agent-bin", "", "tether binary (default: built with cgo)")
 	flag.BoolVar(&cfg.RequirePeers, "require-peers", os.Getenv("TETHER_REQUIRE_BENCH") != "", "fail when a peer's runtime is missing (default from TETHER_REQUIRE_BENCH)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (use with -targets tether-inproc)")
+	flag.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile with the idle agents connected (use with -targets tether-inproc)")
 	flag.Parse()
 	cfg.Targets = strings.Split(targets, ",")
 	for _, s := range strings.Split(steps, ",") {
