@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 )
@@ -106,6 +108,18 @@ func EnsureCredentials(ctx context.Context, hc *http.Client, dir, relay, enrollT
 	if err == nil && c.Valid(relay) {
 		return c, false, nil
 	}
+	// `tether run` and `tether pair` may both find no credentials on a first
+	// start: the one that gets the lock registers, the other then finds its
+	// credentials instead of registering a second device.
+	unlock, err := lockConfigDir(dir)
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	defer unlock()
+	c, err = LoadCredentials(dir)
+	if err == nil && c.Valid(relay) {
+		return c, false, nil
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Credentials{}, false, fmt.Errorf("read credentials: %w", err)
 	}
@@ -117,6 +131,23 @@ func EnsureCredentials(ctx context.Context, hc *http.Client, dir, relay, enrollT
 		return Credentials{}, false, err
 	}
 	return c, true, nil
+}
+
+// lockConfigDir holds an exclusive lock on dir/.register.lock (creating dir
+// 0700 if needed) until the returned function is called.
+func lockConfigDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create config dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".register.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock config dir: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock config dir: %w", err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
 }
 
 func call(ctx context.Context, hc *http.Client, method, url, bearer string, body []byte, want int, out any) error {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -729,6 +730,11 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		allowed = strings.Join(r.Allowed, ", ")
 	}
 	fmt.Fprintf(w, "Allowed:   %s\n", allowed)
+	if r.Agent != nil && r.State != "not running" {
+		for _, name := range slices.Sorted(maps.Keys(r.Agent.Unavailable)) {
+			fmt.Fprintf(w, "Unavailable: %s: %s\n", name, r.Agent.Unavailable[name])
+		}
+	}
 	fmt.Fprintf(w, "Mouse:     %s\n", onOff(r.Mouse))
 	if r.Paused {
 		fmt.Fprintln(w, "Paused:    yes (every command is refused)")
