@@ -64,11 +64,8 @@ func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
 	defer s.release()
 	t := newTone(sampleRate, float64(hz), d)
 	done := make(chan struct{})
-	// Two buffers of silence after the tone: once the speaker has pulled
-	// them, every sample of the tone has been written to the device, so
-	// closing it afterwards (when idle) cannot cut the tone's end.
-	speaker.Play(beep.Seq(t, beep.Silence(2*bufferFrames), beep.Callback(func() { close(done) })))
-	bound := time.NewTimer(d + 4*bufferTime + playSlack)
+	speaker.Play(beep.Seq(t, beep.Callback(func() { close(done) })))
+	bound := time.NewTimer(d + 2*bufferTime + playSlack)
 	defer bound.Stop()
 	select {
 	case <-done:
