@@ -2,21 +2,65 @@ package desktop
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"syscall"
+	"unicode/utf16"
 
 	"github.com/tether-desktop/tether/relay/protocol"
 )
 
-// notifier is not written for Windows yet (toast notifications need an
-// AppUserModelID, which the installer will register).
-type notifier struct{}
+// notifier shows a Windows toast through Windows PowerShell and WinRT. The
+// title and body travel in environment variables and become XML text nodes,
+// never part of the script, so they cannot inject PowerShell or toast XML.
+// The toast is shown under PowerShell's registered AppUserModelID, which
+// every Windows 10 and 11 has; a Tether-branded ID needs a Start-menu
+// shortcut that the installer does not create yet.
+type notifier struct{ log *slog.Logger }
 
-func newNotifier(*slog.Logger) *notifier { return &notifier{} }
+func newNotifier(log *slog.Logger) *notifier { return &notifier{log: log} }
 
-const notifyWindows = "notifications are not yet supported on Windows"
+const toastScript = `$ErrorActionPreference = 'Stop'
+[Windows.UI.Notifications.ToastNotificationManager, Windows.UI.Notifications, ContentType = WindowsRuntime] > $null
+$xml = [Windows.UI.Notifications.ToastNotificationManager]::GetTemplateContent([Windows.UI.Notifications.ToastTemplateType]::ToastText02)
+$texts = $xml.GetElementsByTagName('text')
+$texts.Item(0).AppendChild($xml.CreateTextNode($env:TETHER_NOTIFY_TITLE)) > $null
+$texts.Item(1).AppendChild($xml.CreateTextNode($env:TETHER_NOTIFY_BODY)) > $null
+$app = '{1AC14E77-02E7-4E5D-B744-2EB1AE5198B7}\WindowsPowerShell\v1.0\powershell.exe'
+[Windows.UI.Notifications.ToastNotificationManager]::CreateToastNotifier($app).Show([Windows.UI.Notifications.ToastNotification]::new($xml))`
 
-func (*notifier) notify(context.Context, string, string) error {
-	return protocol.Errorf(protocol.CodeUnavailable, "%s", notifyWindows)
+// createNoWindow keeps PowerShell from flashing a console window.
+const createNoWindow = 0x08000000
+
+func (n *notifier) notify(ctx context.Context, title, body string) error {
+	if why := n.check(ctx); why != "" {
+		return protocol.Errorf(protocol.CodeUnavailable, "%s", why)
+	}
+	cmd := exec.CommandContext(ctx, "powershell.exe", "-NoProfile", "-NonInteractive", "-EncodedCommand", encodePS(toastScript))
+	cmd.Env = append(os.Environ(), "TETHER_NOTIFY_TITLE="+title, "TETHER_NOTIFY_BODY="+body)
+	cmd.SysProcAttr = &syscall.SysProcAttr{HideWindow: true, CreationFlags: createNoWindow}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("powershell toast: %w: %s", err, out)
+	}
+	return nil
 }
 
-func (*notifier) check(context.Context) string { return notifyWindows }
+func (n *notifier) check(context.Context) string {
+	if _, err := exec.LookPath("powershell.exe"); err != nil {
+		return fmt.Sprintf("no Windows PowerShell: %v", err)
+	}
+	return ""
+}
+
+// encodePS encodes a script for -EncodedCommand: UTF-16LE in base64.
+func encodePS(script string) string {
+	u := utf16.Encode([]rune(script))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i], b[2*i+1] = byte(c), byte(c>>8)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

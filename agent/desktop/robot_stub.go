@@ -25,3 +25,5 @@ func robotClick(string)                                   {}
 func robotCapture() (image.Image, error)                  { return nil, errNoRobot }
 func typeText(context.Context, string) error              { return errNoRobot }
 func subscribe(func(protocol.MouseEvent)) (cancel func()) { return func() {} }
+
+func watchPointer(context.Context, func(protocol.MouseEvent)) error { return errNoRobot }
