@@ -65,6 +65,9 @@ type Settings struct {
 	Mouse bool `json:"mouse"`
 	// Paused refuses every command until switched back.
 	Paused bool `json:"paused"`
+	// CAFile is a PEM file of a private CA that signed the relay's
+	// certificate, trusted besides the system's roots.
+	CAFile string `json:"ca_file,omitempty"`
 }
 
 // Allowed reports whether command name is switched on, given its default.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/agent/desktop"
@@ -36,6 +38,11 @@ type cli struct {
 	configDir   string
 	relay       string // the --relay flag or TETHER_RELAY; empty: agent.ResolveRelay decides
 	enrollToken string
+	caFile      string // the --ca-file flag or TETHER_CA_FILE; empty: the one in config.json
+
+	// http and dialer reach the relay (nil: the defaults); set from the CA file.
+	http   *http.Client
+	dialer *websocket.Dialer
 
 	json       bool
 	noTray     bool
@@ -114,6 +121,8 @@ Flags for every command:
   --relay URL            the relay (env TETHER_RELAY; default: the relay in config.json
                          or the stored credentials, else `+agent.DefaultRelay+`)
   --enroll-token TOKEN   token the relay demands to register (env TETHER_ENROLL_TOKEN)
+  --ca-file FILE         PEM of a private CA that signed the relay's certificate (env
+                         TETHER_CA_FILE; remembered in config.json once given)
 `)
 }
 
@@ -132,6 +141,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// Global flags may come before the command too.
 	global := flag.NewFlagSet("tether", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
+	c.caFile = os.Getenv("TETHER_CA_FILE")
 	c.globalFlags(global, defaultConfigDir(), os.Getenv("TETHER_RELAY"), os.Getenv("TETHER_ENROLL_TOKEN"))
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -180,6 +190,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "tether: no config directory: set --config-dir or TETHER_CONFIG_DIR")
 		return 1
 	}
+	if err := c.setupTLS(); err != nil {
+		fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
+		return 1
+	}
 	if err := cmd.run(c, ctx, pos); err != nil {
 		if errors.Is(err, errUsage) {
 			fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
@@ -196,6 +210,18 @@ func (c *cli) globalFlags(fs *flag.FlagSet, dir, relay, token string) {
 	fs.StringVar(&c.configDir, "config-dir", dir, "directory of credentials and settings (env TETHER_CONFIG_DIR)")
 	fs.StringVar(&c.relay, "relay", relay, "relay URL (env TETHER_RELAY)")
 	fs.StringVar(&c.enrollToken, "enroll-token", token, "token the relay demands to register (env TETHER_ENROLL_TOKEN)")
+	fs.StringVar(&c.caFile, "ca-file", c.caFile, "PEM of a private CA that signed the relay's certificate (env TETHER_CA_FILE)")
+}
+
+// setupTLS resolves the CA file (remembering a new one) and builds the
+// clients that reach the relay with it.
+func (c *cli) setupTLS() error {
+	ca, err := agent.ResolveCAFile(c.configDir, c.caFile)
+	if err != nil {
+		return err
+	}
+	c.http, c.dialer, err = agent.Clients(ca)
+	return err
 }
 
 // parseInterleaved parses flags that may stand before, between or after the
@@ -277,6 +303,8 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 		ConfigDir:   c.configDir,
 		Name:        c.name,
 		EnrollToken: c.enrollToken,
+		HTTPClient:  c.http,
+		Dialer:      c.dialer,
 		Version:     version,
 		Logger:      log,
 		Desktop:     desk,
@@ -523,7 +551,7 @@ func (c *cli) agentRunning() bool {
 // credentials returns this computer's credentials for the relay,
 // registering first when there are none.
 func (c *cli) credentials(ctx context.Context) (agent.Credentials, error) {
-	creds, registered, err := agent.EnsureCredentials(ctx, nil, c.configDir, c.relayURL(), c.enrollToken,
+	creds, registered, err := agent.EnsureCredentials(ctx, c.http, c.configDir, c.relayURL(), c.enrollToken,
 		agent.Device{Name: c.deviceName(), OS: runtime.GOOS})
 	if err != nil {
 		if agent.IsUnauthorized(err) {
@@ -545,7 +573,7 @@ func (c *cli) pair(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := agent.RequestPairingCode(ctx, nil, creds)
+	p, err := agent.RequestPairingCode(ctx, c.http, creds)
 	if agent.IsUnauthorized(err) {
 		// The relay forgot this device: register again, as the agent would.
 		fmt.Fprintln(c.stderr, "The relay no longer knows this computer; registering again.")
@@ -555,7 +583,7 @@ func (c *cli) pair(ctx context.Context, args []string) error {
 		if creds, err = c.credentials(ctx); err != nil {
 			return err
 		}
-		p, err = agent.RequestPairingCode(ctx, nil, creds)
+		p, err = agent.RequestPairingCode(ctx, c.http, creds)
 	}
 	if err != nil {
 		return err
@@ -583,7 +611,7 @@ func (c *cli) unpairAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := agent.UnpairAll(ctx, nil, creds); err != nil {
+	if err := agent.UnpairAll(ctx, c.http, creds); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, "Every browser paired with this computer has lost access.")
