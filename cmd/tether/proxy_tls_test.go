@@ -139,6 +139,16 @@ func TestThroughProxyToTLSRelay(t *testing.T) {
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("pair over TLS: %v %v", resp, err)
 	}
+	// The session cookie under TLS: HttpOnly, SameSite=Strict, Secure.
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "tether_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || !cookie.Secure || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
+		t.Fatalf("session cookie %+v, want HttpOnly, Secure, SameSite=Strict, Path=/", cookie)
+	}
 	var paired map[string]string
 	jsonDecode(t, resp, &paired)
 	dialer := &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}
