@@ -22,7 +22,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, readLimit int64
 		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
 		return nil, false
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, err := s.upgrader.Upgrade(batchHijacker{w}, r, nil)
 	if err != nil {
 		s.sockets.Done()
 		return nil, false // the upgrader has answered
