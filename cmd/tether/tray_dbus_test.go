@@ -379,9 +379,8 @@ func TestTrayOverDBus(t *testing.T) {
 	waitFor(t, "beep refused as not_allowed", func() bool {
 		return code(c.command(device, "beep", map[string]int{"frequency_hz": 440, "duration_ms": 20})) == protocol.CodeNotAllowed
 	})
-	if beep := p.waitItem("Beep"); beep.toggled() != 0 {
-		t.Errorf("Beep still ticked after the click")
-	}
+	// The menu is redrawn from the agent's state, which may lag the relay.
+	waitFor(t, "Beep unticked in the menu", func() bool { return p.waitItem("Beep").toggled() == 0 })
 
 	// The icon follows the relay: gone, then back.
 	relay.stop(syscall.SIGTERM)
