@@ -174,7 +174,10 @@ func TestBeepAfterIdleClose(t *testing.T) {
 	if isChild(t.Name()) {
 		d := New(nil)
 		defer d.Close()
-		d.sound.idleAfter = 20 * time.Millisecond
+		// Far below the product's 2 s, yet long enough for the device to
+		// take the buffered end of the tone before the idle close (with
+		// 20 ms a loaded machine sometimes closed it first).
+		d.sound.idleAfter = 500 * time.Millisecond
 		isOpen := func() bool { d.sound.mu.Lock(); defer d.sound.mu.Unlock(); return d.sound.open }
 		for i := range 3 {
 			if err := d.Beep(context.Background(), 440, 50*time.Millisecond); err != nil {
