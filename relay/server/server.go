@@ -34,7 +34,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	stopping bool           // Shutdown has begun: no new sockets
-	sockets  sync.WaitGroup // one per open WebSocket handler
+	sockets  sync.WaitGroup // one per open WebSocket
 }
 
 // track counts a new socket handler, or reports false once Shutdown has
@@ -67,8 +67,12 @@ func New(cfg Config) (*Server, error) {
 		codesDev: newLimiter(1.0/6, 10, 100_000),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   1024,
-			WriteBufferSize:  1024,
+			// A 1 KB reader of our own (not net/http's 4 KB one, which is
+			// let go when the handler returns), and write buffers from a
+			// pool: a socket holds one only while it writes.
+			ReadBufferSize:  1024,
+			WriteBufferSize: 1024,
+			WriteBufferPool: &sync.Pool{},
 			// Origins are checked before the upgrade, where the kind of
 			// credential (cookie or bearer) is known.
 			CheckOrigin: func(*http.Request) bool { return true },

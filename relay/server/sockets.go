@@ -13,9 +13,10 @@ import (
 	"github.com/tether-desktop/tether/relay/store"
 )
 
-// upgrade counts a socket handler, refusing with 503 once shutdown has begun,
-// and upgrades the request with a read limit. On success the caller must call
-// s.sockets.Done when its handler returns; on failure the answer is written.
+// upgrade counts a socket, refusing with 503 once shutdown has begun, and
+// upgrades the request with a read limit over a batchConn. On success the
+// caller must call s.sockets.Done when the socket ends; on failure the answer
+// is written.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, readLimit int64) (*websocket.Conn, bool) {
 	if !s.track() {
 		w.Header().Set("Retry-After", "5")
@@ -41,6 +42,15 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The socket lives on in its own goroutine and this handler returns, so
+	// net/http lets go of the connection's request, context and 8 KB of
+	// bufio buffers: an idle socket holds only what it needs.
+	go s.serveAgent(conn, d, clientIP(r))
+}
+
+// serveAgent runs an upgraded agent socket until it ends. It owns one
+// s.sockets count.
+func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string) {
 	defer s.sockets.Done()
 	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m), device: d, pending: map[string]*pending{}, watchers: -1}
 	log := s.cfg.Logger.With("device", d.ID)
@@ -65,7 +75,7 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 		DeviceID: d.ID, Heartbeat: int(s.cfg.Heartbeat / time.Second), MaxFrame: protocol.MaxAgentFrame,
 		ServerTime: protocol.Timestamp(s.cfg.Now()),
 	})}))
-	log.Info("agent connected", "addr", clientIP(r))
+	log.Info("agent connected", "addr", addr)
 
 	reason := s.readAgent(a, &helloed)
 	a.requestClose(websocket.CloseNormalClosure, "")
@@ -172,12 +182,19 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// As for agents: the handler returns and the socket lives on.
+	go s.serveClient(conn, sess.ID, devices, clientIP(r))
+}
+
+// serveClient runs an upgraded client socket of session until it ends. It
+// owns one s.sockets count.
+func (s *Server) serveClient(conn *websocket.Conn, session string, devices []store.Device, addr string) {
 	defer s.sockets.Done()
-	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m), session: sess.ID, devices: map[string]store.Device{}, ids: map[string]bool{}}
+	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
 	go c.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
 	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
 	c.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
-		SessionID: sess.ID, Heartbeat: int(s.cfg.Heartbeat / time.Second), MaxFrame: protocol.MaxClientFrame,
+		SessionID: session, Heartbeat: int(s.cfg.Heartbeat / time.Second), MaxFrame: protocol.MaxClientFrame,
 		ServerTime: protocol.Timestamp(s.cfg.Now()),
 	})}))
 	for _, d := range devices {
@@ -191,8 +208,8 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.clients.Add(1)
 	defer s.m.clients.Add(-1)
-	log := s.cfg.Logger.With("session", sess.ID)
-	log.Debug("client connected", "addr", clientIP(r), "devices", len(devices))
+	log := s.cfg.Logger.With("session", session)
+	log.Debug("client connected", "addr", addr, "devices", len(devices))
 
 	reason := s.readClient(c)
 	log.Debug("client disconnected", "reason", reason)
