@@ -22,7 +22,7 @@ import (
 const hangGuard = 10 * time.Second
 
 type relay struct {
-	t   *testing.T
+	t   testing.TB
 	srv *Server
 	hs  *httptest.Server
 	st  store.Store
@@ -42,7 +42,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newRelay(t *testing.T, edit func(*Config)) *relay {
+func newRelay(t testing.TB, edit func(*Config)) *relay {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
@@ -130,7 +130,7 @@ func (r *relay) pair(code, session string) string {
 }
 
 type wsPeer struct {
-	t    *testing.T
+	t    testing.TB
 	conn *websocket.Conn
 }
 
@@ -688,4 +688,102 @@ func TestEveryErrorIsJSON(t *testing.T) {
 			t.Errorf("%s %s: %d %+v", tc.method, tc.path, resp.StatusCode, e)
 		}
 	}
+}
+
+// TestLastSeenWrittenBeforeShutdownReturns checks that the last-seen times
+// recorded off the socket goroutines reach the store: at hello (with the
+// hello's name) and when the agent leaves, at the latest when Shutdown returns.
+func TestLastSeenWrittenBeforeShutdownReturns(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	r := newRelay(t, func(c *Config) { c.Now = clk.Now })
+	ids := make([]string, 3)
+	agents := make([]*wsPeer, 3)
+	for i := range ids {
+		var tok string
+		ids[i], tok = r.register("registered")
+		agents[i] = r.agent(tok) // hello names it "box"
+	}
+	clk.Add(time.Hour)
+	left := clk.Now()
+	agents[0].conn.Close() // leaves before the shutdown; the others are closed by it
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		d, err := r.st.Device(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Name != "box" || !d.LastSeen.Equal(left) {
+			t.Errorf("agent %d: name %q last seen %v, want box and %v", i, d.Name, d.LastSeen, left)
+		}
+	}
+}
+
+// TestSeenWriterKeepsNewestAndGivesUp checks the writer's two promises: only
+// the newest time of a device is written, and close returns once its context
+// ends even when the store does not answer.
+func TestSeenWriterKeepsNewestAndGivesUp(t *testing.T) {
+	t.Run("newest wins", func(t *testing.T) {
+		st, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		ctx := context.Background()
+		d := store.Device{ID: "d_1", Name: "a", OS: "linux", CreatedAt: time.Unix(0, 0)}
+		if err := st.CreateDevice(ctx, d, []byte("hash")); err != nil {
+			t.Fatal(err)
+		}
+		w := newSeenWriter(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		t1, t2 := time.UnixMilli(2_000_000), time.UnixMilli(3_000_000)
+		w.record("d_1", "late", "linux", t2)
+		w.record("d_1", "early", "linux", t1) // older than what waits or was written: must not win
+		cctx, cancel := context.WithTimeout(ctx, hangGuard)
+		defer cancel()
+		w.close(cctx)
+		got, err := st.Device(ctx, "d_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "late" || !got.LastSeen.Equal(t2) {
+			// The early record may only be written if the late one had already
+			// left the queue; then it is the store's last write and t1 wins.
+			if !(got.Name == "early" && got.LastSeen.Equal(t1)) {
+				t.Fatalf("got %q at %v", got.Name, got.LastSeen)
+			}
+		}
+	})
+	t.Run("close gives up", func(t *testing.T) {
+		st := &stuckStore{entered: make(chan struct{}, 1)}
+		w := newSeenWriter(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		w.record("d_1", "a", "linux", time.Now())
+		<-st.entered
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		w.close(ctx) // returns: the stuck TouchDevice is canceled
+		w.record("d_2", "a", "linux", time.Now())
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.running || len(w.pending) != 0 {
+			t.Fatalf("after close: running %v, %d pending", w.running, len(w.pending))
+		}
+	})
+}
+
+// stuckStore is a store whose TouchDevice waits for its context to end.
+type stuckStore struct {
+	store.Store
+	entered chan struct{}
+}
+
+func (s *stuckStore) TouchDevice(ctx context.Context, id, name, os string, t time.Time) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }

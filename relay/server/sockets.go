@@ -84,12 +84,8 @@ func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string) {
 	conn.Close()
 	now := s.cfg.Now()
 	s.hub.removeAgent(a, now)
-	ctx, cancel := storeCtx()
-	defer cancel()
 	if a.hello != nil {
-		if err := s.cfg.Store.TouchDevice(ctx, d.ID, a.device.Name, a.device.OS, now); err != nil {
-			log.Warn("record last seen", "err", err)
-		}
+		s.seen.record(d.ID, a.device.Name, a.device.OS, now) // written by s.seen, not here
 	}
 	log.Info("agent disconnected", "reason", reason)
 }
@@ -118,11 +114,7 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 				continue
 			}
 			if !helloed.Load() {
-				ctx, cancel := storeCtx()
-				if err := s.cfg.Store.TouchDevice(ctx, a.device.ID, hello.Name, hello.OS, s.cfg.Now()); err != nil {
-					s.cfg.Logger.Warn("record device seen", "device", a.device.ID, "err", err)
-				}
-				cancel()
+				s.seen.record(a.device.ID, hello.Name, hello.OS, s.cfg.Now())
 			}
 			helloed.Store(true)
 			s.hub.agentHello(a, hello)
