@@ -18,42 +18,64 @@ const (
 	closeWriteTimeout = time.Second
 )
 
-// peer is one WebSocket with its single writer goroutine. Everybody else
-// talks to the writer through two bounded paths: send for frames that must
-// arrive in order (results, presence, events), and sendLatest for frames where
-// only the newest matters (telemetry), which are coalesced per key when the
-// socket is slow. The writer takes everything waiting at once and writes it
-// with one syscall (see batchConn). Safe for concurrent use.
+// peer is one WebSocket and its writer. Everybody else talks to the writer
+// through two bounded paths: send for frames that must arrive in order
+// (results, presence, events), and sendLatest for frames where only the newest
+// matters (telemetry), which are coalesced per key when the socket is slow.
+// The writer is a goroutine that runs only while there is something to write
+// (frames, the heartbeat ping, the close frame) and is gone otherwise, so an
+// idle socket parks no writer; it takes everything waiting at once and writes
+// it with one syscall (see batchConn). At most one writer runs at a time.
+// Safe for concurrent use.
 type peer struct {
-	conn  *websocket.Conn
-	out   *batchConn // the connection under conn; nil when conn was not upgraded through upgradeBatched
-	kind  string     // "agent" or "client", for logs and metrics
-	m     *metrics
-	limit int // most frames queue may hold
+	conn         *websocket.Conn
+	out          *batchConn // the connection under conn; nil when conn was not upgraded over a batchConn
+	kind         string     // "agent" or "client", for logs and metrics
+	m            *metrics
+	limit        int // most frames queue may hold
+	heartbeat    time.Duration
+	writeTimeout time.Duration
 
-	mu      sync.Mutex
-	queue   [][]byte          // frames that must arrive, in order; grows on demand up to limit
-	latest  map[string][]byte // newest coalescible frame by key; nil until the first
-	order   []string          // keys of latest in arrival order
-	closing bool              // close requested; no more sends
-	code    int               // close code to send
-	text    string
+	mu       sync.Mutex
+	queue    [][]byte          // frames that must arrive, in order; grows on demand up to limit
+	latest   map[string][]byte // newest coalescible frame by key; nil until the first
+	order    []string          // keys of latest in arrival order
+	closing  bool              // close requested; no more sends
+	code     int               // close code to send
+	text     string
+	writing  bool        // a writer goroutine is running
+	pingDue  bool        // the heartbeat timer fired; the writer sends a ping
+	ping     *time.Timer // heartbeat; nil until start
+	finished bool        // the writer has ended for good; done is closed
 
 	frames bucket // frames received; used by the reader only
 
-	wake   chan struct{} // queue or latest has frames; capacity 1
-	closed chan struct{} // closed by requestClose
-	done   chan struct{} // closed when the writer has returned
+	done chan struct{} // closed when the writer has ended for good
 }
 
-func newPeer(conn *websocket.Conn, kind string, queue int, m *metrics) *peer {
+func newPeer(conn *websocket.Conn, kind string, queue int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
 	out, _ := conn.NetConn().(*batchConn)
 	return &peer{
 		conn: conn, out: out, kind: kind, m: m, limit: queue,
-		wake:   make(chan struct{}, 1),
-		closed: make(chan struct{}),
-		done:   make(chan struct{}),
+		heartbeat: heartbeat, writeTimeout: writeTimeout,
+		done: make(chan struct{}),
 	}
+}
+
+// start arms the heartbeat: every heartbeat the writer sends a ping. It does
+// not block.
+func (p *peer) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.finished || p.ping != nil {
+		return
+	}
+	p.ping = time.AfterFunc(p.heartbeat, func() {
+		p.mu.Lock()
+		p.pingDue = true
+		p.mu.Unlock()
+		p.kick()
+	})
 }
 
 // send queues a frame that must not be lost. It never blocks: if the queue is
@@ -71,6 +93,7 @@ func (p *peer) send(frame []byte) bool {
 		p.m.close("too_slow")
 		p.closeLocked(websocket.ClosePolicyViolation, "send queue overflow: reading too slowly")
 		p.mu.Unlock()
+		p.kick()
 		return false
 	}
 	p.queue = append(p.queue, frame)
@@ -100,28 +123,34 @@ func (p *peer) sendLatest(key string, frame []byte) {
 	p.kick()
 }
 
-// kick wakes the writer. It never blocks.
+// kick starts a writer unless one is running or the writer has ended. It
+// never blocks.
 func (p *peer) kick() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	p.mu.Lock()
+	if p.writing || p.finished {
+		p.mu.Unlock()
+		return
 	}
+	p.writing = true
+	p.mu.Unlock()
+	go p.writeOut()
 }
 
-// requestClose asks the writer to send a close frame with code and text and
-// stop. The first request wins. It never blocks.
+// requestClose asks the writer to send what is queued, then a close frame
+// with code and text, and end. The first request wins. It never blocks.
 func (p *peer) requestClose(code int, text string) {
 	p.mu.Lock()
 	p.closeLocked(code, text)
 	p.mu.Unlock()
+	p.kick()
 }
 
+// closeLocked records a close request; the caller kicks the writer. mu held.
 func (p *peer) closeLocked(code int, text string) {
 	if p.closing {
 		return
 	}
 	p.closing, p.code, p.text = true, code, text
-	close(p.closed)
 }
 
 // take appends every waiting frame to batch, queued frames first, then the
@@ -149,7 +178,7 @@ func (p *peer) take(batch [][]byte) [][]byte {
 // writeBatch writes every waiting frame, gathered into one write when the
 // connection batches, and reports whether the socket is still good. On a
 // failed write it closes the connection, which unblocks the reader.
-func (p *peer) writeBatch(scratch *[][]byte, writeTimeout time.Duration) bool {
+func (p *peer) writeBatch(scratch *[][]byte) bool {
 	batch := p.take((*scratch)[:0])
 	defer func() {
 		clear(batch)
@@ -162,7 +191,7 @@ func (p *peer) writeBatch(scratch *[][]byte, writeTimeout time.Duration) bool {
 	if len(batch) == 0 {
 		return true
 	}
-	deadline := time.Now().Add(writeTimeout)
+	deadline := time.Now().Add(p.writeTimeout)
 	p.conn.SetWriteDeadline(deadline)
 	if p.out != nil && len(batch) > 1 {
 		p.out.startBatch()
@@ -186,41 +215,76 @@ func (p *peer) writeBatch(scratch *[][]byte, writeTimeout time.Duration) bool {
 	return true
 }
 
-// writeLoop is the only goroutine that writes data frames to the socket. It
-// sends pings every heartbeat and gives every batch of writes writeTimeout.
-// It returns when a close was requested (after sending what was queued and
-// the close frame) or a write failed (after closing the connection, which
-// unblocks the reader).
-func (p *peer) writeLoop(heartbeat, writeTimeout time.Duration) {
-	defer close(p.done)
-	ping := time.NewTicker(heartbeat)
-	defer ping.Stop()
+// writeOut is the writer: the only goroutine that writes data frames and
+// pings, started by kick. It writes until nothing is left, then returns
+// (a later kick starts another). Every batch of writes gets writeTimeout.
+// Once a close was requested and everything queued is sent, it sends the
+// close frame and ends for good; a failed write closes the connection (which
+// unblocks the reader) and ends it for good too.
+func (p *peer) writeOut() {
 	var scratch [][]byte
 	for {
-		select {
-		case <-p.wake:
-			if !p.writeBatch(&scratch, writeTimeout) {
+		p.mu.Lock()
+		pending := len(p.queue) > 0 || len(p.order) > 0
+		ping, closing := p.pingDue, p.closing
+		if !pending && !ping && !closing {
+			p.writing = false
+			p.mu.Unlock()
+			return
+		}
+		p.pingDue = false
+		p.mu.Unlock()
+		switch {
+		case pending:
+			if !p.writeBatch(&scratch) {
+				p.finish()
 				return
 			}
-		case <-ping.C:
-			if err := p.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+			if ping {
+				p.kickPing()
+			}
+		case ping && !closing:
+			if err := p.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(p.writeTimeout)); err != nil {
 				p.conn.Close()
+				p.finish()
 				return
 			}
-		case <-p.closed:
-			// Flush what must arrive (results, a last presence) before the close frame.
-			if !p.writeBatch(&scratch, writeTimeout) {
-				return
+			p.mu.Lock()
+			if p.ping != nil && !p.finished {
+				p.ping.Reset(p.heartbeat)
 			}
+			p.mu.Unlock()
+		default: // closing, and everything queued is sent
 			p.mu.Lock()
 			code, text := p.code, p.text
 			p.mu.Unlock()
 			p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(closeWriteTimeout))
 			// Give the other side a moment to answer the close, then unblock the reader.
 			p.conn.SetReadDeadline(time.Now().Add(closeGrace))
+			p.finish()
 			return
 		}
 	}
+}
+
+// kickPing puts back a ping that was due while frames were written, so the
+// next round of the writer sends it.
+func (p *peer) kickPing() {
+	p.mu.Lock()
+	p.pingDue = true
+	p.mu.Unlock()
+}
+
+// finish ends the writer for good: no writer starts again, the heartbeat
+// stops and done is closed. Called by the writer only.
+func (p *peer) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished, p.writing = true, false
+	if p.ping != nil {
+		p.ping.Stop()
+	}
+	close(p.done)
 }
 
 // batchMax bounds the bytes a batchConn gathers before it writes them.

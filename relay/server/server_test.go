@@ -787,3 +787,46 @@ func (s *stuckStore) TouchDevice(ctx context.Context, id, name, os string, t tim
 	<-ctx.Done()
 	return ctx.Err()
 }
+
+// TestIdleSocketsGetHeartbeats checks that the writer, which runs only while
+// there is something to write, still sends a ping every heartbeat to a socket
+// that receives nothing else, and that frames sent between pings arrive.
+func TestIdleSocketsGetHeartbeats(t *testing.T) {
+	r := newRelay(t, func(c *Config) { c.Heartbeat = 20 * time.Millisecond })
+	_, tok := r.register("box")
+	agent := r.agent(tok)
+	sess := r.pair(r.code(tok), "")
+	pings := make(chan struct{}, 100)
+	agent.conn.SetPingHandler(func(string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	go func() { // the ping handler runs inside reads
+		for {
+			if _, _, err := agent.conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	timeout := time.After(hangGuard)
+	for i := 0; i < 3; i++ {
+		select {
+		case <-pings:
+		case <-timeout:
+			t.Fatalf("only %d pings within %s", i, hangGuard)
+		}
+	}
+	// A client opening now makes the relay send the agent a watch frame
+	// between pings; the pings go on after it.
+	r.client(sess).next(protocol.TypePresence)
+	for i := 0; i < 3; i++ {
+		select {
+		case <-pings:
+		case <-timeout:
+			t.Fatalf("only %d pings after the watch within %s", i, hangGuard)
+		}
+	}
+}

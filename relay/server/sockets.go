@@ -52,7 +52,7 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 // s.sockets count.
 func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string) {
 	defer s.sockets.Done()
-	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m), device: d, pending: map[string]*pending{}, watchers: -1}
+	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1}
 	log := s.cfg.Logger.With("device", d.ID)
 	if err := s.hub.addAgent(a); err != nil {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
@@ -61,7 +61,7 @@ func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string) {
 	}
 	s.m.agents.Add(1)
 	defer s.m.agents.Add(-1)
-	go a.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
+	a.start()
 	a.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
 	var helloed atomic.Bool
 	noHello := time.AfterFunc(s.cfg.HelloTimeout, func() {
@@ -182,8 +182,8 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 // owns one s.sockets count.
 func (s *Server) serveClient(conn *websocket.Conn, session string, devices []store.Device, addr string) {
 	defer s.sockets.Done()
-	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
-	go c.writeLoop(s.cfg.Heartbeat, s.cfg.WriteTimeout)
+	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
+	c.start()
 	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
 	c.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
 		SessionID: session, Heartbeat: int(s.cfg.Heartbeat / time.Second), MaxFrame: protocol.MaxClientFrame,
