@@ -33,6 +33,7 @@ type Config struct {
 	FanRate      float64       // telemetry per agent per second in the throughput window; default 100
 	LoadedRate   float64       // deliveries per second offered while timing round trips under load; default 50,000
 	ProbeRate    float64       // round trips per client per second; default 10
+	ProbeBurst   bool          // every client probes at the same instant (the pattern of runs before the relay's write batching); default spread evenly over the period
 	MessageBytes int           // telemetry frame size; default 200
 	Window       time.Duration // each fan-out and round-trip window; default 10 s
 

@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&cfg.FanClients, "fan-clients", 0, "clients watching all of them (default 20)")
 	flag.Float64Var(&cfg.FanRate, "fan-rate", 0, "telemetry per agent per second in the throughput window (default 100)")
 	flag.Float64Var(&cfg.LoadedRate, "loaded-rate", 0, "deliveries per second offered while timing round trips under load (default 50000)")
+	flag.BoolVar(&cfg.ProbeBurst, "probe-burst", false, "every client sends its round-trip probe at the same instant (default: spread evenly over the period)")
 	flag.StringVar(&cfg.RelayBin, "relay-bin", "", "tether-relay binary (default: built with CGO_ENABLED=0)")
 	flag.StringVar(&cfg.AgentBin, "agent-bin", "", "tether binary (default: built with cgo)")
 	flag.BoolVar(&cfg.RequirePeers, "require-peers", os.Getenv("TETHER_REQUIRE_BENCH") != "", "fail when a peer's runtime is missing (default from TETHER_REQUIRE_BENCH)")

@@ -263,15 +263,22 @@ func (r *fanRig) stream(ctx context.Context, rate float64, sent *sync.WaitGroup,
 }
 
 // probe runs command round trips from every client, each one at a time at
-// rate per second, until ctx ends.
-func (r *fanRig) probe(ctx context.Context, rate float64) *Latency {
+// rate per second, until ctx ends. The clients' probes are spread evenly over
+// the period (client i starts i/N of a period late), like independent users;
+// with burst they all fire at the same instant, so each round trip also waits
+// behind the others of its burst.
+func (r *fanRig) probe(ctx context.Context, rate float64, burst bool) *Latency {
 	var mu sync.Mutex
 	var samples []float64
 	errs := 0
 	var wg sync.WaitGroup
+	period := time.Duration(float64(time.Second) / rate)
 	for i, c := range r.clients {
 		wg.Go(func() {
-			tk := time.NewTicker(time.Duration(float64(time.Second) / rate))
+			if !burst && !sleep(ctx, period*time.Duration(i)/time.Duration(len(r.clients))) {
+				return
+			}
+			tk := time.NewTicker(period)
 			defer tk.Stop()
 			for k := i; ; k++ {
 				select {
@@ -316,7 +323,7 @@ func (r *fanRig) window(ctx context.Context, cfg *Config, rate float64, probeRat
 	go func() {
 		defer close(probed)
 		if probeRate > 0 {
-			lat = r.probe(pctx, probeRate)
+			lat = r.probe(pctx, probeRate, cfg.ProbeBurst)
 		}
 	}()
 	a, err := m.sample()
