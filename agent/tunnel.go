@@ -427,8 +427,9 @@ func (l *link) pump(ctx context.Context) {
 }
 
 // telemetry takes a sample and queues it, replacing an unsent older one.
+// Nothing is sampled while nobody watches or the owner paused Tether.
 func (l *link) telemetry(ctx context.Context) {
-	if l.watchers.Load() == 0 {
+	if l.watchers.Load() == 0 || l.a.paused() {
 		return
 	}
 	t, err := l.a.cfg.Sampler.Sample(ctx)
@@ -528,7 +529,8 @@ func (l *link) flushEvents(send func([]byte) error, moveTimer *time.Timer) error
 }
 
 // mouse watches the pointer while somebody watches the device and the owner
-// shares mouse activity, and stops watching as soon as either ends. It looks
+// shares mouse activity and has not paused Tether, and stops watching as soon
+// as any of that ends. It looks
 // again whenever the watchers change and every SettingsPoll. Owned by serve.
 func (l *link) mouse(ctx context.Context) {
 	a := l.a
@@ -564,7 +566,7 @@ func (l *link) mouse(ctx context.Context) {
 	}
 	defer halt()
 	for {
-		want := l.watchers.Load() > 0 && a.mouseShared()
+		want := l.watchers.Load() > 0 && a.mouseShared() && !a.paused()
 		switch {
 		case want && stop == nil && (failedAt.IsZero() || time.Since(failedAt) >= a.mouseRetry):
 			stop, done = start()
