@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-desktop/tether/internal/desktoptest"
 	"github.com/tether-desktop/tether/relay/protocol"
 )
 
@@ -70,8 +71,8 @@ func TestNoDisplay(t *testing.T) {
 // pointer events seen through gohook, and typing into xev.
 func TestDisplay(t *testing.T) {
 	if !isChild(t.Name()) {
-		needTools(t, "Xvfb", "xdotool", "xsetroot", "xev")
-		display := startXvfb(t, "1280x800x24")
+		desktoptest.Need(t, "Xvfb", "xdotool", "xsetroot", "xev")
+		display := desktoptest.Xvfb(t, "1280x800x24")
 		runChild(t, t.Name(), nil, "DISPLAY="+display)
 		return
 	}
@@ -92,7 +93,7 @@ func TestDisplay(t *testing.T) {
 	})
 
 	t.Run("capture a painted root window", func(t *testing.T) {
-		run(t, display, "xsetroot", "-solid", "#336699")
+		desktoptest.Run(t, display, "xsetroot", "-solid", "#336699")
 		img, err := d.Capture(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -113,7 +114,7 @@ func TestDisplay(t *testing.T) {
 			if err := d.MoveMouse(ctx, p[0], p[1]); err != nil {
 				t.Fatal(err)
 			}
-			out := run(t, display, "xdotool", "getmouselocation")
+			out := desktoptest.Run(t, display, "xdotool", "getmouselocation")
 			if want := fmt.Sprintf("x:%d y:%d ", p[0], p[1]); !strings.HasPrefix(out, want) {
 				t.Errorf("xdotool getmouselocation = %q, want %q…", out, want)
 			}
@@ -143,13 +144,13 @@ func TestDisplay(t *testing.T) {
 			if i > 600 { // hang guard only
 				t.Fatalf("no move seen; events: %+v", got)
 			}
-			run(t, display, "xdotool", "mousemove", "7", fmt.Sprint(i%500))
+			desktoptest.Run(t, display, "xdotool", "mousemove", "7", fmt.Sprint(i%500))
 			time.Sleep(50 * time.Millisecond)
 		}
 		mu.Lock()
 		got = nil
 		mu.Unlock()
-		run(t, display, "xdotool", "mousemove", "200", "300", "click", "1", "click", "3", "mousemove", "210", "310", "click", "2", "click", "5")
+		desktoptest.Run(t, display, "xdotool", "mousemove", "200", "300", "click", "1", "click", "3", "mousemove", "210", "310", "click", "2", "click", "5")
 		for i := 0; !seen(func(e protocol.MouseEvent) bool { return e.Kind == protocol.MouseScroll }); i++ {
 			if i > 600 { // hang guard only
 				t.Fatalf("no scroll seen; events: %+v", got)
@@ -157,7 +158,7 @@ func TestDisplay(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		// A capture while the pointer is watched sees the screen too.
-		run(t, display, "xsetroot", "-solid", "#993366")
+		desktoptest.Run(t, display, "xsetroot", "-solid", "#993366")
 		img, err := d.Capture(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +209,7 @@ func TestDisplay(t *testing.T) {
 			out, _ := exec.Command("env", "DISPLAY="+display, "xdotool", "search", "--name", "tether-xev").Output()
 			win = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 		}
-		run(t, display, "xdotool", "windowfocus", "--sync", win)
+		desktoptest.Run(t, display, "xdotool", "windowfocus", "--sync", win)
 		if err := d.TypeText(ctx, text); err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ package main
 // and agent processes, the agent on a real X server (Xvfb).
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -22,64 +21,9 @@ import (
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/internal/desktoptest"
 	"github.com/tether-desktop/tether/relay/protocol"
 )
-
-// deskNeed skips when a tool is missing, unless TETHER_REQUIRE_DESKTOP is
-// set (scripts/test sets it): then the test fails.
-func deskNeed(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("TETHER_REQUIRE_DESKTOP") != "" {
-				t.Fatalf("%s is required (TETHER_REQUIRE_DESKTOP is set): %v", n, err)
-			}
-			t.Skipf("%s not found (scripts/setup --test installs it)", n)
-		}
-	}
-}
-
-// deskXvfb runs Xvfb -noreset on a display number it picks (-displayfd)
-// and returns DISPLAY; it stops with the test.
-func deskXvfb(t *testing.T) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-noreset", "-nolisten", "tcp", "-screen", "0", "1280x800x24")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	got := make(chan string, 1)
-	go func() { line, _ := bufio.NewReader(r).ReadString('\n'); got <- strings.TrimSpace(line) }()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatal("Xvfb exited without a display number")
-		}
-		return ":" + n
-	case <-time.After(hangGuard):
-		t.Fatal("Xvfb did not report its display number")
-	}
-	return ""
-}
-
-// deskRun runs an X tool on display and returns its output.
-func deskRun(t *testing.T, display, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // relayedEvents reads tether_messages_relayed_total{type="event"} from the relay.
 func relayedEvents(t *testing.T, relayURL string) int {
@@ -146,8 +90,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs both binaries")
 	}
-	deskNeed(t, "Xvfb", "xdotool", "xsetroot", "xev")
-	display := deskXvfb(t)
+	desktoptest.Need(t, "Xvfb", "xdotool", "xsetroot", "xev")
+	display := desktoptest.Xvfb(t, "1280x800x24")
 	dir := t.TempDir()
 	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
 	home := filepath.Join(dir, "home")
@@ -189,7 +133,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 			}
 		}()
 		for i := 0; ; i++ {
-			deskRun(t, display, "xdotool", "mousemove", "5", fmt.Sprint(5+i%100))
+			desktoptest.Run(t, display, "xdotool", "mousemove", "5", fmt.Sprint(5+i%100))
 			select {
 			case _, ok := <-got:
 				if !ok {
@@ -200,7 +144,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 			}
 			break
 		}
-		deskRun(t, display, "xdotool", "mousemove", "200", "300", "click", "1", "mousemove", "640", "400", "click", "3", "click", "4")
+		desktoptest.Run(t, display, "xdotool", "mousemove", "200", "300", "click", "1", "mousemove", "640", "400", "click", "3", "click", "4")
 		start := time.Now()
 		want := []protocol.MouseEvent{
 			{Kind: protocol.MouseMove, X: 200, Y: 300},
@@ -227,7 +171,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		if res := c.command(device, "mouse_move", map[string]int{"x": 321, "y": 123}); code(res) != "ok" {
 			t.Fatalf("mouse_move: %s %+v", code(res), res.Error)
 		}
-		if out := deskRun(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:321 y:123 ") {
+		if out := desktoptest.Run(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:321 y:123 ") {
 			t.Errorf("pointer at %q, want x:321 y:123", out)
 		}
 		res := c.command(device, "mouse_move", map[string]int{"x": 1280, "y": 5})
@@ -240,13 +184,13 @@ func TestDesktopEndToEnd(t *testing.T) {
 		if res := c.command(device, "mouse_click", map[string]any{"button": "left", "x": 10, "y": 20}); code(res) != "ok" {
 			t.Errorf("mouse_click: %s %+v", code(res), res.Error)
 		}
-		if out := deskRun(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:10 y:20 ") {
+		if out := desktoptest.Run(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:10 y:20 ") {
 			t.Errorf("pointer at %q after mouse_click at 10,20", out)
 		}
 	})
 
 	t.Run("screenshot of a painted root window", func(t *testing.T) {
-		deskRun(t, display, "xsetroot", "-solid", "#336699")
+		desktoptest.Run(t, display, "xsetroot", "-solid", "#336699")
 		res := c.command(device, "screenshot", map[string]string{"format": "png"})
 		if code(res) != "ok" {
 			t.Fatalf("screenshot: %s %+v", code(res), res.Error)
@@ -295,7 +239,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 			win = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 			return win != ""
 		})
-		deskRun(t, display, "xdotool", "windowfocus", "--sync", win)
+		desktoptest.Run(t, display, "xdotool", "windowfocus", "--sync", win)
 		if res := c.command(device, "type_text", map[string]string{"text": text}); code(res) != "ok" {
 			t.Fatalf("type_text: %s %+v", code(res), res.Error)
 		}
@@ -318,7 +262,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		})
 		before := relayedEvents(t, relay.url)
 		for i := range 10 {
-			deskRun(t, display, "xdotool", "mousemove", fmt.Sprint(100+i*10), "200", "click", "1")
+			desktoptest.Run(t, display, "xdotool", "mousemove", fmt.Sprint(100+i*10), "200", "click", "1")
 		}
 		// The watcher stops as soon as the count reaches 0; a telemetry or
 		// event frame would be relayed within a few hundred milliseconds.

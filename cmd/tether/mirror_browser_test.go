@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -12,78 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/tether-desktop/tether/internal/desktoptest"
 )
-
-// mirrorNeed returns the path of each tool, skipping the test when one is
-// missing, unless TETHER_REQUIRE_DESKTOP is set (scripts/test sets it): then
-// it fails.
-func mirrorNeed(t *testing.T, names ...string) []string {
-	t.Helper()
-	paths := make([]string, len(names))
-	for i, n := range names {
-		p, err := exec.LookPath(n)
-		if n == "chromium" && err != nil {
-			if c := chromium(); c != "" {
-				p, err = c, nil
-			}
-		}
-		if err != nil {
-			if os.Getenv("TETHER_REQUIRE_DESKTOP") != "" {
-				t.Fatalf("%s is required (TETHER_REQUIRE_DESKTOP is set); scripts/setup --test installs it: %v", n, err)
-			}
-			t.Skipf("%s not found (scripts/setup --test installs it): %v", n, err)
-		}
-		paths[i] = p
-	}
-	return paths
-}
-
-// mirrorXvfb runs an X server with one screen of the given geometry on a
-// display number it picks itself (-displayfd), with -noreset so the pointer
-// stays put when the last client leaves. It returns the DISPLAY value and
-// stops with the test.
-func mirrorXvfb(t *testing.T, geometry string) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-noreset", "-nolisten", "tcp", "-screen", "0", geometry)
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	got := make(chan string, 1)
-	go func() { // ends when Xvfb writes its number or exits (r is closed by the defer above)
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		got <- strings.TrimSpace(line)
-	}()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatal("Xvfb exited without a display number")
-		}
-		return ":" + n
-	case <-time.After(hangGuard):
-		t.Fatal("Xvfb did not report its display number")
-		return ""
-	}
-}
-
-// xdo runs xdotool on display and returns its output.
-func xdo(t *testing.T, display string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("xdotool", args...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // TestBrowserMirrorAndScreenshot is the desktop's reach seen from the control
 // page, all real: an X server (Xvfb), the relay and agent binaries, and
@@ -94,9 +23,12 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an X server and a browser")
 	}
-	tools := mirrorNeed(t, "Xvfb", "xdotool", "xsetroot", "chromium")
-	browser := tools[3]
-	display := mirrorXvfb(t, "1280x800x24")
+	desktoptest.Need(t, "Xvfb", "xdotool", "xsetroot")
+	browser := chromium()
+	if browser == "" {
+		browser = desktoptest.Need(t, "chromium")[0] // skips or fails
+	}
+	display := desktoptest.Xvfb(t, "1280x800x24")
 
 	dir := t.TempDir()
 	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
@@ -156,7 +88,7 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 	// Sharing starts once the agent has read its settings and sees a
 	// watcher: nudge the pointer until the first move shows up.
 	for i := 0; ; i++ {
-		xdo(t, display, "mousemove", fmt.Sprint(20+i%50), "20")
+		desktoptest.Run(t, display, "xdotool", "mousemove", fmt.Sprint(20+i%50), "20")
 		if a := attrs(); a["x"] != "" {
 			break
 		}
@@ -165,10 +97,10 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	xdo(t, display, "mousemove", "300", "200")
+	desktoptest.Run(t, display, "xdotool", "mousemove", "300", "200")
 	until("mirror at 300,200", `document.getElementById('mirror').dataset.x === '300' && document.getElementById('mirror').dataset.y === '200'`)
 	clicks := attrs()["clicks"]
-	xdo(t, display, "click", "1")
+	desktoptest.Run(t, display, "xdotool", "click", "1")
 	until("the click counted", fmt.Sprintf(`document.getElementById('mirror').dataset.clicks === '%d'`, atoi(clicks)+1))
 	until("the click logged", `!!document.querySelector('#log li[data-event="mouse_click"]')`)
 	if s, _ := chromedp.Run(ctx, chromedp.Text(`#log li[data-event="mouse_click"]`)); !strings.Contains(s, `"left"`) || !strings.Contains(s, "x 300, y 200") {
@@ -182,7 +114,7 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	until("mouse_move answered", `document.querySelector('#log li[data-id="c1"]')?.dataset.status === 'ok'`)
-	if loc := xdo(t, display, "getmouselocation"); !strings.HasPrefix(loc, "x:640 y:400 ") {
+	if loc := desktoptest.Run(t, display, "xdotool", "getmouselocation"); !strings.HasPrefix(loc, "x:640 y:400 ") {
 		t.Errorf("pointer after mouse_move: %q, want x:640 y:400", loc)
 	}
 	until("mirror at 640,400", `document.getElementById('mirror').dataset.x === '640' && document.getElementById('mirror').dataset.y === '400'`)

@@ -23,25 +23,12 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/tether-desktop/tether/assets"
+	"github.com/tether-desktop/tether/internal/desktoptest"
 	"github.com/tether-desktop/tether/relay/protocol"
 	"github.com/tether-desktop/tether/tray"
 )
 
 const trayChildEnv = "TETHER_TRAY_TEST_CHILD"
-
-// needTool returns the path of tool, or skips the test when it is missing and
-// TETHER_REQUIRE_DESKTOP is unset (CI sets it: there a missing tool fails).
-func needTool(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("TETHER_REQUIRE_DESKTOP") != "" {
-			t.Fatalf("%s is needed (scripts/setup --test installs it): %v", tool, err)
-		}
-		t.Skipf("%s not found: %v", tool, err)
-	}
-	return p
-}
 
 // inPrivateBus runs test name again in a child process of this test binary
 // under dbus-run-session, and reports whether this process is that child.
@@ -50,7 +37,7 @@ func inPrivateBus(t *testing.T, name string) bool {
 	if os.Getenv(trayChildEnv) == name {
 		return true
 	}
-	runner := needTool(t, "dbus-run-session")
+	runner := desktoptest.Need(t, "dbus-run-session")[0]
 	cmd := exec.Command(runner, "--", os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout=5m")
 	cmd.Env = append(os.Environ(), trayChildEnv+"="+name)
 	out, err := cmd.CombinedOutput()
