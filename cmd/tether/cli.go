@@ -485,7 +485,7 @@ func (c *cli) startService(ctx context.Context, args []string) error {
 	}
 	err = in.Start()
 	if errors.Is(err, installer.ErrNoManager) {
-		if c.agentRunning() {
+		if _, running := c.runningAgent(); running {
 			fmt.Fprintln(c.stdout, "Tether is already running.")
 			return nil
 		}
@@ -521,8 +521,8 @@ func (c *cli) stopService(ctx context.Context, args []string) error {
 	}
 	err = in.Stop()
 	if errors.Is(err, installer.ErrNoManager) {
-		st, rerr := agent.ReadStatus(c.configDir)
-		if rerr != nil || !c.agentRunning() {
+		st, running := c.runningAgent()
+		if !running {
 			fmt.Fprintln(c.stdout, "Tether is not running.")
 			return nil
 		}
@@ -542,10 +542,10 @@ func (c *cli) stopService(ctx context.Context, args []string) error {
 	return nil
 }
 
-// agentRunning reports whether status.json says an agent runs now.
-func (c *cli) agentRunning() bool {
+// runningAgent reads status.json and reports whether it says an agent runs now.
+func (c *cli) runningAgent() (agent.Status, bool) {
 	st, err := agent.ReadStatus(c.configDir)
-	return err == nil && st.State != agent.StateStopped && time.Since(st.Updated) < staleAfter
+	return st, err == nil && st.State != agent.StateStopped && time.Since(st.Updated) < staleAfter
 }
 
 // credentials returns this computer's credentials for the relay,
