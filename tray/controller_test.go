@@ -1,13 +1,9 @@
 package tray
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +11,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/commands"
-	"github.com/tether-desktop/tether/relay/server"
-	"github.com/tether-desktop/tether/relay/store"
+	"github.com/tether-desktop/tether/internal/relaytest"
 )
 
 const hangGuard = 30 * time.Second
@@ -37,34 +32,10 @@ func (f *fakeAutostart) Installed() (bool, error) { f.mu.Lock(); defer f.mu.Unlo
 func (f *fakeAutostart) Install() error           { f.mu.Lock(); defer f.mu.Unlock(); f.on = true; return nil }
 func (f *fakeAutostart) Uninstall() error         { f.mu.Lock(); defer f.mu.Unlock(); f.on = false; return nil }
 
-func startRelay(t *testing.T) string {
-	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	srv, err := server.New(server.Config{Store: st, PublicURL: "http://" + hs.Listener.Addr().String(),
-		CodeKey: bytes.Repeat([]byte{7}, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-		st.Close()
-	})
-	return hs.URL
-}
-
 // TestControllerAgainstTheRelay drives the controller's clicks with a real
 // agent and relay in this process; the browser opener is a function.
 func TestControllerAgainstTheRelay(t *testing.T) {
-	relay := startRelay(t)
+	relay := relaytest.Start(t)
 	dir := t.TempDir()
 	a, err := agent.New(agent.Config{RelayURL: relay, ConfigDir: dir, Name: "tray-test",
 		Commands: commands.Builtin(quietDesktop{}), SettingsPoll: time.Hour})

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,39 +16,11 @@ import (
 	"rsc.io/qr"
 
 	"github.com/tether-desktop/tether/agent"
-	"github.com/tether-desktop/tether/relay/server"
-	"github.com/tether-desktop/tether/relay/store"
+	"github.com/tether-desktop/tether/internal/relaytest"
 )
 
 // cliHangGuard bounds waits that only fail when something hangs.
 const cliHangGuard = 20 * time.Second
-
-// startLocalRelay runs the real relay on 127.0.0.1 with a fresh store.
-func startLocalRelay(t *testing.T) string {
-	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	srv, err := server.New(server.Config{
-		Store: st, PublicURL: "http://" + hs.Listener.Addr().String(),
-		CodeKey: bytes.Repeat([]byte{7}, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cliHangGuard)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-		st.Close()
-	})
-	return hs.URL
-}
 
 // runCLI runs one command line in-process with a private config dir and
 // relay (through the environment, as a user would set them).
@@ -134,7 +104,7 @@ func TestAllowDenyEditTheSettings(t *testing.T) {
 }
 
 func TestPairRunStatusUnpairAgainstTheRelay(t *testing.T) {
-	relay := startLocalRelay(t)
+	relay := relaytest.Start(t)
 	dir := cliEnv(t, relay)
 
 	// pair registers first, then prints only JSON on stdout.
@@ -222,7 +192,7 @@ func TestPairRunStatusUnpairAgainstTheRelay(t *testing.T) {
 	}
 
 	// The relay forgot the device (a new relay database): pair registers again.
-	other := startLocalRelay(t)
+	other := relaytest.Start(t)
 	stale := agent.Credentials{Relay: other, DeviceID: "d_gone", DeviceToken: "gone"}
 	if err := agent.SaveCredentials(dir, stale); err != nil {
 		t.Fatal(err)
