@@ -40,7 +40,7 @@ import (
 	"github.com/tether-desktop/tether/agent/backoff"
 	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/agent/telemetry"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // Sampler takes one telemetry sample; it must not sleep. *telemetry.Sampler

@@ -19,7 +19,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent/backoff"
 	"github.com/tether-desktop/tether/agent/commands"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // testConfig returns a Config for an agent talking to r from a fresh dir.

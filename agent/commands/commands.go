@@ -11,7 +11,7 @@ import (
 	"image"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // Handler runs one command whose args were already validated against its

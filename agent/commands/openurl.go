@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // OpenURLMax is the longest link open_url accepts, in characters.

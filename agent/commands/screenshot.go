@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/image/draw"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // Bounds of the screenshot command's max_width argument.

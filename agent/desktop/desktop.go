@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/tether-desktop/tether/agent/commands"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // recheckEvery is how long a failed availability check is trusted before it

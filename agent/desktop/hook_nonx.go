@@ -8,7 +8,7 @@ import (
 
 	hook "github.com/robotn/gohook"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // watchPointer reports pointer events through gohook until ctx ends.

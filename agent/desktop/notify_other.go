@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // notifier is the stand-in on systems without a notification backend here.

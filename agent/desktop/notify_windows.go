@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"unicode/utf16"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // notifier shows a Windows toast through Windows PowerShell and WinRT. The

@@ -5,7 +5,7 @@ package desktop
 import (
 	"context"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 const noOpener = "this build of the agent cannot open links on this system"

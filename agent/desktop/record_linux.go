@@ -97,7 +97,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // recordPoll is how often the recording is read.

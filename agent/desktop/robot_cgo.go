@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-vgo/robotgo"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // robotMu serialises every robotgo call: robotgo keeps one connection to the

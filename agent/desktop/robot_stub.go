@@ -7,7 +7,7 @@ import (
 	"errors"
 	"image"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // noRobot is why a build without cgo (or for another OS) cannot reach the

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // displayCommands need the display; their availability is the display's.

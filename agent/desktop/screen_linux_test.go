@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/tether-desktop/tether/internal/desktoptest"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // TestNoDisplay checks that without a usable X display every display

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // asoundrcFile routes ALSA's default device into a raw file: signed 16-bit

@@ -80,7 +80,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // displayCheck reports why no X display can be used, or "" when one opens.

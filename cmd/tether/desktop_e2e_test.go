@@ -22,7 +22,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/internal/desktoptest"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // relayedEvents reads tether_messages_relayed_total{type="event"} from the relay.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // TestEndToEnd runs the real relay and the real agent as processes on

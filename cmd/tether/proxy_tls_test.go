@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // relayHost resolves to loopback (scripts/setup --test puts it in /etc/hosts)

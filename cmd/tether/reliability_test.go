@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // faultBound is how long the default timings may take to notice a dead link

@@ -24,7 +24,7 @@ import (
 
 	"github.com/tether-desktop/tether/assets"
 	"github.com/tether-desktop/tether/internal/desktoptest"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 	"github.com/tether-desktop/tether/tray"
 )
 

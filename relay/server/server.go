@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 	"github.com/tether-desktop/tether/relay/store"
 	"github.com/tether-desktop/tether/relay/web"
 )

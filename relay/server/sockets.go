@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 	"github.com/tether-desktop/tether/relay/store"
 )
 

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 //go:embed index.html static

@@ -1,5 +1,5 @@
 // Command forms generated from the CommandSpec list a device advertises
-// (see relay/protocol/spec.go), and reading their arguments back.
+// (see protocol/spec.go), and reading their arguments back.
 
 import { humanize } from './format.js';
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tether-desktop/tether/relay/protocol"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // nested returns a frame whose deepest nesting is exactly depth levels: the
