@@ -588,6 +588,9 @@ func (c *cli) pair(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, running := c.runningAgent(); !running {
+		fmt.Fprintf(c.stderr, "No Tether agent runs with the settings in %s: the browser will see this computer offline until `tether run` starts it.\n", c.configDir)
+	}
 	if c.json {
 		return writeJSON(c.stdout, map[string]string{
 			"code": p.Code, "url": p.URL, "expires_at": p.ExpiresAt.UTC().Format(time.RFC3339),
