@@ -27,14 +27,15 @@ const cliHangGuard = 20 * time.Second
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = runContext(context.Background(), args, &out, &errb)
+	code = runContext(context.Background(), os.Getenv, args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
 func cliEnv(t *testing.T, relay string) string {
 	dir := filepath.Join(t.TempDir(), "tether")
 	t.Setenv("TETHER_CONFIG_DIR", dir)
-	t.Setenv("TETHER_RELAY", relay)
+	t.Setenv("TETHER_AGENT_RELAY", relay)
+	t.Setenv("TETHER_RELAY", "")
 	t.Setenv("TETHER_ENROLL_TOKEN", "")
 	return dir
 }
@@ -147,7 +148,7 @@ func TestPairRunStatusUnpairAgainstTheRelay(t *testing.T) {
 	done := make(chan int, 1)
 	runLog := &syncWriter{}
 	go func() {
-		done <- runContext(ctx, []string{"run", "--no-tray", "--name", "cli-test"}, io.Discard, runLog)
+		done <- runContext(ctx, os.Getenv, []string{"run", "--no-tray", "--name", "cli-test"}, io.Discard, runLog)
 	}()
 	defer func() {
 		if t.Failed() {
@@ -260,6 +261,43 @@ func TestQRCodeReadsBack(t *testing.T) {
 						}
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestRelayEnvNames: TETHER_AGENT_RELAY names the relay; the older
+// TETHER_RELAY still works, with a notice; the flag wins over both.
+func TestRelayEnvNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		wantRelay  string
+		wantNotice bool
+	}{
+		{"new name", map[string]string{"TETHER_AGENT_RELAY": "http://new.example"}, nil, "http://new.example", false},
+		{"old name", map[string]string{"TETHER_RELAY": "http://old.example"}, nil, "http://old.example", true},
+		{"both", map[string]string{"TETHER_AGENT_RELAY": "http://new.example", "TETHER_RELAY": "http://old.example"}, nil, "http://new.example", false},
+		{"flag wins", map[string]string{"TETHER_AGENT_RELAY": "http://new.example"}, []string{"--relay", "http://flag.example"}, "http://flag.example", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["TETHER_CONFIG_DIR"] = dir
+			var out, errb bytes.Buffer
+			args := append(tc.args, "status", "--json")
+			if code := runContext(context.Background(), func(k string) string { return tc.env[k] }, args, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var st statusReport
+			if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Relay != tc.wantRelay {
+				t.Errorf("relay %q, want %q", st.Relay, tc.wantRelay)
+			}
+			if got := strings.Contains(errb.String(), "TETHER_RELAY is deprecated"); got != tc.wantNotice {
+				t.Errorf("notice printed: %v, want %v (stderr %q)", got, tc.wantNotice, errb.String())
 			}
 		})
 	}

@@ -186,7 +186,7 @@ func agentEnv(t testing.TB, home string) []string {
 	if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte(asoundrc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"HOME=" + home, "DISPLAY=", "DBUS_SESSION_BUS_ADDRESS=", "TETHER_CONFIG_DIR=", "TETHER_RELAY="}
+	return []string{"HOME=" + home, "DISPLAY=", "DBUS_SESSION_BUS_ADDRESS=", "TETHER_CONFIG_DIR=", "TETHER_RELAY=", "TETHER_AGENT_RELAY="}
 }
 
 func startAgent(t testing.TB, relayURL, configDir string, env []string) *agentProc {

@@ -296,7 +296,7 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := agentEnv(t, home)
-	env = append(env[:0:0], "HOME="+home, "DISPLAY=", "TETHER_CONFIG_DIR=", "TETHER_RELAY=",
+	env = append(env[:0:0], "HOME="+home, "DISPLAY=", "TETHER_CONFIG_DIR=", "TETHER_RELAY=", "TETHER_AGENT_RELAY=",
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	configDir := filepath.Join(home, "tether")
 	_, tether := binaries(t)

@@ -32,7 +32,7 @@ func TestInstallStartStopUninstall(t *testing.T) {
 	}
 	before := snap()
 	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=", "DISPLAY=", "DBUS_SESSION_BUS_ADDRESS=",
-		"TETHER_CONFIG_DIR=" + configDir, "TETHER_RELAY=", "PATH=" + t.TempDir()}
+		"TETHER_CONFIG_DIR=" + configDir, "TETHER_RELAY=", "TETHER_AGENT_RELAY=", "PATH=" + t.TempDir()}
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(tether, args...)

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/commands"
+)
+
+// known builds the command set of this build, for names and defaults only.
+func known(s agent.Settings) *commands.Dispatcher {
+	return commands.NewDispatcher(commands.Builtin(namesOnly{}),
+		func(string) bool { return false }, func() bool { return s.Paused })
+}
+
+// allowedNames returns the commands the settings switch on, sorted.
+func allowedNames(s agent.Settings) []string {
+	d := known(s)
+	var on []string
+	for _, n := range d.Names() {
+		if s.Allowed(n, d.DefaultOn(n)) {
+			on = append(on, n)
+		}
+	}
+	return on
+}
+
+func (c *cli) setAllowed(names []string, on bool) error {
+	if len(names) == 0 {
+		return fmt.Errorf("%w: name at least one command", errUsage)
+	}
+	s, err := agent.LoadSettings(c.configDir)
+	if err != nil {
+		return err
+	}
+	d := known(s)
+	for _, n := range names {
+		if n != "mouse" && !d.Known(n) {
+			return fmt.Errorf("unknown command %q; known: %s", n, strings.Join(append(d.Names(), "mouse"), ", "))
+		}
+	}
+	for _, n := range names {
+		if n == "mouse" {
+			s.Mouse = on
+		} else {
+			s.Set(n, on)
+		}
+	}
+	if err := agent.SaveSettings(c.configDir, s); err != nil {
+		return err
+	}
+	word := "off"
+	if on {
+		word = "on"
+	}
+	for _, n := range names {
+		fmt.Fprintf(c.stdout, "%s: %s\n", n, word)
+	}
+	return nil
+}
+
+// namesOnly stands in for the desktop where only the command set's names and
+// defaults are wanted; nothing is ever run through it.
+type namesOnly struct{}
+
+func (namesOnly) Beep(context.Context, int, time.Duration) error { return errors.New("not running") }
+func (namesOnly) Notify(context.Context, string, string) error   { return errors.New("not running") }
+func (namesOnly) Unavailable() map[string]string                 { return nil }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/desktop"
+	"github.com/tether-desktop/tether/installer"
+	"github.com/tether-desktop/tether/tray"
+)
+
+// deviceName is the name used when this command has to register the device.
+func (c *cli) deviceName() string {
+	if s, err := agent.LoadSettings(c.configDir); err == nil && s.Name != "" {
+		return s.Name
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "desktop"
+}
+
+func (c *cli) runAgent(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	if c.autostart && !c.autostartWanted() {
+		return nil
+	}
+	level := slog.LevelInfo
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	if c.unattended {
+		c.noTray = true
+		return installer.RunUnattended(ctx, c.installerConfig(), func(ctx context.Context) error {
+			return c.runHeadlessOrTray(ctx, log)
+		})
+	}
+	return c.runHeadlessOrTray(ctx, log)
+}
+
+// runHeadlessOrTray runs the agent until ctx ends (or Quit in the tray): in
+// another goroutine with the tray on this one when a desktop session is
+// there, else on this goroutine.
+func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
+	useTray := !c.noTray
+	if useTray {
+		if err := tray.SessionBusAvailable(); err != nil {
+			log.Info("no tray icon; running headless", "reason", err)
+			useTray = false
+		}
+	}
+	desk := desktop.New(log)
+	defer desk.Close()
+	a, err := agent.New(agent.Config{
+		RelayURL:    c.relay,
+		ConfigDir:   c.configDir,
+		Name:        c.name,
+		EnrollToken: c.enrollToken,
+		HTTPClient:  c.http,
+		Dialer:      c.dialer,
+		Version:     version,
+		Logger:      log,
+		Desktop:     desk,
+	})
+	if err != nil {
+		return err
+	}
+	if !useTray {
+		if err := a.Run(ctx); err != nil {
+			return err
+		}
+		log.Info("agent stopped")
+		return nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tc := tray.Config{Agent: a, Quit: cancel, Logger: log}
+	if in, err := installer.New(c.installerConfig()); err == nil {
+		tc.Autostart = in
+	} else {
+		log.Warn("Start at login is not available", "err", err)
+	}
+	ctrl, err := tray.NewController(tc)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx) }() // owned here: waited for below
+	trayErr := tray.Run(ctx, ctrl)     // on this goroutine: macOS wants the main thread
+	if trayErr != nil {
+		log.Warn("tray stopped", "err", trayErr)
+		if ctx.Err() == nil {
+			<-ctx.Done() // keep running headless until asked to stop
+		}
+	}
+	cancel()
+	err = <-errc
+	log.Info("agent stopped")
+	return err
+}
+
+// autostartWanted reports whether the packaged autostart entry should start
+// the agent: only for a user who set Tether up (a config directory with
+// credentials or settings), and not when a systemd user unit of Tether is
+// enabled (it starts the agent itself).
+func (c *cli) autostartWanted() bool {
+	_, errC := os.Stat(filepath.Join(c.configDir, agent.CredentialsFile))
+	_, errS := os.Stat(filepath.Join(c.configDir, agent.SettingsFile))
+	if errC != nil && errS != nil {
+		return false
+	}
+	in, err := installer.New(installer.Config{Exe: "/usr/bin/tether", Target: installer.SystemdUser})
+	if err != nil {
+		return true
+	}
+	wants := filepath.Join(filepath.Dir(in.Path()), "graphical-session.target.wants", installer.UnitName)
+	_, err = os.Lstat(wants)
+	return err != nil
+}

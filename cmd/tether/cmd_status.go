@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/installer"
+)
+
+// runningAgent reads status.json and reports whether it says an agent runs now.
+func (c *cli) runningAgent() (agent.Status, bool) {
+	st, err := agent.ReadStatus(c.configDir)
+	return st, err == nil && st.State != agent.StateStopped && time.Since(st.Updated) < staleAfter
+}
+
+// statusReport is what `tether status --json` prints.
+type statusReport struct {
+	Relay    string `json:"relay"`
+	DeviceID string `json:"device_id,omitempty"`
+	// State is the running agent's state, or "not running" when there is
+	// no status file or it was not refreshed for a long time.
+	State     string        `json:"state"`
+	Agent     *agent.Status `json:"agent,omitempty"` // the status file, if any
+	AgeS      float64       `json:"status_age_s,omitempty"`
+	Allowed   []string      `json:"allowed"`
+	Mouse     bool          `json:"mouse"`
+	Paused    bool          `json:"paused"`
+	ConfigDir string        `json:"config_dir"`
+	// Service says how Tether starts at login: the target and whether it
+	// is installed.
+	Service serviceReport `json:"service"`
+}
+
+// serviceReport is the start-at-login part of `tether status`.
+type serviceReport struct {
+	Target    string `json:"target"`
+	Path      string `json:"path"`
+	Installed bool   `json:"installed"`
+}
+
+// staleAfter: the running agent rewrites status.json at least every minute.
+const staleAfter = 3 * time.Minute
+
+func (c *cli) status(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	s, err := agent.LoadSettings(c.configDir)
+	if err != nil {
+		return err
+	}
+	r := statusReport{Relay: c.relayURL(), Allowed: allowedNames(s), Mouse: s.Mouse, Paused: s.Paused, ConfigDir: c.configDir}
+	if creds, err := agent.LoadCredentials(c.configDir); err == nil && creds.Valid(r.Relay) {
+		r.DeviceID = creds.DeviceID
+	}
+	if in, err := installer.New(c.installerConfig()); err == nil {
+		ok, _ := in.Installed()
+		r.Service = serviceReport{Target: string(in.Target()), Path: in.Path(), Installed: ok}
+	}
+	r.State = "not running"
+	if st, err := agent.ReadStatus(c.configDir); err == nil {
+		r.Agent = &st
+		age := time.Since(st.Updated)
+		r.AgeS = age.Round(time.Millisecond).Seconds()
+		if age < staleAfter || st.State == agent.StateStopped {
+			r.State = st.State
+		}
+	}
+	if c.json {
+		return writeJSON(c.stdout, r)
+	}
+	w := c.stdout
+	fmt.Fprintf(w, "Relay:     %s\n", r.Relay)
+	if r.DeviceID == "" {
+		fmt.Fprintln(w, "Device:    not registered yet")
+	} else {
+		fmt.Fprintf(w, "Device:    %s\n", r.DeviceID)
+	}
+	switch st := r.Agent; {
+	case st == nil:
+		fmt.Fprintln(w, "State:     not running (no status file)")
+	default:
+		age := time.Duration(r.AgeS * float64(time.Second)).Round(time.Second)
+		line := fmt.Sprintf("%s since %s (status written %s ago)", r.State, st.Since.Local().Format("2006-01-02 15:04:05"), age)
+		if r.State == "not running" {
+			line = fmt.Sprintf("not running (last status %q written %s ago)", st.State, age)
+		}
+		fmt.Fprintf(w, "State:     %s\n", line)
+		if r.State == agent.StateConnected {
+			fmt.Fprintf(w, "Watchers:  %d\n", st.Watchers)
+		}
+		if st.LastError != "" && r.State != agent.StateConnected && r.State != "not running" {
+			fmt.Fprintf(w, "Error:     %s\n", st.LastError)
+			if !st.NextRetry.IsZero() {
+				fmt.Fprintf(w, "Retry at:  %s\n", st.NextRetry.Local().Format("15:04:05"))
+			}
+		}
+	}
+	allowed := "none"
+	if len(r.Allowed) > 0 {
+		allowed = strings.Join(r.Allowed, ", ")
+	}
+	fmt.Fprintf(w, "Allowed:   %s\n", allowed)
+	if r.Agent != nil && r.State != "not running" {
+		for _, name := range slices.Sorted(maps.Keys(r.Agent.Unavailable)) {
+			fmt.Fprintf(w, "Unavailable: %s: %s\n", name, r.Agent.Unavailable[name])
+		}
+	}
+	fmt.Fprintf(w, "Mouse:     %s\n", onOff(r.Mouse))
+	if r.Paused {
+		fmt.Fprintln(w, "Paused:    yes (every command is refused)")
+	}
+	if r.Service.Installed {
+		fmt.Fprintf(w, "Service:   starts at login (%s: %s)\n", r.Service.Target, r.Service.Path)
+	} else {
+		fmt.Fprintln(w, `Service:   not installed ("tether install" starts Tether at login)`)
+	}
+	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "shared"
+	}
+	return "not shared"
+}
