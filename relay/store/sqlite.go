@@ -17,6 +17,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tether-desktop/tether/internal/perm"
 )
 
 // FileName is the name of the database file Open keeps in its directory.
@@ -107,15 +109,17 @@ type SQLite struct {
 var _ Store = (*SQLite)(nil)
 
 // Open opens (creating if needed) the store in dir: the directory is made
-// with mode 0700 when missing, the database file dir/tether.db and its WAL
+// with mode 0700 when missing, tightened to 0700 (with a log line on
+// slog.Default) when others could read it, and refused when it belongs to
+// another user (perm.PrivateDir); the database file dir/tether.db and its WAL
 // files get mode 0600, and pending schema migrations are applied. A database
 // written by a newer program is refused with a clear error. Failures of the
 // storage itself (cannot create, read-only, disk full, locked) wrap
 // ErrUnavailable. Open blocks while it migrates; the caller owns the result
 // and must Close it.
 func Open(dir string) (*SQLite, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: create directory %s: %w: %w", dir, ErrUnavailable, err)
+	if err := perm.PrivateDir(dir, nil); err != nil {
+		return nil, fmt.Errorf("store: data directory: %w: %w", ErrUnavailable, err)
 	}
 	path := filepath.Join(dir, FileName)
 	if err := prepareFiles(path); err != nil {
