@@ -279,8 +279,8 @@ func FuzzDecodeHello(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := protocol.DecodeHello(data)
 		if err != nil {
-			if err.Code != protocol.CodeBadRequest || h != nil {
-				t.Fatalf("refusal %v with hello %v, want bad_request and nil", err, h)
+			if (err.Code != protocol.CodeBadRequest && (err.Code != protocol.CodeTooLarge || len(data) <= protocol.MaxHelloData)) || h != nil {
+				t.Fatalf("refusal %v with hello %v, want bad_request (too_large past MaxHelloData) and nil", err, h)
 			}
 			if len(err.Message) > protocol.MaxMessageLen {
 				t.Fatalf("refusal message of %d bytes", len(err.Message))

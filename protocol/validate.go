@@ -11,15 +11,16 @@ import (
 // (POST /api/v1/devices) and hello share them through CheckDeviceInfo, so a
 // name one path refuses cannot come in through the other.
 const (
-	MaxDeviceNameRunes = 64  // runes in a device's display name
-	MaxOSRunes         = 32  // runes in an OS name (runtime.GOOS is far shorter)
-	MaxHostnameLen     = 253 // bytes in Hello.Hostname (the DNS limit)
-	MaxShortTextLen    = 64  // bytes in Hello.Arch, Hello.Version, a command's title
-	MaxHelloCommands   = 64  // commands in one hello
-	MaxHelloArgs       = 32  // arguments of one command in hello
-	MaxHelloEnum       = 64  // values of one argument's enum
-	MaxEnumValueLen    = 256 // bytes in one enum value or scheme
-	MaxUnavailableLen  = 256 // bytes in one reason of Hello.Unavailable
+	MaxDeviceNameRunes = 64       // runes in a device's display name
+	MaxOSRunes         = 32       // runes in an OS name (runtime.GOOS is far shorter)
+	MaxHostnameLen     = 253      // bytes in Hello.Hostname (the DNS limit)
+	MaxShortTextLen    = 64       // bytes in Hello.Arch, Hello.Version, a command's title
+	MaxHelloCommands   = 64       // commands in one hello
+	MaxHelloArgs       = 32       // arguments of one command in hello
+	MaxHelloEnum       = 64       // values of one argument's enum
+	MaxEnumValueLen    = 256      // bytes in one enum value or scheme
+	MaxUnavailableLen  = 256      // bytes in one reason of Hello.Unavailable
+	MaxHelloData       = 64 << 10 // bytes of a hello's data as a whole
 )
 
 // DefaultDeviceName is the name a device gets when it gives none.
@@ -73,10 +74,13 @@ func CheckDeviceInfo(name, os string) (string, string, *Error) {
 // DecodeHello parses a hello's data and bounds everything in it that the
 // relay keeps and forwards to browsers: the name and OS as CheckDeviceInfo
 // does (the name cleaned and defaulted), the other texts by length and
-// content, and the commands by count. Every refusal is an *Error with code
-// bad_request. Reasons in Unavailable are cleaned with CleanText rather than
-// refused.
+// content, and the commands by count. Data over MaxHelloData bytes is
+// refused with code too_large, every other refusal has code bad_request.
+// Reasons in Unavailable are cleaned with CleanText rather than refused.
 func DecodeHello(data json.RawMessage) (*Hello, *Error) {
+	if len(data) > MaxHelloData {
+		return nil, Errorf(CodeTooLarge, "hello data over %d bytes", MaxHelloData)
+	}
 	var h Hello
 	if err := json.Unmarshal(data, &h); err != nil {
 		return nil, Errorf(CodeBadRequest, "hello data is not valid: %v", truncate(err.Error(), 120))

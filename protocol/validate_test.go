@@ -80,6 +80,12 @@ func TestDecodeHello(t *testing.T) {
 			t.Fatalf("unavailable reason not cleaned: %q (%d bytes)", why, len(why))
 		}
 	})
+	t.Run("too large", func(t *testing.T) {
+		big := protocol.MustData(map[string]any{"name": "pc", "os": "linux", "pad": strings.Repeat("x", protocol.MaxHelloData)})
+		if _, err := protocol.DecodeHello(big); err == nil || err.Code != protocol.CodeTooLarge {
+			t.Fatalf("DecodeHello of %d bytes = %v, want too_large", len(big), err)
+		}
+	})
 	t.Run("empty name gets the default", func(t *testing.T) {
 		h, err := protocol.DecodeHello(hello(func(h map[string]any) { delete(h, "name") }))
 		if err != nil || h.Name != protocol.DefaultDeviceName {
