@@ -240,7 +240,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.complete(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.ConfigDir, 0o700); err != nil {
+	if err := privateConfigDir(cfg.ConfigDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("agent: create config dir: %w", err)
 	}
 	s, err := LoadSettings(cfg.ConfigDir)

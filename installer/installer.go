@@ -135,6 +135,9 @@ func New(cfg Config) (*Installer, error) {
 	if !filepath.IsAbs(cfg.Exe) {
 		return nil, fmt.Errorf("installer: the executable path %q is not absolute", cfg.Exe)
 	}
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
 	if cfg.Home == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {

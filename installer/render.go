@@ -4,7 +4,29 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"unicode"
 )
+
+// Check refuses a Config whose executable path, relay or config directory
+// holds a control character (C0, DEL or C1) or a line or paragraph
+// separator. Every file rendered here is read line by line: a newline in
+// --relay or --config-dir would end the ExecStart= or Exec= line and start a
+// directive of the caller's choosing (ExecStartPre=/bin/sh …), and the plist
+// and registry value have no use for such characters either. New and
+// Unattended call it; the error names the field.
+func (c Config) Check() error {
+	for _, f := range []struct{ name, value string }{
+		{"executable path", c.Exe}, {"relay (--relay)", c.Relay}, {"config directory (--config-dir)", c.ConfigDir},
+	} {
+		if i := strings.IndexFunc(f.value, func(r rune) bool {
+			return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+		}); i >= 0 {
+			return fmt.Errorf("installer: the %s %q holds a control character or line break at byte %d; refusing to write it into a start-up entry",
+				f.name, f.value, i)
+		}
+	}
+	return nil
+}
 
 // SystemdUnit renders the systemd user unit: started with the graphical
 // session (so it has DISPLAY and the session bus), restarted when it fails.

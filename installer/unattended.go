@@ -35,6 +35,9 @@ func UnattendedConfig(c Config) *service.Config {
 // administrator to install). Its Install, Uninstall, Start, Stop and Status
 // run the OS's service manager and block while it works.
 func Unattended(c Config) (service.Service, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
 	s, err := service.New(noProgram{}, UnattendedConfig(c))
 	if err != nil {
 		return nil, fmt.Errorf("unattended service: %w", err)

@@ -42,6 +42,11 @@ func FuzzDecode(f *testing.F) {
 		"\xff",
 		nested(protocol.MaxDepth),
 		nested(protocol.MaxDepth + 1),
+		`{"type":"result","id":"c\n1","ts":"` + strings.Repeat("9", protocol.MaxTSLen) + `"}`,
+		`{"type":"error","error":{"code":"` + strings.Repeat("c", protocol.MaxCodeLen+1) + `","message":"m"}}`,
+		`{"type":"result","id":"c","ok":false,"error":{"code":"internal","message":"` + strings.Repeat("m", protocol.MaxMessageLen) + `"}}`,
+		`{"type":"result","id":"c","ok":false,"error":{"code":"internal","message":"` + strings.Repeat("m", protocol.MaxMessageLen+1) + `"}}`,
+		`{"type":"presence","device":"d\u0085","ts":"\u001b"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -60,8 +65,17 @@ func FuzzDecode(f *testing.F) {
 		if m == nil {
 			t.Fatal("nil message without an error")
 		}
-		if m.Type == "" || len(m.ID) > protocol.MaxIDLen || len(m.Device) > protocol.MaxDeviceLen || len(m.Name) > protocol.MaxNameLen {
+		if m.Type == "" || len(m.ID) > protocol.MaxIDLen || len(m.Device) > protocol.MaxDeviceLen || len(m.Name) > protocol.MaxNameLen ||
+			len(m.TS) > protocol.MaxTSLen || m.Error != nil && (len(m.Error.Code) > protocol.MaxCodeLen || len(m.Error.Message) > protocol.MaxMessageLen) {
 			t.Fatalf("accepted a message outside the bounds: %+v", m)
+		}
+		for _, s := range []string{m.ID, m.Device, m.Name, m.TS} {
+			if strings.ContainsFunc(s, unicode.IsControl) {
+				t.Fatalf("accepted control characters in %q", s)
+			}
+		}
+		if m.Error != nil && strings.ContainsFunc(m.Error.Code, unicode.IsControl) {
+			t.Fatalf("accepted control characters in error code %q", m.Error.Code)
 		}
 		if string(m.Args) == "null" || string(m.Data) == "null" {
 			t.Fatalf("null args or data not normalised: %+v", m)
@@ -243,4 +257,60 @@ func checkValue(t *testing.T, a protocol.ArgSpec, v any) {
 	default:
 		t.Fatalf("spec type %q", a.Type)
 	}
+}
+
+// FuzzDecodeHello checks that DecodeHello never panics, that every refusal is
+// a bad_request *Error, and that an accepted hello holds only bounded display
+// text in every field the relay keeps and forwards.
+func FuzzDecodeHello(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"pc","os":"linux","arch":"amd64","hostname":"pc","version":"1","commands":[{"name":"beep","title":"Beep","args":[{"name":"frequency_hz","type":"integer"}]}]}`,
+		`{"name":"  ","os":""}`,
+		`{"name":"pc\n","os":"linux"}`,
+		`{"name":"a\u202eb","os":"linux"}`,
+		`{"name":"pc","os":"linux","unavailable":{"beep":"ALSA\n\u2028\u0085 error"}}`,
+		`{"name":"pc","os":"linux","commands":[{"name":"x","args":[{"name":"a","type":"string","enum":["\u2066"]}]}]}`,
+		`{"name":"pc","os":"linux","commands":[{"name":""}]}`,
+		`{"commands":null,"unavailable":null,"screen":{"width":1,"height":2}}`,
+		`null`, ``, `[]`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := protocol.DecodeHello(data)
+		if err != nil {
+			if (err.Code != protocol.CodeBadRequest && (err.Code != protocol.CodeTooLarge || len(data) <= protocol.MaxHelloData)) || h != nil {
+				t.Fatalf("refusal %v with hello %v, want bad_request (too_large past MaxHelloData) and nil", err, h)
+			}
+			if len(err.Message) > protocol.MaxMessageLen {
+				t.Fatalf("refusal message of %d bytes", len(err.Message))
+			}
+			return
+		}
+		texts := map[string]int{h.Name: 4 * protocol.MaxDeviceNameRunes, h.OS: 4 * protocol.MaxOSRunes, h.Hostname: protocol.MaxHostnameLen,
+			h.Arch: protocol.MaxShortTextLen, h.Version: protocol.MaxShortTextLen}
+		if h.Name == "" || utf8.RuneCountInString(h.Name) > protocol.MaxDeviceNameRunes || utf8.RuneCountInString(h.OS) > protocol.MaxOSRunes {
+			t.Fatalf("name %q or os %q out of bounds", h.Name, h.OS)
+		}
+		if len(h.Commands) > protocol.MaxHelloCommands || len(h.Unavailable) > protocol.MaxHelloCommands {
+			t.Fatalf("%d commands, %d unavailable", len(h.Commands), len(h.Unavailable))
+		}
+		for _, c := range h.Commands {
+			if c.Name == "" || len(c.Args) > protocol.MaxHelloArgs {
+				t.Fatalf("command %+v", c)
+			}
+			texts[c.Name], texts[c.Title] = protocol.MaxNameLen, protocol.MaxShortTextLen
+			for _, a := range c.Args {
+				texts[a.Name] = protocol.MaxNameLen
+			}
+		}
+		for cmd, why := range h.Unavailable {
+			texts[cmd], texts[why] = protocol.MaxNameLen, protocol.MaxUnavailableLen
+		}
+		for s, max := range texts {
+			if len(s) > max || !protocol.IsDisplayText(s) {
+				t.Fatalf("accepted %q (%d bytes, bound %d)", s, len(s), max)
+			}
+		}
+	})
 }

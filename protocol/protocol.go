@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -55,8 +57,14 @@ const (
 	MaxIDLen       = 128      // bytes in Message.ID
 	MaxDeviceLen   = 64       // bytes in Message.Device
 	MaxNameLen     = 64       // bytes in Message.Name
+	MaxTSLen       = 40       // bytes in Message.TS (RFC 3339 with nanoseconds and an offset is 35)
+	MaxCodeLen     = 64       // bytes in Error.Code
+	MaxMessageLen  = 1024     // bytes in Error.Message
 	MaxDepth       = 32       // nesting of JSON objects and arrays in one frame
 )
+
+// Message.Type needs no length limit of its own: Decode accepts only the
+// known types, the longest of which has 9 bytes.
 
 // Message is one frame on either WebSocket. Fields that do not apply to a type
 // are left empty and omitted on the wire.
@@ -81,9 +89,10 @@ type Error struct {
 // Error implements the error interface, so an *Error can travel as a Go error.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Errorf builds an *Error with a formatted message.
+// Errorf builds an *Error with a formatted message, cut to MaxMessageLen
+// bytes so that it always passes Decode.
 func Errorf(code, format string, a ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+	return &Error{Code: code, Message: clip(fmt.Sprintf(format, a...), MaxMessageLen)}
 }
 
 // Hello is the Data of the agent's first frame.
@@ -163,11 +172,14 @@ func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
 func Bool(b bool) *bool { return &b }
 
 // Result builds the result of command id on device: ok when err is nil, a
-// failure carrying err otherwise.
+// failure carrying err otherwise. A copy of err is sent, its code and message
+// cut to MaxCodeLen and MaxMessageLen bytes, so the result passes Decode.
 func Result(id, device string, data json.RawMessage, err *Error) *Message {
-	m := &Message{Type: TypeResult, ID: id, Device: device, TS: Timestamp(time.Now()), OK: Bool(err == nil), Error: err}
+	m := &Message{Type: TypeResult, ID: id, Device: device, TS: Timestamp(time.Now()), OK: Bool(err == nil)}
 	if err == nil {
 		m.Data = data
+	} else {
+		m.Error = &Error{Code: clip(err.Code, MaxCodeLen), Message: clip(err.Message, MaxMessageLen)}
 	}
 	return m
 }
@@ -187,7 +199,9 @@ var knownTypes = map[string]bool{
 
 // Decode parses one frame into a Message and checks what every frame must
 // satisfy: valid UTF-8, one JSON object no deeper than MaxDepth, a known type,
-// and bounded id, device and name. It never panics; every refusal is an *Error
+// and every string field the relay keeps or forwards bounded: id, device,
+// name, ts and error.code by their Max…Len and free of control characters,
+// error.message by MaxMessageLen. It never panics; every refusal is an *Error
 // with code bad_request. Which types a peer may send is the caller's rule.
 func Decode(frame []byte) (*Message, error) {
 	frame = bytes.Trim(frame, " \t\r\n") // JSON whitespace only
@@ -225,6 +239,19 @@ func Decode(frame []byte) (*Message, error) {
 		return nil, Errorf(CodeBadRequest, "device longer than %d bytes", MaxDeviceLen)
 	case len(m.Name) > MaxNameLen:
 		return nil, Errorf(CodeBadRequest, "name longer than %d bytes", MaxNameLen)
+	case len(m.TS) > MaxTSLen:
+		return nil, Errorf(CodeBadRequest, "ts longer than %d bytes", MaxTSLen)
+	case m.Error != nil && len(m.Error.Code) > MaxCodeLen:
+		return nil, Errorf(CodeBadRequest, "error.code longer than %d bytes", MaxCodeLen)
+	case m.Error != nil && len(m.Error.Message) > MaxMessageLen:
+		return nil, Errorf(CodeBadRequest, "error.message longer than %d bytes", MaxMessageLen)
+	}
+	for _, f := range [...]struct{ name, value string }{
+		{"id", m.ID}, {"device", m.Device}, {"name", m.Name}, {"ts", m.TS}, {"error.code", errorCode(m.Error)},
+	} {
+		if strings.ContainsFunc(f.value, unicode.IsControl) {
+			return nil, Errorf(CodeBadRequest, "%s has control characters", f.name)
+		}
 	}
 	if isNull(m.Args) {
 		m.Args = nil
@@ -287,6 +314,14 @@ func depth(b []byte) int {
 	return max
 }
 
+// errorCode returns e's code, or "" for no error.
+func errorCode(e *Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Code
+}
+
 func isNull(r json.RawMessage) bool {
 	return len(r) == 0 || string(r) == "null"
 }
@@ -304,7 +339,7 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: CodeInternal, Message: err.Error()}
+	return &Error{Code: CodeInternal, Message: clip(err.Error(), MaxMessageLen)}
 }
 
 // Kinds of mouse events, the values of MouseEvent.Kind.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -130,6 +131,9 @@ func TestDecodeAccepts(t *testing.T) {
 		{name: "device at bound", frame: `{"type":"presence","device":"` + strings.Repeat("d", protocol.MaxDeviceLen) + `"}`},
 		{name: "name at bound", frame: `{"type":"command","id":"c","name":"` + strings.Repeat("n", protocol.MaxNameLen) + `"}`},
 		{name: "multi-byte id at byte bound", frame: `{"type":"result","id":"` + strings.Repeat("é", protocol.MaxIDLen/2) + `"}`},
+		{name: "ts at bound", frame: `{"type":"telemetry","ts":"` + strings.Repeat("1", protocol.MaxTSLen) + `"}`},
+		{name: "error code at bound", frame: `{"type":"error","error":{"code":"` + strings.Repeat("c", protocol.MaxCodeLen) + `","message":"m"}}`},
+		{name: "error message at bound, lines kept", frame: `{"type":"result","id":"c","ok":false,"error":{"code":"internal","message":"a\nb` + strings.Repeat("m", protocol.MaxMessageLen-3) + `"}}`},
 		{name: "largest client frame", frame: `{"type":"event","data":"` + strings.Repeat("x", protocol.MaxClientFrame-40) + `"}`},
 	}
 	for _, tc := range tests {
@@ -191,6 +195,15 @@ func TestDecodeRefuses(t *testing.T) {
 		{name: "multi-byte id past byte bound", frame: `{"type":"result","id":"` + strings.Repeat("é", protocol.MaxIDLen/2) + `x"}`, contains: "id longer"},
 		{name: "device past bound", frame: `{"type":"presence","device":"` + long(protocol.MaxDeviceLen+1) + `"}`, contains: "device longer"},
 		{name: "name past bound", frame: `{"type":"command","id":"c","name":"` + long(protocol.MaxNameLen+1) + `"}`, contains: "name longer"},
+		{name: "ts past bound", frame: `{"type":"telemetry","ts":"` + long(protocol.MaxTSLen+1) + `"}`, contains: "ts longer"},
+		{name: "error code past bound", frame: `{"type":"error","error":{"code":"` + long(protocol.MaxCodeLen+1) + `","message":"m"}}`, contains: "error.code longer"},
+		{name: "error message past bound", frame: `{"type":"result","id":"c","ok":false,"error":{"code":"internal","message":"` + long(protocol.MaxMessageLen+1) + `"}}`, contains: "error.message longer"},
+		{name: "huge error message", frame: `{"type":"error","error":{"code":"x","message":"` + long(protocol.MaxClientFrame-60) + `"}}`, contains: "error.message longer"},
+		{name: "newline in id", frame: `{"type":"result","id":"c\n1"}`, contains: "id has control"},
+		{name: "escape in device", frame: `{"type":"presence","device":"d\u001b[2J"}`, contains: "device has control"},
+		{name: "C1 control in name", frame: `{"type":"command","id":"c","name":"beep\u0085"}`, contains: "name has control"},
+		{name: "NUL in ts", frame: `{"type":"telemetry","ts":"2026\u0000"}`, contains: "ts has control"},
+		{name: "newline in error code", frame: `{"type":"error","error":{"code":"a\nb","message":"m"}}`, contains: "error.code has control"},
 		{name: "command without id", frame: `{"type":"command","device":"d","name":"beep"}`, contains: "without an id"},
 		{name: "command with empty id", frame: `{"type":"command","id":"","name":"beep"}`, contains: "without an id"},
 		{name: "command without name", frame: `{"type":"command","id":"c1","device":"d"}`, contains: "without a name"},
@@ -348,5 +361,32 @@ func TestMouseEventJSON(t *testing.T) {
 				t.Errorf("round trip %+v, want %+v", back, tc.ev)
 			}
 		})
+	}
+}
+
+// TestOwnErrorsPassDecode checks that the errors this package builds (Errorf,
+// AsError, Result) never exceed the caps Decode enforces, so an agent whose
+// command failed with a long OS error still gets its result through.
+func TestOwnErrorsPassDecode(t *testing.T) {
+	huge := strings.Repeat("é", protocol.MaxMessageLen) // 2 bytes a rune: twice the cap
+	for name, e := range map[string]*protocol.Error{
+		"Errorf":  protocol.Errorf(protocol.CodeInternal, "%s", huge),
+		"AsError": protocol.AsError(errors.New(huge)),
+	} {
+		if len(e.Message) > protocol.MaxMessageLen || !utf8.ValidString(e.Message) || !strings.HasSuffix(e.Message, "…") {
+			t.Errorf("%s: message of %d bytes (valid UTF-8 %v), want ≤ %d ending in …", name, len(e.Message), utf8.ValidString(e.Message), protocol.MaxMessageLen)
+		}
+	}
+	orig := &protocol.Error{Code: strings.Repeat("c", protocol.MaxCodeLen+10), Message: huge}
+	r := protocol.Result("c1", "d_1", nil, orig)
+	b, err := protocol.Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protocol.Decode(b); err != nil {
+		t.Fatalf("Decode of a Result with a long error: %v", err)
+	}
+	if len(orig.Message) != len(huge) {
+		t.Fatal("Result changed the caller's *Error")
 	}
 }

@@ -143,7 +143,7 @@ func (d *Dispatcher) run(ctx context.Context, e *entry, args map[string]any) (js
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	runCtx, cancel := context.WithTimeout(context.WithValue(ctx, allowedKey{}, d.allowed), timeout)
 	defer cancel()
 	done := make(chan outcome, 1) // buffered: a handler past its timeout must not block
 	d.wg.Add(1)
@@ -181,6 +181,17 @@ func (d *Dispatcher) run(ctx context.Context, e *entry, args map[string]any) (js
 	default:
 		return nil, protocol.Errorf(protocol.CodeInternal, "command %q failed: %v", name, out.err)
 	}
+}
+
+// allowedKey keys the Dispatcher's allowed function in a handler's context.
+type allowedKey struct{}
+
+// Allowed reports whether the owner switched on name, a command or an option
+// such as OpenURLPrivate, asking the whitelist of the Dispatcher that runs
+// the handler ctx was given to. Outside a handler it reports false.
+func Allowed(ctx context.Context, name string) bool {
+	allowed, ok := ctx.Value(allowedKey{}).(func(string) bool)
+	return ok && allowed(name)
 }
 
 func (e *entry) unavailable() string {

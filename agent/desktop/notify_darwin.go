@@ -10,20 +10,17 @@ import (
 )
 
 // notifier shows notifications with osascript. The text travels as script
-// arguments (argv), never inside the script, so it cannot inject AppleScript.
+// arguments after "--" (osascriptArgs), never inside the script and never
+// where osascript reads options, so it cannot inject AppleScript.
 type notifier struct{ log *slog.Logger }
 
 func newNotifier(log *slog.Logger) *notifier { return &notifier{log: log} }
-
-const notifyScript = `on run argv
-display notification (item 2 of argv) with title (item 1 of argv)
-end run`
 
 func (n *notifier) notify(ctx context.Context, title, body string) error {
 	if why := n.check(ctx); why != "" {
 		return protocol.Errorf(protocol.CodeUnavailable, "%s", why)
 	}
-	out, err := exec.CommandContext(ctx, "osascript", "-e", notifyScript, title, body).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "osascript", osascriptArgs(title, body)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("osascript: %w: %s", err, out)
 	}

@@ -57,13 +57,16 @@ func (n *notifier) notify(ctx context.Context, title, body string) error {
 	obj := conn.Object(notifyName, notifyPath)
 
 	// A server that announces body-markup reads the body as markup: escape it
-	// so the text shows as sent. The summary is never markup.
+	// so the text shows as sent. The specification says the summary is plain
+	// text, but servers that render markup (some render it in the summary
+	// too) get an escaped title as well: a sender's "<a href=…>" must never
+	// become a link or change the look of the notification.
 	var caps []string
 	if err := obj.CallWithContext(ctx, notifyIface+".GetCapabilities", 0).Store(&caps); err != nil {
 		return callError("ask the notification service what it can do", err)
 	}
 	if slices.Contains(caps, "body-markup") {
-		body = markupEscaper.Replace(body)
+		title, body = markupEscaper.Replace(title), markupEscaper.Replace(body)
 	}
 	var id uint32
 	call := obj.CallWithContext(ctx, notifyIface+".Notify", 0,

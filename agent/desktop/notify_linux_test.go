@@ -98,12 +98,15 @@ func TestNotify(t *testing.T) {
 		name        string
 		caps        []string
 		title, body string
+		wantTitle   string
 		wantBody    string
 	}{
-		{"plain server", []string{"body"}, "Tether <test>", "a & b <i>x</i>\nline 2", "a & b <i>x</i>\nline 2"},
-		{"markup server gets escaped text", []string{"body", "body-markup"}, "Tether <test>", "a & b <i>x</i>", "a &amp; b &lt;i&gt;x&lt;/i&gt;"},
-		{"unicode", []string{"body"}, "Grüße ✓", "日本語", "日本語"},
-		{"empty body", []string{"body"}, "only a title", "", ""},
+		{"plain server", []string{"body"}, "Tether <test>", "a & b <i>x</i>\nline 2", "Tether <test>", "a & b <i>x</i>\nline 2"},
+		{"markup server gets escaped text", []string{"body", "body-markup"}, "Tether <test>", "a & b <i>x</i>", "Tether &lt;test&gt;", "a &amp; b &lt;i&gt;x&lt;/i&gt;"},
+		{"markup server gets an escaped title", []string{"body-markup"}, `<a href="https://evil.example">Update</a> &amp;`, "b",
+			`&lt;a href="https://evil.example"&gt;Update&lt;/a&gt; &amp;amp;`, "b"},
+		{"unicode", []string{"body"}, "Grüße ✓", "日本語", "Grüße ✓", "日本語"},
+		{"empty body", []string{"body"}, "only a title", "", "only a title", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeNotifications{caps: tc.caps}
@@ -112,7 +115,7 @@ func TestNotify(t *testing.T) {
 				t.Fatalf("Notify = %v", err)
 			}
 			got := f.shown()
-			want := shown{appName, tc.title, tc.wantBody}
+			want := shown{appName, tc.wantTitle, tc.wantBody}
 			if len(got) != 1 || got[0] != want {
 				t.Errorf("service was shown %q, want [%q]", got, want)
 			}

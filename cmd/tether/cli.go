@@ -69,7 +69,7 @@ func commandList() []command {
 			func(fs *flag.FlagSet, c *cli) {
 				fs.BoolVar(&c.json, "json", false, "print JSON")
 			}, (*cli).status},
-		{"allow", "NAME…", "switch commands on (the name mouse shares mouse activity)", nil,
+		{"allow", "NAME…", "switch commands on (the name mouse shares mouse activity; open_url_private lets open_url reach local addresses)", nil,
 			func(c *cli, ctx context.Context, args []string) error { return c.setAllowed(args, true) }},
 		{"deny", "NAME…", "switch commands off (the name mouse stops sharing mouse activity)", nil,
 			func(c *cli, ctx context.Context, args []string) error { return c.setAllowed(args, false) }},

@@ -39,8 +39,8 @@ func (c *cli) setAllowed(names []string, on bool) error {
 	}
 	d := known(s)
 	for _, n := range names {
-		if n != "mouse" && !d.Known(n) {
-			return fmt.Errorf("unknown command %q; known: %s", n, strings.Join(append(d.Names(), "mouse"), ", "))
+		if n != "mouse" && n != commands.OpenURLPrivate && !d.Known(n) {
+			return fmt.Errorf("unknown command %q; known: %s", n, strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate), ", "))
 		}
 	}
 	for _, n := range names {

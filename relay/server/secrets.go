@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tether-desktop/tether/internal/perm"
 )
 
 // CodeAlphabet is the alphabet of pairing codes: capital letters and digits
@@ -105,8 +107,13 @@ func (s *Server) hashCode(code string) []byte {
 }
 
 // LoadOrCreateKey reads the 32-byte secret at path, creating it (owner-only)
-// on first use. The relay hashes pairing codes with it.
+// on first use. The relay hashes pairing codes with it. An existing key file
+// that others could read is tightened to 0600 (logged on slog.Default); one
+// that belongs to another user is refused (perm.PrivateFile).
 func LoadOrCreateKey(path string) ([]byte, error) {
+	if err := perm.PrivateFile(path, nil); err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
 	key, err := os.ReadFile(path)
 	if err == nil {
 		if len(key) < 32 {

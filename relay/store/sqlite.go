@@ -17,6 +17,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tether-desktop/tether/internal/perm"
 )
 
 // FileName is the name of the database file Open keeps in its directory.
@@ -75,6 +77,14 @@ CREATE TABLE pairing_codes (
 CREATE INDEX pairing_codes_by_expiry ON pairing_codes (expires_at);
 CREATE INDEX pairing_codes_by_device ON pairing_codes (device_id);
 `,
+	// 2: when each session was last used (sessions.go), for idle expiry;
+	// and an index for the sweep of devices that never connected.
+	`
+ALTER TABLE sessions ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET last_used = created_at;
+CREATE INDEX sessions_by_last_used ON sessions (last_used);
+CREATE INDEX devices_never_connected ON devices (created_at) WHERE last_seen IS NULL;
+`,
 }
 
 // SQLite is the Store kept in one SQLite file (modernc.org/sqlite, pure Go,
@@ -92,20 +102,24 @@ type SQLite struct {
 	deviceByToken  *sql.Stmt // every agent connection
 	sessionByToken *sql.Stmt // every client request
 	isPaired       *sql.Stmt // every command
+
+	clock atomic.Pointer[func() time.Time] // SetClock; nil means time.Now
 }
 
 var _ Store = (*SQLite)(nil)
 
 // Open opens (creating if needed) the store in dir: the directory is made
-// with mode 0700 when missing, the database file dir/tether.db and its WAL
+// with mode 0700 when missing, tightened to 0700 (with a log line on
+// slog.Default) when others could read it, and refused when it belongs to
+// another user (perm.PrivateDir); the database file dir/tether.db and its WAL
 // files get mode 0600, and pending schema migrations are applied. A database
 // written by a newer program is refused with a clear error. Failures of the
 // storage itself (cannot create, read-only, disk full, locked) wrap
 // ErrUnavailable. Open blocks while it migrates; the caller owns the result
 // and must Close it.
 func Open(dir string) (*SQLite, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: create directory %s: %w: %w", dir, ErrUnavailable, err)
+	if err := perm.PrivateDir(dir, nil); err != nil {
+		return nil, fmt.Errorf("store: data directory: %w: %w", ErrUnavailable, err)
 	}
 	path := filepath.Join(dir, FileName)
 	if err := prepareFiles(path); err != nil {
@@ -203,7 +217,7 @@ func openPath(path string, o options) (*SQLite, error) {
 		query string
 	}{
 		{&s.deviceByToken, `SELECT ` + deviceColumns + ` FROM devices d WHERE d.token_hash = ?`},
-		{&s.sessionByToken, `SELECT id, label, created_at FROM sessions WHERE token_hash = ?`},
+		{&s.sessionByToken, `SELECT id, label, created_at, last_used FROM sessions WHERE token_hash = ?`},
 		{&s.isPaired, `SELECT EXISTS (SELECT 1 FROM pairings WHERE session_id = ? AND device_id = ?)`},
 	} {
 		if *p.stmt, err = db.Prepare(p.query); err != nil {
@@ -488,26 +502,31 @@ func (s *SQLite) CreateSession(ctx context.Context, sess Session, tokenHash []by
 		return errClosed
 	}
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO sessions (id, label, token_hash, created_at) VALUES (?, ?, ?, ?)`,
-		sess.ID, sess.Label, tokenHash, ms(sess.CreatedAt))
+		`INSERT INTO sessions (id, label, token_hash, created_at, last_used) VALUES (?, ?, ?, ?, ?)`,
+		sess.ID, sess.Label, tokenHash, ms(sess.CreatedAt), ms(sess.CreatedAt))
 	return s.mapErr(ctx, "create session", err)
 }
 
 // SessionByToken returns the session whose token hashes to tokenHash, or
-// ErrNotFound.
+// ErrNotFound; a session unused for longer than SessionIdleTTL is
+// ErrNotFound too (the error also matches ErrExpired). A session last used
+// more than sessionTouchEvery ago is marked used now (see touchSession).
 func (s *SQLite) SessionByToken(ctx context.Context, tokenHash []byte) (Session, error) {
 	if s.closed.Load() {
 		return Session{}, errClosed
 	}
 	var (
-		sess    Session
-		created int64
+		sess              Session
+		created, lastUsed int64
 	)
-	err := s.sessionByToken.QueryRowContext(ctx, tokenHash).Scan(&sess.ID, &sess.Label, &created)
+	err := s.sessionByToken.QueryRowContext(ctx, tokenHash).Scan(&sess.ID, &sess.Label, &created, &lastUsed)
 	if err != nil {
 		return Session{}, s.mapErr(ctx, "session by token", err)
 	}
 	sess.CreatedAt = fromMS(created)
+	if err := s.checkIdle(ctx, sess.ID, fromMS(lastUsed)); err != nil {
+		return Session{}, err
+	}
 	return sess, nil
 }
 
@@ -525,29 +544,42 @@ func (s *SQLite) AddPairing(ctx context.Context, sessionID, deviceID string, t t
 }
 
 // RemovePairing unpairs session and device, or returns ErrNotFound if they
-// were not paired.
+// were not paired. A session left without pairings is deleted with it, in
+// one transaction.
 func (s *SQLite) RemovePairing(ctx context.Context, sessionID, deviceID string) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	res, err := s.db.ExecContext(ctx,
-		`DELETE FROM pairings WHERE session_id = ? AND device_id = ?`, sessionID, deviceID)
-	if err != nil {
-		return s.mapErr(ctx, "remove pairing", err)
-	}
-	return s.oneRow(ctx, "remove pairing", res)
+	return s.inTx(ctx, "remove pairing", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM pairings WHERE session_id = ? AND device_id = ?`, sessionID, deviceID)
+		if err != nil {
+			return err
+		}
+		if err := s.oneRow(ctx, "remove pairing", res); err != nil {
+			return err
+		}
+		return deleteUnpairedSessions(ctx, tx, []string{sessionID})
+	})
 }
 
-// RemoveDevicePairings unpairs every session from deviceID in one statement
-// and returns those sessions, sorted. An unknown or unpaired device gives an
-// empty list.
+// RemoveDevicePairings unpairs every session from deviceID and returns those
+// sessions, sorted. Sessions left without pairings are deleted, in the same
+// transaction. An unknown or unpaired device gives an empty list.
 func (s *SQLite) RemoveDevicePairings(ctx context.Context, deviceID string) ([]string, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	ids, err := s.queryStrings(ctx, `DELETE FROM pairings WHERE device_id = ? RETURNING session_id`, deviceID)
+	var ids []string
+	err := s.inTx(ctx, "remove device pairings", func(tx *sql.Tx) error {
+		var err error
+		if ids, err = queryStrings(ctx, tx, `DELETE FROM pairings WHERE device_id = ? RETURNING session_id`, deviceID); err != nil {
+			return err
+		}
+		return deleteUnpairedSessions(ctx, tx, ids)
+	})
 	if err != nil {
-		return nil, s.mapErr(ctx, "remove device pairings", err)
+		return nil, err
 	}
 	slices.Sort(ids) // RETURNING has no defined order
 	return ids, nil
@@ -555,7 +587,15 @@ func (s *SQLite) RemoveDevicePairings(ctx context.Context, deviceID string) ([]s
 
 // queryStrings runs a query whose rows are one text column.
 func (s *SQLite) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	return queryStrings(ctx, s.db, query, args...)
+}
+
+// queryStrings runs a query whose rows are one text column on q, a
+// database or a transaction.
+func queryStrings(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

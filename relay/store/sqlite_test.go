@@ -16,9 +16,11 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// base is a fixed instant with a sub-millisecond part, to check that times
-// come back at millisecond precision.
-var base = time.Date(2026, 11, 22, 10, 0, 0, 123_456_789, time.UTC)
+// base is an instant with a sub-millisecond part, to check that times come
+// back at millisecond precision. It is the start of the test run rather than
+// a fixed date, so that sessions created at base never look idle for longer
+// than SessionIdleTTL by the wall clock SessionByToken reads.
+var base = time.Now().UTC().Truncate(time.Second).Add(123_456_789)
 
 func openTest(t testing.TB) (*SQLite, string) {
 	t.Helper()

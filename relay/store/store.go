@@ -50,6 +50,10 @@ type Store interface {
 	Device(ctx context.Context, id string) (Device, error)
 	// TouchDevice records that device id was seen at t, with its current name and OS.
 	TouchDevice(ctx context.Context, id, name, os string, t time.Time) error
+	// DeleteNeverConnectedDevices deletes the devices created before
+	// olderThan that never connected, with their pairing codes and pairings
+	// (and sessions left without pairings), and says how many devices went.
+	DeleteNeverConnectedDevices(ctx context.Context, olderThan time.Time) (int, error)
 
 	// CreatePairingCode stores a code (by hash) for deviceID, valid until expires.
 	// A hash that already exists is ErrConflict.
@@ -63,14 +67,21 @@ type Store interface {
 
 	// CreateSession stores a new session reachable with the token hashing to tokenHash.
 	CreateSession(ctx context.Context, s Session, tokenHash []byte) error
-	// SessionByToken returns the session whose token hashes to tokenHash, or ErrNotFound.
+	// SessionByToken returns the session whose token hashes to tokenHash, or
+	// ErrNotFound; also ErrNotFound (matching ErrExpired too) when the session
+	// was unused for longer than SessionIdleTTL. A lookup counts as a use.
 	SessionByToken(ctx context.Context, tokenHash []byte) (Session, error)
+	// ExpireIdleSessions deletes the sessions last used before idleSince,
+	// with their pairings, and says how many.
+	ExpireIdleSessions(ctx context.Context, idleSince time.Time) (int, error)
 
 	// AddPairing pairs session and device; pairing twice is not an error.
 	AddPairing(ctx context.Context, sessionID, deviceID string, t time.Time) error
-	// RemovePairing unpairs them, or returns ErrNotFound if they were not paired.
+	// RemovePairing unpairs them, or returns ErrNotFound if they were not
+	// paired. A session left without pairings is deleted.
 	RemovePairing(ctx context.Context, sessionID, deviceID string) error
-	// RemoveDevicePairings unpairs every session from deviceID and returns those sessions.
+	// RemoveDevicePairings unpairs every session from deviceID and returns
+	// those sessions. Sessions left without pairings are deleted.
 	RemoveDevicePairings(ctx context.Context, deviceID string) ([]string, error)
 	// IsPaired says whether session and device are paired.
 	IsPaired(ctx context.Context, sessionID, deviceID string) (bool, error)
