@@ -15,7 +15,10 @@
 // are created owner-only and replaced atomically; the helpers that read and
 // write them, and the relay's HTTP API (Register, RequestPairingCode,
 // UnpairAll), are exported so that the command line can use them without a
-// running agent.
+// running agent. A running agent reads config.json through one watcher and
+// writes status.json through one writer; a user interface (the tray) asks
+// the agent's verbs (PairingCode, UnpairAll, DeviceInfo, UpdateSettings)
+// and touches neither the files nor the relay itself.
 package agent
 
 import (
@@ -33,32 +36,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent/backoff"
 	"github.com/tether-desktop/tether/agent/commands"
-	"github.com/tether-desktop/tether/protocol"
 )
-
-// Sampler takes one telemetry sample; it must not sleep. *telemetry.Sampler
-// implements it.
-type Sampler interface {
-	Sample(ctx context.Context) (protocol.Telemetry, error)
-}
-
-// MouseWatcher reports the pointer's activity for the mouse events the owner
-// may share. *desktop.Desktop implements it.
-type MouseWatcher interface {
-	// WatchMouse calls emit for every move, button press and wheel turn of
-	// the pointer (starting with its current position) until ctx ends, and
-	// then returns nil; it returns an error at once when it cannot watch
-	// (no display). emit is safe to call from any goroutine and never blocks.
-	WatchMouse(ctx context.Context, emit func(protocol.MouseEvent)) error
-}
-
-// ScreenReporter tells the size of the desktop for hello. *desktop.Desktop
-// implements it.
-type ScreenReporter interface {
-	// Screen returns the desktop's size, or nil when there is no display.
-	// It must be cheap: hello is rebuilt every SettingsPoll.
-	Screen() *protocol.Screen
-}
 
 // Agent is one running desktop agent. Create it with New, start it with Run;
 // Status and the verbs (PairingCode, UnpairAll, DeviceInfo, UpdateSettings,
@@ -269,9 +247,6 @@ func (a *Agent) linkConfig() linkConfig {
 // closeReplaced is the relay's close code for "a newer connection of the same
 // device took over".
 const closeReplaced = 4001
-
-// errTokenRefused means /ws/agent answered 401: the device token is unknown.
-var errTokenRefused = errors.New("relay refused the device token")
 
 func errString(err error) string {
 	if err == nil {

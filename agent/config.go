@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,7 +14,32 @@ import (
 	"github.com/tether-desktop/tether/agent/backoff"
 	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/agent/telemetry"
+	"github.com/tether-desktop/tether/protocol"
 )
+
+// Sampler takes one telemetry sample; it must not sleep. *telemetry.Sampler
+// implements it.
+type Sampler interface {
+	Sample(ctx context.Context) (protocol.Telemetry, error)
+}
+
+// MouseWatcher reports the pointer's activity for the mouse events the owner
+// may share. *desktop.Desktop implements it.
+type MouseWatcher interface {
+	// WatchMouse calls emit for every move, button press and wheel turn of
+	// the pointer (starting with its current position) until ctx ends, and
+	// then returns nil; it returns an error at once when it cannot watch
+	// (no display). emit is safe to call from any goroutine and never blocks.
+	WatchMouse(ctx context.Context, emit func(protocol.MouseEvent)) error
+}
+
+// ScreenReporter tells the size of the desktop for hello. *desktop.Desktop
+// implements it.
+type ScreenReporter interface {
+	// Screen returns the desktop's size, or nil when there is no display.
+	// It must be cheap: hello is rebuilt every SettingsPoll.
+	Screen() *protocol.Screen
+}
 
 // Config configures an Agent. Only ConfigDir and one of Desktop or Commands
 // are required; every other zero value means the default written beside it.

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +27,9 @@ type dialer struct {
 	enrollToken string
 	version     string // for the User-Agent
 }
+
+// errTokenRefused means /ws/agent answered 401: the device token is unknown.
+var errTokenRefused = errors.New("relay refused the device token")
 
 // opened is a WebSocket to the relay, past the welcome.
 type opened struct {

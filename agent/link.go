@@ -75,25 +75,6 @@ func newLink(cfg linkConfig, o *opened, runCtx context.Context, cmds *sync.WaitG
 	}
 }
 
-// greet sends hello, the first frame, before any goroutine starts. On
-// failure it closes the connection.
-func (l *link) greet() error {
-	l.sentHello = l.state.hello()
-	l.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := l.ws.WriteMessage(websocket.TextMessage, l.helloFrame()); err != nil {
-		l.ws.Close()
-		return fmt.Errorf("send hello: %w", err)
-	}
-	return nil
-}
-
-func (l *link) helloFrame() []byte {
-	b, _ := protocol.Encode(&protocol.Message{
-		Type: protocol.TypeHello, Device: l.deviceID, TS: protocol.Timestamp(time.Now()), Data: l.sentHello,
-	})
-	return b
-}
-
 // serve runs the link until it fails or ctx ends, closes the connection and
 // returns why it ended: a *websocket.CloseError from the relay, an I/O
 // error, or ctx's error.

@@ -47,6 +47,25 @@ func (l *link) pump(ctx context.Context) error {
 	}
 }
 
+// greet sends hello, the first frame, before any goroutine starts. On
+// failure it closes the connection.
+func (l *link) greet() error {
+	l.sentHello = l.state.hello()
+	l.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := l.ws.WriteMessage(websocket.TextMessage, l.helloFrame()); err != nil {
+		l.ws.Close()
+		return fmt.Errorf("send hello: %w", err)
+	}
+	return nil
+}
+
+func (l *link) helloFrame() []byte {
+	b, _ := protocol.Encode(&protocol.Message{
+		Type: protocol.TypeHello, Device: l.deviceID, TS: protocol.Timestamp(time.Now()), Data: l.sentHello,
+	})
+	return b
+}
+
 // telemetry takes a sample and queues it, replacing an unsent older one.
 // Nothing is sampled while nobody watches or the owner paused Tether.
 func (l *link) telemetry(ctx context.Context) {
