@@ -184,7 +184,7 @@ type Status struct {
 // Connection states in Status.State.
 const (
 	StateConnecting   = "connecting"   // registering or dialing the relay
-	StateConnected    = "connected"    // the tunnel is up
+	StateConnected    = "connected"    // the link to the relay is up
 	StateOffline      = "offline"      // waiting to retry (see NextRetry and LastError)
 	StateUnauthorized = "unauthorized" // the relay refused to register this device (enroll token)
 	StateStopped      = "stopped"      // Run returned

@@ -97,7 +97,7 @@ func (l *link) serve(ctx context.Context) error {
 	return context.Cause(lctx)
 }
 
-// read is the connection's only reader. Every frame and pong pushes the read
+// read is the link's only reader. Every frame and pong pushes the read
 // deadline deadAfter further, so a silent link fails the read.
 func (l *link) read(ctx context.Context) error {
 	extend := func() { l.ws.SetReadDeadline(time.Now().Add(l.deadAfter)) }
@@ -203,11 +203,11 @@ func (l *link) sendResult(m *protocol.Message) {
 	select {
 	case l.out <- b:
 	case <-l.ctx.Done():
-		l.log.Info("result not sent: the connection closed", "id", m.ID)
+		l.log.Info("result not sent: the link closed", "id", m.ID)
 	}
 }
 
-// write is the connection's only writer of data frames and of the
+// write is the link's only writer of data frames and of the
 // heartbeat pings.
 func (l *link) write(ctx context.Context) error {
 	ping := time.NewTicker(l.heartbeat)

@@ -78,7 +78,7 @@ func (w *settingsWatcher) apply(s Settings) {
 }
 
 // refreshHello rebuilds the hello from the settings in force, as the next
-// tick would. The agent calls it before each connection's first hello.
+// tick would. The agent calls it before each link's first hello.
 func (w *settingsWatcher) refreshHello() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
