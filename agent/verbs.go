@@ -30,10 +30,10 @@ func (a *Agent) UpdateSettings(f func(*Settings)) error {
 	return a.watch.edit(f)
 }
 
-// ApplySettings writes s to config.json and applies it at once, as
-// UpdateSettings does.
+// ApplySettings writes s to config.json (replacing whatever it held) and
+// applies it at once, as UpdateSettings does.
 func (a *Agent) ApplySettings(s Settings) error {
-	return a.watch.edit(func(cur *Settings) { *cur = s })
+	return a.watch.replace(s)
 }
 
 // credentials returns the device's identity on the configured relay, or

@@ -60,6 +60,19 @@ func (w *settingsWatcher) edit(f func(*Settings)) error {
 		return err
 	}
 	f(&s)
+	return w.storeLocked(s)
+}
+
+// replace writes s to config.json, whatever the file held, and applies it
+// at once. It blocks on the file's write.
+func (w *settingsWatcher) replace(s Settings) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.storeLocked(s)
+}
+
+// storeLocked writes s and applies it. mu held.
+func (w *settingsWatcher) storeLocked(s Settings) error {
 	if err := SaveSettings(w.dir, s); err != nil {
 		return err
 	}

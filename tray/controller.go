@@ -24,6 +24,8 @@ type Agent interface {
 	DeviceInfo(ctx context.Context) (agent.DeviceInfo, error)
 }
 
+var _ Agent = (*agent.Agent)(nil)
+
 // Autostart installs or removes the start at login; the installer package
 // provides one. Its methods may block briefly (they run the service manager).
 type Autostart interface {
