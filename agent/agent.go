@@ -59,8 +59,9 @@ type Agent struct {
 	wallNow    func() time.Time // the wall clock without its monotonic reading
 	sleepEvery time.Duration
 	probeWait  time.Duration
-	moveEvery  time.Duration // least time between two mouse_move events
-	mouseRetry time.Duration // wait before watching the pointer again after a failure
+	moveEvery  time.Duration                    // least time between two mouse_move events
+	mouseRetry time.Duration                    // wait before watching the pointer again after a failure
+	statusFile func(dir string, s Status) error // writes status.json
 
 	running atomic.Bool
 }
@@ -104,6 +105,7 @@ func New(cfg Config) (*Agent, error) {
 		probeWait:  probeWait,
 		moveEvery:  moveEvery,
 		mouseRetry: mouseRetry,
+		statusFile: writeStatus,
 	}, nil
 }
 
@@ -129,7 +131,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup // settings watcher, status writer and running commands
-	status := &statusWriter{dir: a.cfg.ConfigDir, log: a.log, state: a.state}
+	status := &statusWriter{dir: a.cfg.ConfigDir, log: a.log, state: a.state, write: a.statusFile}
 	defer func() {
 		cancel()
 		wg.Wait()

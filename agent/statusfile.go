@@ -15,6 +15,7 @@ type statusWriter struct {
 	dir   string
 	log   *slog.Logger
 	state *state
+	write func(dir string, s Status) error // writeStatus; tests wrap it
 
 	written uint64 // status version in status.json
 	failed  bool   // the last write failed (logged once)
@@ -44,7 +45,7 @@ func (w *statusWriter) flush() {
 	if seq == w.written {
 		return
 	}
-	if err := writeStatus(w.dir, snap); err != nil {
+	if err := w.write(w.dir, snap); err != nil {
 		if !w.failed {
 			w.log.Warn("cannot write status file", "err", err)
 		}
