@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // APIError is a refusal from the relay's HTTP API: the status and the
@@ -38,18 +40,14 @@ func IsUnauthorized(err error) bool {
 }
 
 // Device describes this device when it registers.
-type Device struct {
-	Name string `json:"name"`
-	OS   string `json:"os"`
-}
+type Device = protocol.RegisterRequest
 
 // PairingCode is a short-lived code a person types (or a link they open) to
 // pair a browser with this device.
-type PairingCode struct {
-	Code      string    `json:"code"`
-	URL       string    `json:"url"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+type PairingCode = protocol.PairingCode
+
+// DeviceInfo is the relay's view of this device (GET /api/v1/device).
+type DeviceInfo = protocol.DeviceInfo
 
 const apiTimeout = 30 * time.Second
 
@@ -63,11 +61,8 @@ func Register(ctx context.Context, hc *http.Client, relay, enrollToken string, d
 		d.OS = runtime.GOOS
 	}
 	body, _ := json.Marshal(d)
-	var out struct {
-		DeviceID    string `json:"device_id"`
-		DeviceToken string `json:"device_token"`
-	}
-	if err := call(ctx, hc, http.MethodPost, relay+"/api/v1/devices", enrollToken, body, http.StatusCreated, &out); err != nil {
+	var out protocol.Registration
+	if err := call(ctx, hc, http.MethodPost, relay+protocol.PathDevices, enrollToken, body, http.StatusCreated, &out); err != nil {
 		return Credentials{}, fmt.Errorf("register with %s: %w", relay, err)
 	}
 	if out.DeviceID == "" || out.DeviceToken == "" {
@@ -80,7 +75,7 @@ func Register(ctx context.Context, hc *http.Client, relay, enrollToken string, d
 // names. Blocks for one HTTP round trip, bounded by ctx and 30 s.
 func RequestPairingCode(ctx context.Context, hc *http.Client, c Credentials) (PairingCode, error) {
 	var p PairingCode
-	if err := call(ctx, hc, http.MethodPost, NormalizeRelay(c.Relay)+"/api/v1/pairing-codes", c.DeviceToken, nil, http.StatusCreated, &p); err != nil {
+	if err := call(ctx, hc, http.MethodPost, NormalizeRelay(c.Relay)+protocol.PathPairingCodes, c.DeviceToken, nil, http.StatusCreated, &p); err != nil {
 		return PairingCode{}, fmt.Errorf("request pairing code: %w", err)
 	}
 	if p.Code == "" {
@@ -92,10 +87,21 @@ func RequestPairingCode(ctx context.Context, hc *http.Client, c Credentials) (Pa
 // UnpairAll makes the relay forget every browser paired with the device c
 // names. Blocks for one HTTP round trip, bounded by ctx and 30 s.
 func UnpairAll(ctx context.Context, hc *http.Client, c Credentials) error {
-	if err := call(ctx, hc, http.MethodDelete, NormalizeRelay(c.Relay)+"/api/v1/device/pairings", c.DeviceToken, nil, http.StatusNoContent, nil); err != nil {
+	if err := call(ctx, hc, http.MethodDelete, NormalizeRelay(c.Relay)+protocol.PathDevicePairing, c.DeviceToken, nil, http.StatusNoContent, nil); err != nil {
 		return fmt.Errorf("unpair all: %w", err)
 	}
 	return nil
+}
+
+// FetchDeviceInfo asks the relay how it knows the device c names, with the
+// number of browsers paired with it. Blocks for one HTTP round trip, bounded
+// by ctx and 30 s.
+func FetchDeviceInfo(ctx context.Context, hc *http.Client, c Credentials) (DeviceInfo, error) {
+	var d DeviceInfo
+	if err := call(ctx, hc, http.MethodGet, NormalizeRelay(c.Relay)+protocol.PathDevice, c.DeviceToken, nil, http.StatusOK, &d); err != nil {
+		return DeviceInfo{}, fmt.Errorf("device info: %w", err)
+	}
+	return d, nil
 }
 
 // EnsureCredentials returns the credentials stored in dir for relay, or
@@ -193,12 +199,7 @@ func call(ctx context.Context, hc *http.Client, method, url, bearer string, body
 
 func apiError(status int, body []byte) *APIError {
 	e := &APIError{Status: status}
-	var env struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var env protocol.ErrorBody
 	if json.Unmarshal(body, &env) == nil {
 		e.Code, e.Message = env.Error.Code, env.Error.Message
 	}

@@ -121,7 +121,7 @@ func LoadSettings(dir string) (Settings, error) {
 }
 
 // SaveSettings writes s to config.json in dir (created 0700), atomically, with
-// mode 0600. A running agent notices the change within a few seconds.
+// mode 0600. A running agent notices the change within its SettingsPoll.
 func SaveSettings(dir string, s Settings) error {
 	if s.Commands == nil {
 		s.Commands = map[string]bool{}
@@ -153,7 +153,8 @@ func RemoveCredentials(dir string) error {
 }
 
 // Status is a snapshot of a running agent, returned by (*Agent).Status and
-// written to status.json on every change.
+// written to status.json after every change (a burst of changes is one
+// write).
 type Status struct {
 	// State is one of the State… constants.
 	State string `json:"state"`
@@ -175,7 +176,7 @@ type Status struct {
 	Paused  bool     `json:"paused,omitempty"`
 	Mouse   bool     `json:"mouse,omitempty"`
 	// Unavailable names the commands switched on that cannot run here now,
-	// with the reason (as in hello), as of the last hello sent.
+	// with the reason, as in the current hello (rebuilt every SettingsPoll).
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 	PID         int               `json:"pid,omitempty"`
 }
@@ -183,7 +184,7 @@ type Status struct {
 // Connection states in Status.State.
 const (
 	StateConnecting   = "connecting"   // registering or dialing the relay
-	StateConnected    = "connected"    // the tunnel is up
+	StateConnected    = "connected"    // the link to the relay is up
 	StateOffline      = "offline"      // waiting to retry (see NextRetry and LastError)
 	StateUnauthorized = "unauthorized" // the relay refused to register this device (enroll token)
 	StateStopped      = "stopped"      // Run returned

@@ -5,24 +5,26 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
-	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
 )
 
-// Agent is what the tray needs from a running agent; *agent.Agent has it.
+// Agent is what the tray may ask of the agent: its verbs, nothing below
+// them (no files, no HTTP client). *agent.Agent has it. The methods taking
+// a ctx block on the network; all are safe concurrently.
 type Agent interface {
 	Status() agent.Status
 	CommandNames() []string
-	ConfigDir() string
-	HTTPClient() *http.Client
-	ApplySettings(agent.Settings) error
+	UpdateSettings(func(*agent.Settings)) error
+	PairingCode(ctx context.Context) (agent.PairingCode, error)
+	UnpairAll(ctx context.Context) error
+	DeviceInfo(ctx context.Context) (agent.DeviceInfo, error)
 }
+
+var _ Agent = (*agent.Agent)(nil)
 
 // Autostart installs or removes the start at login; the installer package
 // provides one. Its methods may block briefly (they run the service manager).
@@ -128,231 +130,4 @@ func (c *Controller) refreshStatus(m *Model) {
 	if m.Code != nil && !m.Now.Before(m.Code.ExpiresAt) {
 		m.Code = nil
 	}
-}
-
-// Run keeps the model fresh and carries out clicks until ctx ends, calling
-// render (from this goroutine only) whenever the model changed, and once at
-// the start. It blocks; every goroutine it starts has ended when it returns.
-func (c *Controller) Run(ctx context.Context, render func(Model)) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// bg runs slow work (network, service manager) off this loop; its
-	// result comes back as an edit of the model.
-	bg := func(f func(context.Context) func(*Model)) {
-		wg.Go(func() {
-			edit := f(ctx)
-			select {
-			case c.events <- edit:
-			case <-ctx.Done():
-			}
-		})
-	}
-	infoBusy := false
-	var lastInfo time.Time
-	fetchInfo := func() {
-		if infoBusy || c.Model().Status.DeviceID == "" {
-			return
-		}
-		infoBusy, lastInfo = true, time.Now()
-		bg(func(ctx context.Context) func(*Model) {
-			n, err := c.pairedBrowsers(ctx)
-			return func(m *Model) {
-				infoBusy = false
-				if err != nil {
-					c.cfg.Logger.Debug("tray: paired browsers", "err", err)
-					return
-				}
-				m.Paired = n
-			}
-		})
-	}
-	if c.cfg.Autostart != nil {
-		bg(func(context.Context) func(*Model) {
-			on, err := c.cfg.Autostart.Installed()
-			return func(m *Model) {
-				if err != nil {
-					c.cfg.Logger.Warn("tray: cannot tell whether Tether starts at login", "err", err)
-				}
-				m.Autostart = on
-			}
-		})
-	}
-
-	poll := time.NewTicker(c.cfg.Poll)
-	defer poll.Stop()
-	info := time.NewTicker(c.cfg.InfoEvery)
-	defer info.Stop()
-
-	var shown []Item
-	var shownIcon, shownTip string
-	first := true
-	publish := func() {
-		m := c.Model()
-		items, icon, tip := Items(m), IconState(m), Tooltip(m)
-		if first || !reflect.DeepEqual(items, shown) || icon != shownIcon || tip != shownTip {
-			first = false
-			shown, shownIcon, shownTip = items, icon, tip
-			render(m)
-		}
-	}
-	edit := func(f func(*Model)) {
-		c.mu.Lock()
-		f(&c.m)
-		c.mu.Unlock()
-	}
-	fetchInfo()
-	publish()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-poll.C:
-			var before agent.Status
-			edit(func(m *Model) { before = m.Status; c.refreshStatus(m) })
-			after := c.Model().Status
-			if after.Watchers != before.Watchers || (after.State == agent.StateConnected) != (before.State == agent.StateConnected) ||
-				after.DeviceID != before.DeviceID {
-				fetchInfo()
-			} else if c.Model().Code != nil && time.Since(lastInfo) > codeInfoEvery {
-				fetchInfo() // a browser may redeem the code without watching
-			}
-		case <-info.C:
-			fetchInfo()
-		case f := <-c.events:
-			edit(f)
-		case id := <-c.clicks:
-			c.click(ctx, id, edit, bg, fetchInfo)
-		}
-		publish()
-	}
-}
-
-// click carries out one click. Quick edits happen here; slow work goes to bg.
-func (c *Controller) click(ctx context.Context, id string, edit func(func(*Model)), bg func(func(context.Context) func(*Model)), fetchInfo func()) {
-	m := c.Model()
-	edit(func(m *Model) { m.Err = "" })
-	fail := func(what string, err error) func(*Model) {
-		c.cfg.Logger.Warn("tray: "+what, "err", err)
-		return func(m *Model) { m.Busy = ""; m.Err = what + ": " + err.Error() }
-	}
-	switch {
-	case id == IDPair:
-		if m.Busy != "" {
-			return
-		}
-		edit(func(m *Model) { m.Busy = "getting a pairing code…" })
-		bg(func(ctx context.Context) func(*Model) {
-			creds, err := agent.LoadCredentials(c.cfg.Agent.ConfigDir())
-			if err != nil {
-				return fail("Pair a browser", errors.New("this computer is not registered with the relay yet"))
-			}
-			p, err := agent.RequestPairingCode(ctx, c.cfg.Agent.HTTPClient(), creds)
-			if err != nil {
-				return fail("Pair a browser", err)
-			}
-			if err := c.cfg.OpenURL(p.URL); err != nil {
-				c.cfg.Logger.Warn("tray: cannot open the browser", "url", p.URL, "err", err)
-			}
-			return func(m *Model) { m.Busy = ""; m.Code = &p }
-		})
-	case id == IDCode:
-		if m.Code != nil {
-			url := m.Code.URL
-			bg(func(context.Context) func(*Model) {
-				if err := c.cfg.OpenURL(url); err != nil {
-					return fail("Open the pairing page", err)
-				}
-				return func(*Model) {}
-			})
-		}
-	case id == IDUnpairAll:
-		if m.Busy != "" {
-			return
-		}
-		edit(func(m *Model) { m.Busy = "unpairing…" })
-		bg(func(ctx context.Context) func(*Model) {
-			creds, err := agent.LoadCredentials(c.cfg.Agent.ConfigDir())
-			if err == nil {
-				err = agent.UnpairAll(ctx, c.cfg.Agent.HTTPClient(), creds)
-			}
-			if err != nil {
-				return fail("Unpair all", err)
-			}
-			return func(m *Model) { m.Busy = ""; m.Paired = 0; m.Code = nil }
-		})
-	case id == IDPause, id == IDMouse, strings.HasPrefix(id, CommandPrefix):
-		if err := c.toggleSetting(id); err != nil {
-			edit(fail("Change the settings", err))
-			return
-		}
-		edit(c.refreshStatus)
-	case id == IDOpenPage:
-		relay := m.Status.Relay
-		bg(func(context.Context) func(*Model) {
-			if err := c.cfg.OpenURL(relay); err != nil {
-				return fail("Open the control page", err)
-			}
-			return func(*Model) {}
-		})
-	case id == IDAutostart && c.cfg.Autostart != nil:
-		want := !m.Autostart
-		bg(func(context.Context) func(*Model) {
-			var err error
-			if want {
-				err = c.cfg.Autostart.Install()
-			} else {
-				err = c.cfg.Autostart.Uninstall()
-			}
-			on, ierr := c.cfg.Autostart.Installed()
-			if err == nil {
-				err = ierr
-			}
-			return func(m *Model) {
-				m.Autostart = on
-				if err != nil {
-					fail("Start at login", err)(m)
-				}
-			}
-		})
-	case id == IDQuit:
-		c.cfg.Quit()
-	}
-}
-
-// toggleSetting flips the setting behind a checkbox in config.json and has
-// the agent apply it at once.
-func (c *Controller) toggleSetting(id string) error {
-	s, err := agent.LoadSettings(c.cfg.Agent.ConfigDir())
-	if err != nil {
-		return err
-	}
-	st := c.cfg.Agent.Status()
-	switch {
-	case id == IDPause:
-		s.Paused = !st.Paused
-	case id == IDMouse:
-		s.Mouse = !st.Mouse
-	default:
-		name := strings.TrimPrefix(id, CommandPrefix)
-		if !slices.Contains(c.cfg.Agent.CommandNames(), name) {
-			return errors.New("unknown command " + name)
-		}
-		s.Set(name, !slices.Contains(st.Allowed, name))
-	}
-	return c.cfg.Agent.ApplySettings(s)
-}
-
-func (c *Controller) pairedBrowsers(ctx context.Context) (int, error) {
-	creds, err := agent.LoadCredentials(c.cfg.Agent.ConfigDir())
-	if err != nil {
-		return 0, err
-	}
-	d, err := agent.FetchDeviceInfo(ctx, c.cfg.Agent.HTTPClient(), creds)
-	if err != nil {
-		return 0, err
-	}
-	return d.PairedBrowsers, nil
 }

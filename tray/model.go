@@ -2,8 +2,8 @@
 // (Items: a Model in, menu items out) that unit tests check without a
 // desktop; a Controller keeps a Model up to date from a running agent and
 // carries out clicks; the binding to fyne.io/systray (Run) only mirrors the
-// items and forwards clicks. The tray does no networking of its own: it
-// calls the agent package for that.
+// items and forwards clicks. The tray does no networking and reads no file
+// of its own: it asks the agent, through the verbs of the Agent interface.
 package tray
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/assets"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // Item ids. Commands have the id CommandPrefix + name.
@@ -89,13 +90,13 @@ type Item struct {
 // commandTitles are the menu titles of the contract's commands; others show
 // their name.
 var commandTitles = map[string]string{
-	"beep":        "Beep",
-	"notify":      "Show notifications",
-	"screenshot":  "Take screenshots",
-	"mouse_move":  "Move the pointer",
-	"mouse_click": "Click",
-	"type_text":   "Type text",
-	"open_url":    "Open links",
+	protocol.CommandBeep:       "Beep",
+	protocol.CommandNotify:     "Show notifications",
+	protocol.CommandScreenshot: "Take screenshots",
+	protocol.CommandMouseMove:  "Move the pointer",
+	protocol.CommandMouseClick: "Click",
+	protocol.CommandTypeText:   "Type text",
+	protocol.CommandOpenURL:    "Open links",
 }
 
 // CommandTitle is the menu title of command name.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -478,5 +479,33 @@ func TestTruncateKeepsRunes(t *testing.T) {
 	got := truncate(strings.Repeat("é", 10), 5)
 	if got != "éé…" {
 		t.Errorf("truncate = %q", got)
+	}
+}
+
+// TestBuiltinsAreTheKnownCommands ties the built-in commands to the
+// protocol's names: every built-in has a name in protocol.KnownCommands, and
+// every known name is built in (with and without a Controller).
+func TestBuiltinsAreTheKnownCommands(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		desk Desktop
+	}{
+		{"controller", &fakeDesktop{}},
+		{"sound and notifications only", struct{ Desktop }{&fakeDesktop{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var names []string
+			for _, c := range Builtin(tc.desk) {
+				if !protocol.IsKnownCommand(c.Spec.Name) {
+					t.Errorf("built-in %q is not in protocol.KnownCommands", c.Spec.Name)
+				}
+				names = append(names, c.Spec.Name)
+			}
+			for _, k := range protocol.KnownCommands {
+				if !slices.Contains(names, k) {
+					t.Errorf("protocol.KnownCommands names %q, which is not built in", k)
+				}
+			}
+		})
 	}
 }

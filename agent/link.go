@@ -1,0 +1,275 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tether-desktop/tether/protocol"
+)
+
+// linkConfig is what every link of one agent shares. Agent.Run fills it in
+// from its Config (and test hooks) before each link.
+type linkConfig struct {
+	log     *slog.Logger
+	state   *state
+	runner  *runner
+	sampler Sampler
+	pointer MouseWatcher // nil: no mouse events
+
+	heartbeat      time.Duration // interval of the agent's pings
+	deadAfter      time.Duration // silence after which the link is dropped
+	telemetryEvery time.Duration
+	sleepEvery     time.Duration    // how often the clocks are compared
+	probeWait      time.Duration    // deadline of the pong after a wake from sleep
+	moveEvery      time.Duration    // least time between two mouse_move events
+	mouseRetry     time.Duration    // wait before watching the pointer again after a failure
+	wallNow        func() time.Time // the wall clock without its monotonic reading
+}
+
+// link is one live connection to the relay. Its goroutines (reader,
+// writer, pump, mouse loop) are owned by serve. Only the writer writes data
+// frames; the others hand it encoded frames through out (never dropped) or
+// telem (newest only), and mouse events through the event queue. Everything
+// else they learn from the agent's state, whose changes wake them.
+type link struct {
+	linkConfig
+	ws       *websocket.Conn
+	deviceID string
+	maxFrame int
+
+	out    chan []byte // results and hellos: senders wait (bounded by the link's ctx)
+	telem  chan []byte // cap 1: the newest telemetry sample
+	events *eventQueue // mouse events; filled only while shared
+
+	ctx    context.Context // the link's; set by serve before any goroutine starts
+	cmds   *sync.WaitGroup // owner of command goroutines (Agent.Run)
+	runCtx context.Context // commands run under the agent's context, not the link's
+
+	// owned by the pump
+	sentHello json.RawMessage
+	sampleErr bool
+	probeEnd  time.Time // end of the running wake-up probe
+}
+
+// newLink wraps an opened connection. Commands it receives run under runCtx
+// and are added to cmds.
+func newLink(cfg linkConfig, o *opened, runCtx context.Context, cmds *sync.WaitGroup) *link {
+	return &link{
+		linkConfig: cfg,
+		ws:         o.ws,
+		deviceID:   o.creds.DeviceID,
+		maxFrame:   o.maxFrame,
+		out:        make(chan []byte, 16),
+		telem:      make(chan []byte, 1),
+		events:     newEventQueue(cfg.moveEvery),
+		cmds:       cmds,
+		runCtx:     runCtx,
+	}
+}
+
+// serve runs the link until it fails or ctx ends, closes the connection and
+// returns why it ended: a *websocket.CloseError from the relay, an I/O
+// error, or ctx's error.
+func (l *link) serve(ctx context.Context) error {
+	lctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	l.ctx = lctx
+	var wg sync.WaitGroup
+	wg.Go(func() { cancel(l.read(lctx)) })
+	wg.Go(func() { cancel(l.write(lctx)) })
+	wg.Go(func() { cancel(l.pump(lctx)) })
+	wg.Go(func() { l.mouse(lctx) })
+	<-lctx.Done()
+	if ctx.Err() != nil { // the agent stops: say goodbye
+		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "agent stopping")
+		_ = l.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	}
+	l.ws.Close() // unblocks the reader
+	wg.Wait()
+	return context.Cause(lctx)
+}
+
+// read is the link's only reader. Every frame and pong pushes the read
+// deadline deadAfter further, so a silent link fails the read.
+func (l *link) read(ctx context.Context) error {
+	extend := func() { l.ws.SetReadDeadline(time.Now().Add(l.deadAfter)) }
+	extend()
+	l.ws.SetPongHandler(func(string) error { extend(); return nil })
+	l.ws.SetPingHandler(func(data string) error {
+		extend()
+		err := l.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeWait))
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil
+		}
+		return err
+	})
+	for {
+		_, frame, err := l.ws.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("link dead: nothing from the relay in time: %w", err)
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		extend()
+		m, err := protocol.Decode(frame)
+		if err != nil {
+			l.log.Debug("ignoring a bad frame from the relay", "err", err)
+			continue
+		}
+		l.handle(m)
+	}
+}
+
+// handle acts on one frame from the relay. Called by the reader only.
+func (l *link) handle(m *protocol.Message) {
+	switch m.Type {
+	case protocol.TypeWatch:
+		l.watch(m)
+	case protocol.TypeCommand:
+		l.command(m)
+	case protocol.TypeError:
+		if m.Error != nil {
+			l.log.Warn("relay refused a frame", "code", m.Error.Code, "message", m.Error.Message)
+		}
+	case protocol.TypeWelcome:
+	default:
+		l.log.Debug("ignoring a message from the relay", "type", m.Type)
+	}
+}
+
+// watch records how many clients watch the device. When nobody does any
+// more, a queued sample and queued events are dropped at once. The pump
+// and the mouse loop learn the change from the state.
+func (l *link) watch(m *protocol.Message) {
+	var w protocol.Watch
+	if err := json.Unmarshal(m.Data, &w); err != nil || w.Watchers < 0 {
+		l.log.Debug("ignoring a bad watch message", "err", err)
+		return
+	}
+	l.state.update(func(s *Status) { s.Watchers = w.Watchers })
+	if w.Watchers == 0 {
+		select { // a queued sample is no longer wanted
+		case <-l.telem:
+		default:
+		}
+		l.events.clear() // nor are queued events
+	}
+	l.log.Debug("watchers changed", "watchers", w.Watchers)
+}
+
+// command starts command m, or answers rate_limited when the runner is
+// full. Called by the reader only.
+func (l *link) command(m *protocol.Message) {
+	dev := m.Device
+	if dev == "" {
+		dev = l.deviceID
+	}
+	if !l.runner.acquire() {
+		l.sendResult(protocol.Result(m.ID, dev, nil, protocol.Errorf(protocol.CodeRateLimited,
+			"%d commands are already running on this computer", l.runner.limit())))
+		return
+	}
+	l.cmds.Go(func() {
+		defer l.runner.release()
+		data, perr := l.runner.run(l.runCtx, m)
+		l.sendResult(protocol.Result(m.ID, dev, data, perr))
+	})
+}
+
+// sendResult hands a result to the writer, waiting as long as the link
+// lives. A result too large for the relay becomes a too_large failure.
+func (l *link) sendResult(m *protocol.Message) {
+	b, err := protocol.Encode(m)
+	if err == nil && len(b) > l.maxFrame {
+		err = fmt.Errorf("result of %d bytes is larger than the relay accepts (%d)", len(b), l.maxFrame)
+		m = protocol.Result(m.ID, m.Device, nil, protocol.Errorf(protocol.CodeTooLarge, "%v", err))
+		b, err = protocol.Encode(m)
+	}
+	if err != nil {
+		m = protocol.Result(m.ID, m.Device, nil, protocol.Errorf(protocol.CodeInternal, "cannot encode the result"))
+		b, _ = protocol.Encode(m)
+	}
+	select {
+	case l.out <- b:
+	case <-l.ctx.Done():
+		l.log.Info("result not sent: the link closed", "id", m.ID)
+	}
+}
+
+// write is the link's only writer of data frames and of the
+// heartbeat pings.
+func (l *link) write(ctx context.Context) error {
+	ping := time.NewTicker(l.heartbeat)
+	defer ping.Stop()
+	moveTimer := time.NewTimer(time.Hour) // armed while a move waits for its turn
+	moveTimer.Stop()
+	defer moveTimer.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case b := <-l.out:
+			err = l.send(b)
+		case b := <-l.telem:
+			err = l.send(b)
+		case <-l.events.ready:
+			err = l.flushEvents(moveTimer)
+		case <-moveTimer.C:
+			err = l.flushEvents(moveTimer)
+		case <-ping.C:
+			if err = l.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				err = fmt.Errorf("ping: %w", err)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// send writes one data frame. Called by the writer only.
+func (l *link) send(b []byte) error {
+	l.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := l.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// flushEvents sends every queued event that may go now, and arms moveTimer
+// when a move has to wait for its turn. Called by the writer only.
+func (l *link) flushEvents(moveTimer *time.Timer) error {
+	for {
+		ev, at, wait := l.events.next(time.Now())
+		if wait > 0 {
+			moveTimer.Reset(wait)
+		}
+		if at.IsZero() {
+			return nil
+		}
+		if l.state.watchers() == 0 {
+			continue
+		}
+		b, err := protocol.Encode(&protocol.Message{
+			Type: protocol.TypeEvent, Device: l.deviceID, TS: protocol.Timestamp(at), Data: protocol.MustData(ev),
+		})
+		if err != nil {
+			continue
+		}
+		if err := l.send(b); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,17 @@
+package protocol
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestCommandConstantsAreTheKnownCommands: every Command… constant is in
+// KnownCommands and KnownCommands holds nothing else.
+func TestCommandConstantsAreTheKnownCommands(t *testing.T) {
+	consts := []string{CommandBeep, CommandNotify, CommandScreenshot, CommandMouseMove,
+		CommandMouseClick, CommandTypeText, CommandOpenURL}
+	got, want := slices.Sorted(slices.Values(KnownCommands)), slices.Sorted(slices.Values(consts))
+	if !slices.Equal(got, want) {
+		t.Errorf("KnownCommands %v, constants %v", got, want)
+	}
+}
