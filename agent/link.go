@@ -45,9 +45,13 @@ type link struct {
 	deviceID string
 	maxFrame int
 
-	out    chan []byte // results and hellos: senders wait (bounded by the link's ctx)
-	telem  chan []byte // cap 1: the newest telemetry sample
-	events *eventQueue // mouse events; filled only while shared
+	out   chan []byte // results and hellos: senders wait (bounded by the link's ctx)
+	telem chan []byte // cap 1: the newest telemetry sample
+	// telemMu makes "nobody watches: drop the queued sample" and "still
+	// watched: queue this sample" exclusive, so no sample taken before the
+	// watchers went to 0 is queued after the drop.
+	telemMu sync.Mutex
+	events  *eventQueue // mouse events; filled only while shared
 
 	ctx    context.Context // the link's; set by serve before any goroutine starts
 	cmds   *sync.WaitGroup // owner of command goroutines (Agent.Run)
@@ -159,10 +163,12 @@ func (l *link) watch(m *protocol.Message) {
 	}
 	l.state.update(func(s *Status) { s.Watchers = w.Watchers })
 	if w.Watchers == 0 {
+		l.telemMu.Lock()
 		select { // a queued sample is no longer wanted
 		case <-l.telem:
 		default:
 		}
+		l.telemMu.Unlock()
 		l.events.clear() // nor are queued events
 	}
 	l.log.Debug("watchers changed", "watchers", w.Watchers)

@@ -84,7 +84,12 @@ func (l *link) telemetry(ctx context.Context) {
 	b, err := protocol.Encode(&protocol.Message{
 		Type: protocol.TypeTelemetry, Device: l.deviceID, TS: protocol.Timestamp(time.Now()), Data: protocol.MustData(t),
 	})
-	if err != nil || l.state.watchers() == 0 {
+	if err != nil {
+		return
+	}
+	l.telemMu.Lock()
+	defer l.telemMu.Unlock()
+	if l.state.watchers() == 0 { // the watchers left while the sample was taken
 		return
 	}
 	select { // drop the stale sample; only the pump sends on telem
