@@ -29,41 +29,45 @@ import (
 // presses and wheel turns until ctx ends. When the display goes away it
 // waits for it to come back and starts again.
 func (x *xDisplay) watchPointer(ctx context.Context, emit func(protocol.MouseEvent)) error {
-	for first := true; ; first = false {
+	watched := false // a recording has begun
+	for {
 		c, err := x.conn()
 		if err == nil {
-			err = x.record(ctx, c, emit)
+			var began bool
+			began, err = x.record(ctx, c, emit)
+			watched = watched || began
 		}
 		var perr *protocol.Error
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case first && err != nil, err != nil && !errors.As(err, &perr):
+		case !watched && err != nil, err != nil && !errors.As(err, &perr):
 			return err // no display to start with, or one that cannot record
 		}
-		if pause(ctx, retryEvery) != nil {
+		if pause(ctx, retryEvery) != nil { // the display went away: wait for it
 			return nil
 		}
 	}
 }
 
 // record watches the pointer on c's server until ctx ends (it then returns
-// ctx's error) or the recording fails.
-func (x *xDisplay) record(ctx context.Context, c *xConn, emit func(protocol.MouseEvent)) error {
+// ctx's error) or the recording fails. began reports whether the recording
+// was running before it ended.
+func (x *xDisplay) record(ctx context.Context, c *xConn, emit func(protocol.MouseEvent)) (began bool, err error) {
 	ext, err := answer(c, xproto.QueryExtension(c.x, uint16(len("RECORD")), "RECORD").Reply)
 	if err != nil {
-		return x.fail(c, err)
+		return false, x.fail(c, err)
 	}
 	if !ext.Present {
-		return protocol.Errorf(protocol.CodeUnavailable, "the X server has no RECORD extension: the pointer cannot be watched")
+		return false, protocol.Errorf(protocol.CodeUnavailable, "the X server has no RECORD extension: the pointer cannot be watched")
 	}
 	px, py, err := c.location()
 	if err != nil {
-		return x.fail(c, err)
+		return false, x.fail(c, err)
 	}
 	nc, _, cookie, err := dialX(c.name, xOpenBound)
 	if err != nil {
-		return x.fail(c, fmt.Errorf("open the pointer's recording connection: %w", err))
+		return false, x.fail(c, fmt.Errorf("open the pointer's recording connection: %w", err))
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
@@ -74,19 +78,19 @@ func (x *xDisplay) record(ctx context.Context, c *xConn, emit func(protocol.Mous
 		_, err = nc.Write(recordRequests(ext.MajorOpcode, base|1))
 	}
 	if err != nil {
-		return x.fail(c, fmt.Errorf("start recording the pointer: %w", err))
+		return false, x.fail(c, fmt.Errorf("start recording the pointer: %w", err))
 	}
 	nc.SetDeadline(time.Time{})
 	emit(protocol.MouseEvent{Kind: protocol.MouseMove, X: px, Y: py})
 	err = readRecording(nc, emit)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 	var xerr xRecordError
 	if errors.As(err, &xerr) {
-		return err
+		return false, err
 	}
-	return x.fail(c, err)
+	return true, x.fail(c, err)
 }
 
 // RECORD's minor opcodes and constants.

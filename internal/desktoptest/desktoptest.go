@@ -50,6 +50,7 @@ type Server struct {
 
 	t        testing.TB
 	geometry string
+	reset    bool // run without -noreset
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when cmd has been waited for
 }
@@ -58,6 +59,19 @@ type Server struct {
 func StartXvfb(t testing.TB, geometry string) *Server {
 	t.Helper()
 	s := &Server{t: t, geometry: geometry}
+	s.Display = s.start("")
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// StartXvfbResetting is StartXvfb without -noreset: the server resets each
+// time its last client leaves, as a bare X server does, and for a moment
+// then refuses new clients. A client that opens and closes the display
+// before another connects (as the agent once did before robotgo's first
+// call) meets that moment.
+func StartXvfbResetting(t testing.TB, geometry string) *Server {
+	t.Helper()
+	s := &Server{t: t, geometry: geometry, reset: true}
 	s.Display = s.start("")
 	t.Cleanup(s.Kill)
 	return s
@@ -117,7 +131,10 @@ func (s *Server) start(display string) string {
 		s.t.Fatal(err)
 	}
 	defer r.Close()
-	args := []string{"-displayfd", "3", "-noreset", "-nolisten", "tcp", "-screen", "0", s.geometry}
+	args := []string{"-displayfd", "3", "-nolisten", "tcp", "-screen", "0", s.geometry}
+	if !s.reset {
+		args = append(args, "-noreset")
+	}
 	if display != "" {
 		args = append([]string{display}, args...)
 	}
