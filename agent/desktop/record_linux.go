@@ -65,9 +65,12 @@ func (x *xDisplay) record(ctx context.Context, c *xConn, emit func(protocol.Mous
 	if err != nil {
 		return false, x.fail(c, err)
 	}
+	// Failures to set the recording up are not taken for the display going
+	// away (the main connection tells that): they end the watch, and the
+	// agent tries again later.
 	nc, _, cookie, err := dialX(c.name, xOpenBound)
 	if err != nil {
-		return false, x.fail(c, fmt.Errorf("open the pointer's recording connection: %w", err))
+		return false, fmt.Errorf("open the pointer's recording connection: %w", err)
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
@@ -78,7 +81,7 @@ func (x *xDisplay) record(ctx context.Context, c *xConn, emit func(protocol.Mous
 		_, err = nc.Write(recordRequests(ext.MajorOpcode, base|1))
 	}
 	if err != nil {
-		return false, x.fail(c, fmt.Errorf("start recording the pointer: %w", err))
+		return false, fmt.Errorf("start recording the pointer: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
 	emit(protocol.MouseEvent{Kind: protocol.MouseMove, X: px, Y: py})

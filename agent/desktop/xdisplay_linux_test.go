@@ -178,14 +178,14 @@ func TestNoXlib(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.CgoLDFLAGS}}", "../../cmd/tether")
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.CgoLDFLAGS}} {{.CgoPkgConfig}}", "../../cmd/tether")
 	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		for _, bad := range []string{"go-vgo/robotgo", "robotn/gohook", "-lX11", "-lXtst"} {
+		for _, bad := range []string{"go-vgo/robotgo", "robotn/gohook", "-lX11", "-lXtst", "x11", "xtst"} {
 			if strings.Contains(line, bad) {
 				t.Errorf("the Linux agent links %s: %s", bad, line)
 			}
