@@ -159,6 +159,37 @@ func TestDisplayGoesAwayAndComesBack(t *testing.T) {
 	}
 }
 
+// TestDisplayAppearsLater starts a Desktop before its X server: the display
+// commands are unavailable ("cannot open"), and once the server runs they
+// work within a few retries, the appearance logged once.
+func TestDisplayAppearsLater(t *testing.T) {
+	desktoptest.Need(t, "Xvfb", "xdotool")
+	srv := desktoptest.StartXvfbAt(t, "640x480x24")
+	srv.Kill()
+	t.Setenv("DISPLAY", srv.Display)
+	var logs syncBuffer
+	d := New(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer d.Close()
+	want := fmt.Sprintf("no X display (cannot open DISPLAY %q)", srv.Display)
+	if got := d.Unavailable()["mouse_move"]; got != want {
+		t.Fatalf("Unavailable()[mouse_move] = %q, want %q", got, want)
+	}
+	srv.Restart()
+	waitUntil(t, "the display to be used", func() bool { return d.Screen() != nil })
+	if err := d.MoveMouse(context.Background(), 7, 9); err != nil {
+		t.Fatal(err)
+	}
+	if out := desktoptest.Run(t, srv.Display, "xdotool", "getmouselocation"); !strings.HasPrefix(out, "x:7 y:9 ") {
+		t.Errorf("pointer at %q, want x:7 y:9", out)
+	}
+	log := logs.String()
+	for msg, n := range map[string]int{"no X display: ": 1, "an X display opened": 1, "went away": 0} {
+		if got := strings.Count(log, msg); got != n {
+			t.Errorf("the log says %q %d times, want %d:\n%s", msg, got, n, log)
+		}
+	}
+}
+
 // waitUntil polls cond until it holds; only a hang makes it fail.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
