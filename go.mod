@@ -10,6 +10,7 @@ require (
 	github.com/go-vgo/robotgo v1.0.0
 	github.com/godbus/dbus/v5 v5.2.0
 	github.com/gorilla/websocket v1.5.3
+	github.com/jezek/xgb v1.2.0
 	github.com/kardianos/service v1.3.0
 	github.com/robotn/gohook v0.42.2
 	github.com/shirou/gopsutil/v4 v4.26.10
@@ -28,7 +29,6 @@ require (
 	github.com/go-ole/go-ole v1.3.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/hajimehoshi/oto v0.7.1 // indirect
-	github.com/jezek/xgb v1.2.0 // indirect
 	github.com/lufia/plan9stats v0.0.0-20251013123823-9fd1530e3ec3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

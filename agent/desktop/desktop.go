@@ -8,11 +8,14 @@
 // The sound code needs cgo (ALSA on Linux) and lives in files built with cgo;
 // a build without cgo compiles a stand-in whose Beep reports unavailable.
 // Notifications are per OS: D-Bus on Linux, osascript on macOS, not yet on
-// Windows. Screen, pointer and keyboard go through robotgo and gohook (cgo);
-// on Linux every call to them is preceded by a check that the X display
-// named by DISPLAY opens, because robotgo kills the process when it cannot
-// open one. Nothing here crashes when the machine has no sound device, no
-// display or no session bus: each command then reports why it is unavailable.
+// Windows. Screen, pointer and keyboard go through a pure-Go X11 client
+// (jezek/xgb) on Linux, and through robotgo and gohook (cgo) on Windows and
+// macOS. On Linux no Xlib code runs: one owner holds the connection to the
+// X server, notices when the server goes away, tries again every second and
+// comes back when it returns; meanwhile the display commands answer
+// unavailable. Nothing here crashes when the machine has no sound device, no
+// display or no session bus: each command then reports why it is
+// unavailable.
 package desktop
 
 import (
@@ -39,7 +42,7 @@ type Desktop struct {
 	sound    *sound
 	notifier *notifier
 
-	display *display
+	display screenBackend
 	typing  sync.Mutex // one type_text at a time
 
 	mu          sync.Mutex // guards the notify check below
@@ -53,13 +56,14 @@ var (
 	_ commands.Controller = (*Desktop)(nil)
 )
 
-// New returns the Desktop of this machine. It does not touch the sound device
-// or the session bus yet, so it never blocks and never fails; log may be nil.
+// New returns the Desktop of this machine. It does not touch the sound device,
+// the session bus or the display yet, so it never blocks and never fails;
+// log may be nil.
 func New(log *slog.Logger) *Desktop {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), display: &display{check: displayCheck}}
+	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), display: newDisplay(log)}
 }
 
 // Beep plays a sine tone of frequencyHz for d. The sound device is opened on
@@ -113,10 +117,12 @@ func (d *Desktop) Unavailable() map[string]string {
 	return out
 }
 
-// Close releases the sound device. Beeps still playing end early. It blocks
-// for at most a few seconds; the Desktop must not be used afterwards.
+// Close releases the sound device and the display. Beeps still playing end
+// early. It blocks for at most a few seconds; the Desktop must not be used
+// afterwards.
 func (d *Desktop) Close() error {
 	d.sound.close()
+	d.display.close()
 	return nil
 }
 

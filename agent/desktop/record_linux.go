@@ -1,157 +1,190 @@
-//go:build cgo
+//go:build linux
 
 package desktop
 
-/*
-#cgo linux LDFLAGS: -lX11 -lXtst
-#include <stdlib.h>
-#include <X11/Xlib.h>
-#include <X11/Xproto.h>
-#include <X11/extensions/record.h>
-
-// A recording of the pointer's core device events (button presses and
-// motion) through the RECORD extension: one connection controls the
-// context, the other receives the data. Everything runs on the goroutine
-// that polls, so no Xlib object is shared between threads.
-#define TETHER_QUEUE 1024
-
-typedef struct { int type, x, y, detail; } tether_ev;
-
-typedef struct {
-	Display *ctrl, *data;
-	XRecordContext rc;
-	int n, lost;
-	tether_ev q[TETHER_QUEUE];
-} tether_rec;
-
-static void tether_rec_cb(XPointer priv, XRecordInterceptData *d) {
-	tether_rec *r = (tether_rec *)priv;
-	if (d->category == XRecordFromServer && d->data != NULL && d->data_len > 0) {
-		xEvent *e = (xEvent *)d->data;
-		int type = e->u.u.type & 0x7f;
-		if (type == ButtonPress || type == MotionNotify) {
-			if (r->n < TETHER_QUEUE) {
-				tether_ev *t = &r->q[r->n++];
-				t->type = type;
-				t->x = e->u.keyButtonPointer.rootX;
-				t->y = e->u.keyButtonPointer.rootY;
-				t->detail = e->u.u.detail;
-			} else {
-				r->lost++;
-			}
-		}
-	}
-	XRecordFreeData(d);
-}
-
-static void tether_rec_free(tether_rec *r) {
-	if (r->ctrl && r->rc) {
-		XRecordDisableContext(r->ctrl, r->rc);
-		XSync(r->ctrl, False);
-		XRecordFreeContext(r->ctrl, r->rc);
-	}
-	if (r->data) XCloseDisplay(r->data);
-	if (r->ctrl) XCloseDisplay(r->ctrl);
-	free(r);
-}
-
-// tether_rec_start returns a running recording, or NULL with *why set:
-// 1 no display, 2 no RECORD extension, 3 the context could not be made.
-static tether_rec *tether_rec_start(int *why) {
-	tether_rec *r = calloc(1, sizeof *r);
-	if (r == NULL) { *why = 3; return NULL; }
-	r->ctrl = XOpenDisplay(NULL);
-	r->data = XOpenDisplay(NULL);
-	if (!r->ctrl || !r->data) { *why = 1; tether_rec_free(r); return NULL; }
-	int major = 0, minor = 0;
-	if (!XRecordQueryVersion(r->ctrl, &major, &minor)) { *why = 2; tether_rec_free(r); return NULL; }
-	XRecordRange *range = XRecordAllocRange();
-	if (range == NULL) { *why = 3; tether_rec_free(r); return NULL; }
-	range->device_events.first = ButtonPress;
-	range->device_events.last = MotionNotify;
-	XRecordClientSpec clients = XRecordAllClients;
-	r->rc = XRecordCreateContext(r->ctrl, 0, &clients, 1, &range, 1);
-	XFree(range);
-	if (!r->rc) { *why = 3; tether_rec_free(r); return NULL; }
-	XSync(r->ctrl, False);
-	if (!XRecordEnableContextAsync(r->data, r->rc, tether_rec_cb, (XPointer)r)) {
-		*why = 3; tether_rec_free(r); return NULL;
-	}
-	return r;
-}
-
-// tether_rec_poll collects what arrived since the last poll into r->q and
-// returns how many events it holds.
-static int tether_rec_poll(tether_rec *r) {
-	r->n = 0;
-	XRecordProcessReplies(r->data);
-	return r->n;
-}
-
-static tether_ev tether_rec_get(tether_rec *r, int i) { return r->q[i]; }
-*/
-import "C"
+// Watching the pointer with the X RECORD extension: a connection of its own
+// creates a recording context for the core device events (button presses
+// and motion) of every client and enables it; the server then streams the
+// events as replies to that one request. xgb expects one reply per request,
+// so this connection is spoken to directly: after the connection setup it
+// only writes two requests and reads replies. Closing it ends the recording
+// and frees the context, which belongs to it.
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
+
+	"github.com/jezek/xgb/record"
+	"github.com/jezek/xgb/xproto"
 
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// recordPoll is how often the recording is read.
-const recordPoll = 10 * time.Millisecond
-
-// watchPointer records the pointer's moves, button presses and wheel turns
-// with the X RECORD extension and reports them through emit until ctx ends.
-// The caller has checked the display.
-func watchPointer(ctx context.Context, emit func(protocol.MouseEvent)) error {
-	var why C.int
-	r := C.tether_rec_start(&why)
-	if r == nil {
-		switch why {
-		case 1:
-			return protocol.Errorf(protocol.CodeUnavailable, "no X display to watch the pointer on")
-		case 2:
-			return protocol.Errorf(protocol.CodeUnavailable, "the X server has no RECORD extension: the pointer cannot be watched")
-		default:
-			return fmt.Errorf("watch the pointer: cannot set up an X RECORD context")
-		}
-	}
-	defer C.tether_rec_free(r)
-	tick := time.NewTicker(recordPoll)
-	defer tick.Stop()
+// watchPointer reports the pointer's position, then its moves, button
+// presses and wheel turns until ctx ends. When the display goes away it
+// waits for it to come back and starts again.
+func (x *xDisplay) watchPointer(ctx context.Context, emit func(protocol.MouseEvent)) error {
+	watched := false // a recording has begun
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+		c, err := x.conn()
+		if err == nil {
+			var began bool
+			began, err = x.record(ctx, c, emit)
+			watched = watched || began
 		}
-		n := int(C.tether_rec_poll(r))
-		for i := range n {
-			e := C.tether_rec_get(r, C.int(i))
-			if ev, ok := recordedEvent(int(e._type), int(e.x), int(e.y), int(e.detail)); ok {
-				emit(ev)
-			}
+		var perr *protocol.Error
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case !watched && err != nil, err != nil && !errors.As(err, &perr):
+			return err // no display to start with, or one that cannot record
+		}
+		if pause(ctx, retryEvery) != nil { // the display went away: wait for it
+			return nil
 		}
 	}
 }
 
-// X core event types and buttons.
+// record watches the pointer on c's server until ctx ends (it then returns
+// ctx's error) or the recording fails. began reports whether the recording
+// was running before it ended.
+func (x *xDisplay) record(ctx context.Context, c *xConn, emit func(protocol.MouseEvent)) (began bool, err error) {
+	ext, err := answer(c, xproto.QueryExtension(c.x, uint16(len("RECORD")), "RECORD").Reply)
+	if err != nil {
+		return false, x.fail(c, err)
+	}
+	if !ext.Present {
+		return false, protocol.Errorf(protocol.CodeUnavailable, "the X server has no RECORD extension: the pointer cannot be watched")
+	}
+	px, py, err := c.location()
+	if err != nil {
+		return false, x.fail(c, err)
+	}
+	// Failures to set the recording up are not taken for the display going
+	// away (the main connection tells that): they end the watch, and the
+	// agent tries again later.
+	nc, _, cookie, err := dialX(c.name, xOpenBound)
+	if err != nil {
+		return false, fmt.Errorf("open the pointer's recording connection: %w", err)
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+	nc.SetDeadline(time.Now().Add(xOpenBound))
+	base, err := xSetup(nc, cookie)
+	if err == nil {
+		_, err = nc.Write(recordRequests(ext.MajorOpcode, base|1))
+	}
+	if err != nil {
+		return false, fmt.Errorf("start recording the pointer: %w", err)
+	}
+	nc.SetDeadline(time.Time{})
+	emit(protocol.MouseEvent{Kind: protocol.MouseMove, X: px, Y: py})
+	err = readRecording(nc, emit)
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	var xerr xRecordError
+	if errors.As(err, &xerr) {
+		return false, err
+	}
+	return true, x.fail(c, err)
+}
+
+// RECORD's minor opcodes and constants.
 const (
-	xButtonPress  = 4
-	xMotionNotify = 6
+	recordCreateContext = 1
+	recordEnableContext = 5
+	recordFromServer    = 0 // category of intercepted data from the server
+	recordEndOfData     = 5
+	recordAllClients    = record.CsAllClients
 )
+
+// recordRequests returns CreateContext (of context id, for the device
+// events from ButtonPress to MotionNotify of all clients, without element
+// headers) followed by EnableContext, in little-endian byte order.
+func recordRequests(major byte, id uint32) []byte {
+	rng := record.Range{DeviceEvents: record.Range8{First: xproto.ButtonPress, Last: xproto.MotionNotify}}.Bytes()
+	le := binary.LittleEndian
+	b := make([]byte, 0, 20+4+len(rng)+8)
+	b = append(b, major, recordCreateContext)
+	b = le.AppendUint16(b, uint16((20+4+len(rng))/4))
+	b = le.AppendUint32(b, id)
+	b = append(b, 0, 0, 0, 0) // element header, padding
+	b = le.AppendUint32(b, 1) // client specs
+	b = le.AppendUint32(b, 1) // ranges
+	b = le.AppendUint32(b, recordAllClients)
+	b = append(b, rng...)
+	b = append(b, major, recordEnableContext)
+	b = le.AppendUint16(b, 2)
+	b = le.AppendUint32(b, id)
+	return b
+}
+
+// xRecordError is an X error the server sent on the recording connection.
+type xRecordError struct{ code byte }
+
+func (e xRecordError) Error() string {
+	return fmt.Sprintf("the X server refused to record the pointer (X error %d)", e.code)
+}
+
+// readRecording reads the recording's replies from nc and emits the
+// pointer events in them, until the stream ends or fails.
+func readRecording(nc net.Conn, emit func(protocol.MouseEvent)) error {
+	le := binary.LittleEndian
+	head := make([]byte, 32)
+	var data []byte
+	for {
+		if _, err := io.ReadFull(nc, head); err != nil {
+			return err
+		}
+		switch head[0] {
+		case 0: // an error
+			return xRecordError{code: head[1]}
+		case 1: // a reply: the recording
+		case 35: // a generic event, which has a tail; nothing we asked for
+			if _, err := io.CopyN(io.Discard, nc, 4*int64(le.Uint32(head[4:]))); err != nil {
+				return err
+			}
+			continue
+		default: // an event, nothing we asked for
+			continue
+		}
+		n := 4 * int(le.Uint32(head[4:]))
+		if cap(data) < n {
+			data = make([]byte, n)
+		}
+		data = data[:n]
+		if _, err := io.ReadFull(nc, data); err != nil {
+			return err
+		}
+		switch head[1] {
+		case recordEndOfData:
+			return io.EOF
+		case recordFromServer:
+			for e := data; len(e) >= 32; e = e[32:] {
+				x, y := int16(le.Uint16(e[20:])), int16(le.Uint16(e[22:]))
+				if ev, ok := recordedEvent(int(e[0]&0x7f), int(x), int(y), int(e[1])); ok {
+					emit(ev)
+				}
+			}
+		}
+	}
+}
 
 // recordedEvent turns a recorded core event into a protocol event: motion
 // is a move; buttons 1–3 are clicks; 4–7 are the wheel (up, down, left,
 // right).
 func recordedEvent(typ, x, y, detail int) (protocol.MouseEvent, bool) {
 	switch typ {
-	case xMotionNotify:
+	case xproto.MotionNotify:
 		return protocol.MouseEvent{Kind: protocol.MouseMove, X: x, Y: y}, true
-	case xButtonPress:
+	case xproto.ButtonPress:
 		ev := protocol.MouseEvent{Kind: protocol.MouseClick, X: x, Y: y}
 		switch detail {
 		case 1:

@@ -1,29 +1,33 @@
-//go:build !cgo || !(linux || windows || darwin)
+//go:build !linux && !(cgo && (windows || darwin))
 
 package desktop
 
 import (
 	"context"
-	"errors"
 	"image"
+	"log/slog"
 
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// noRobot is why a build without cgo (or for another OS) cannot reach the
-// screen, pointer or keyboard.
+// noRobot is why a build without cgo for Windows or macOS (or a build for
+// another OS) cannot reach the screen, pointer or keyboard.
 const noRobot = "this build of the agent has no screen, pointer or keyboard support (built without cgo)"
 
-func displayCheck() string { return noRobot }
+// noDisplay is the screenBackend of such a build: everything is unavailable.
+type noDisplay struct{}
 
-var errNoRobot = errors.New(noRobot)
+func newDisplay(*slog.Logger) screenBackend { return noDisplay{} }
 
-func robotScreenSize() (int, int)                         { return 0, 0 }
-func robotLocation() (int, int)                           { return 0, 0 }
-func robotMove(int, int)                                  {}
-func robotClick(string)                                   {}
-func robotCapture() (image.Image, error)                  { return nil, errNoRobot }
-func typeText(context.Context, string) error              { return errNoRobot }
-func subscribe(func(protocol.MouseEvent)) (cancel func()) { return func() {} }
+var errNoRobot = protocol.Errorf(protocol.CodeUnavailable, noRobot)
 
-func watchPointer(context.Context, func(protocol.MouseEvent)) error { return errNoRobot }
+func (noDisplay) unavailable() string                          { return noRobot }
+func (noDisplay) close()                                       {}
+func (noDisplay) screenSize(context.Context) (int, int, error) { return 0, 0, errNoRobot }
+func (noDisplay) move(context.Context, int, int) error         { return errNoRobot }
+func (noDisplay) click(context.Context, string) error          { return errNoRobot }
+func (noDisplay) capture(context.Context) (image.Image, error) { return nil, errNoRobot }
+func (noDisplay) typeText(context.Context, string) error       { return errNoRobot }
+func (noDisplay) watchPointer(context.Context, func(protocol.MouseEvent)) error {
+	return errNoRobot
+}

@@ -1,4 +1,4 @@
-//go:build cgo && linux
+//go:build linux
 
 package desktop
 
@@ -20,8 +20,7 @@ import (
 )
 
 // TestNoDisplay checks that without a usable X display every display
-// command is unavailable with the reason, and that nothing calls robotgo
-// (which would kill the process).
+// command is unavailable with the reason, and that nothing crashes.
 func TestNoDisplay(t *testing.T) {
 	if isChild(t.Name()) {
 		want := os.Getenv("WANT_REASON")
@@ -68,7 +67,7 @@ func TestNoDisplay(t *testing.T) {
 
 // TestDisplay drives a real X server (Xvfb): screen size, a capture of a
 // root window painted a known colour, pointer moves read back with xdotool,
-// pointer events seen through gohook, and typing into xev.
+// pointer events seen through X RECORD, and typing into xev.
 func TestDisplay(t *testing.T) {
 	if !isChild(t.Name()) {
 		desktoptest.Need(t, "Xvfb", "xdotool", "xsetroot", "xev")
@@ -129,7 +128,7 @@ func TestDisplay(t *testing.T) {
 		go func() {
 			done <- d.WatchMouse(wctx, func(e protocol.MouseEvent) { mu.Lock(); got = append(got, e); mu.Unlock() })
 		}()
-		// gohook needs a moment to start recording; move until it reports.
+		// the recording needs a moment to start; move until it reports.
 		seen := func(cond func(protocol.MouseEvent) bool) bool {
 			mu.Lock()
 			defer mu.Unlock()

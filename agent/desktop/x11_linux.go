@@ -1,153 +1,324 @@
-//go:build cgo
+//go:build linux
 
 package desktop
 
-/*
-#cgo linux LDFLAGS: -lX11 -lXtst
-#include <stdlib.h>
-#include <X11/Xlib.h>
-#include <X11/XKBlib.h>
-#include <X11/keysym.h>
-#include <X11/extensions/XTest.h>
-
-// tether_x_check opens the display named by DISPLAY and closes it again; it
-// returns 0 when the display opened. XInitThreads runs first, once, before any
-// other Xlib call of the process: robotgo, gohook and this file each use
-// their own connections from several threads.
-static int tether_x_check(void) {
-	static int threads = 0;
-	if (!threads) { XInitThreads(); threads = 1; }
-	Display *d = XOpenDisplay(NULL);
-	if (d == NULL) return -1;
-	XCloseDisplay(d);
-	return 0;
-}
-
-static Display *tether_x_open(void) { return XOpenDisplay(NULL); }
-static void tether_x_close(Display *d) { XCloseDisplay(d); }
-
-// tether_x_scratch returns a keycode with no keysyms on it, which can be
-// borrowed to type a character the keyboard map lacks, or 0.
-static int tether_x_scratch(Display *d) {
-	int min = 0, max = 0, per = 0, found = 0;
-	XDisplayKeycodes(d, &min, &max);
-	KeySym *m = XGetKeyboardMapping(d, min, max - min + 1, &per);
-	if (m == NULL) return 0;
-	for (int k = max; k >= min && !found; k--) {
-		int empty = 1;
-		for (int j = 0; j < per; j++) {
-			if (m[(k - min) * per + j] != NoSymbol) { empty = 0; break; }
-		}
-		if (empty) found = k;
-	}
-	XFree(m);
-	return found;
-}
-
-// tether_x_find returns the keycode that types sym, and sets *shift when it
-// is on the key's shifted level; 0 when no key types it at level 0 or 1.
-static int tether_x_find(Display *d, unsigned long sym, int *shift) {
-	KeyCode code = XKeysymToKeycode(d, (KeySym)sym);
-	*shift = 0;
-	if (code == 0) return 0;
-	if (XkbKeycodeToKeysym(d, code, 0, 0) == (KeySym)sym) return code;
-	if (XkbKeycodeToKeysym(d, code, 0, 1) == (KeySym)sym) { *shift = 1; return code; }
-	return 0;
-}
-
-// tether_x_map puts sym on both levels of keycode (or clears it for NoSymbol).
-static void tether_x_map(Display *d, int code, unsigned long sym) {
-	KeySym syms[2] = {(KeySym)sym, (KeySym)sym};
-	XChangeKeyboardMapping(d, code, 2, syms, 1);
-	XSync(d, False);
-}
-
-// tether_x_tap presses and releases keycode, holding Shift if asked.
-static void tether_x_tap(Display *d, int code, int shift) {
-	KeyCode sh = XKeysymToKeycode(d, XK_Shift_L);
-	if (shift) XTestFakeKeyEvent(d, sh, True, CurrentTime);
-	XTestFakeKeyEvent(d, code, True, CurrentTime);
-	XTestFakeKeyEvent(d, code, False, CurrentTime);
-	if (shift) XTestFakeKeyEvent(d, sh, False, CurrentTime);
-	XSync(d, False);
-}
-*/
-import "C"
+// The X display on Linux. One owner (xDisplay) holds the connection to the X
+// server, spoken to with jezek/xgb, a pure-Go client of the X protocol: no
+// Xlib, whose default I/O error handler exits the process when the server
+// goes away, and no robotgo, which dereferences a display it failed to open.
+// The owner opens the display on first use, notices when the server goes
+// away (the connection's event stream ends), tries again at most every
+// retryEvery while there is none, and logs each change of state once.
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+	"github.com/jezek/xgb/xtest"
 
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// displayCheck reports why no X display can be used, or "" when one opens.
-// It never calls robotgo: robotgo kills the process when it has no display.
-func displayCheck() string {
-	name := os.Getenv("DISPLAY")
-	if name == "" {
-		return "no X display (DISPLAY is not set)"
-	}
-	if C.tether_x_check() != 0 {
-		return fmt.Sprintf("no X display (cannot open DISPLAY %q)", name)
+func init() {
+	// xgb logs every read error of a closed connection to stderr; the owner
+	// logs each change of the display's state once instead.
+	xgb.Logger = log.New(io.Discard, "", 0)
+}
+
+// Bounds of the display's connection.
+const (
+	retryEvery = time.Second      // a missing display is tried again at most this often
+	xOpenBound = 5 * time.Second  // dialling and the connection setup
+	replyBound = 10 * time.Second // a server that does not answer a request within this is dropped
+)
+
+// xDisplay owns the connection to the X server named by DISPLAY. Safe for
+// concurrent use.
+type xDisplay struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	cur     *xConn        // the open connection; nil while there is none
+	why     string        // why there is none; "" while cur is set
+	tried   time.Time     // when the last attempt to open began
+	opening chan struct{} // closed when the attempt in flight ends; nil when none
+	state   xState        // the state last logged
+	closed  bool
+	wg      sync.WaitGroup // attempts and connection watchers
+}
+
+// xState is the display's state as last logged.
+type xState int
+
+const (
+	xUnknown xState = iota // not tried yet
+	xUp                    // a connection is open
+	xMissing               // never opened
+	xGone                  // was open, went away
+)
+
+func newDisplay(log *slog.Logger) screenBackend {
+	return &xDisplay{log: log, why: "no X display yet (the first attempt to open it has not finished)"}
+}
+
+// xConn is one open connection and what the server told about itself.
+type xConn struct {
+	name   string // the DISPLAY it was opened from
+	x      *xgb.Conn
+	nc     net.Conn
+	setup  *xproto.SetupInfo
+	screen *xproto.ScreenInfo
+	root   xproto.Window
+	xtest  error // why XTEST cannot be used; nil when it can
+
+	stalled atomic.Bool // dropped because the server stopped answering
+}
+
+// close drops the connection: every request waiting on it returns an error
+// and the watcher reports the loss.
+func (c *xConn) close() { c.nc.Close() }
+
+// stall drops a connection whose server does not answer.
+func (c *xConn) stall() {
+	c.stalled.Store(true)
+	c.close()
+}
+
+// answer waits for the reply of one request, dropping c when the server has
+// not answered within replyBound (the wait then fails).
+func answer[T any](c *xConn, reply func() (T, error)) (T, error) {
+	defer time.AfterFunc(replyBound, c.stall).Stop()
+	return reply()
+}
+
+// sync waits until the server has handled every request sent so far.
+func (c *xConn) sync() error {
+	_, err := answer(c, xproto.GetInputFocus(c.x).Reply)
+	return err
+}
+
+func (x *xDisplay) unavailable() string {
+	if _, err := x.conn(); err != nil {
+		return err.(*protocol.Error).Message
 	}
 	return ""
 }
 
-// Pauses while typing: receivers read the keyboard map again after a change,
-// and some drop keys that arrive faster than they draw.
-const (
-	keyGap   = 2 * time.Millisecond
-	remapGap = 30 * time.Millisecond
-)
-
-// typeText types text through XTest on a connection of its own. Characters
-// the keyboard map lacks are typed by borrowing an unused keycode for a
-// moment, as xdotool does. The caller has checked the display.
-func typeText(ctx context.Context, text string) error {
-	d := C.tether_x_open()
-	if d == nil {
-		return protocol.Errorf(protocol.CodeUnavailable, "no X display (cannot open DISPLAY %q)", os.Getenv("DISPLAY"))
+// conn returns the open connection, or an unavailable *protocol.Error with
+// the reason. With none open it starts an attempt (at most one at a time,
+// at most one every retryEvery) and waits for it for up to checkBound.
+func (x *xDisplay) conn() (*xConn, error) {
+	x.mu.Lock()
+	if c := x.cur; c != nil {
+		x.mu.Unlock()
+		return c, nil
 	}
-	defer C.tether_x_close(d)
-	scratch := C.tether_x_scratch(d)
-	for _, r := range text {
-		if err := ctx.Err(); err != nil {
-			return err
+	wait := x.openLocked()
+	x.mu.Unlock()
+	if wait != nil {
+		t := time.NewTimer(checkBound)
+		select {
+		case <-wait:
+		case <-t.C:
 		}
-		sym := keysym(r)
-		var shift C.int
-		code := C.tether_x_find(d, C.ulong(sym), &shift)
-		if code == 0 {
-			if scratch == 0 {
-				return protocol.Errorf(protocol.CodeUnavailable, "cannot type %q: the keyboard map has no free key to borrow", r)
-			}
-			C.tether_x_map(d, scratch, C.ulong(sym))
-			time.Sleep(remapGap)
-			C.tether_x_tap(d, scratch, 0)
-			time.Sleep(remapGap)
-			C.tether_x_map(d, scratch, 0)
-			continue
-		}
-		C.tether_x_tap(d, code, shift)
-		time.Sleep(keyGap)
+		t.Stop()
 	}
-	return nil
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if c := x.cur; c != nil {
+		return c, nil
+	}
+	return nil, protocol.Errorf(protocol.CodeUnavailable, "%s", x.why)
 }
 
-// keysym returns the X keysym of r: Return and Tab for '\n' and '\t',
-// Latin-1 as itself, anything else as a Unicode keysym.
-func keysym(r rune) uint32 {
-	switch {
-	case r == '\n':
-		return 0xff0d // XK_Return
-	case r == '\t':
-		return 0xff09 // XK_Tab
-	case r >= 0x20 && r <= 0x7e, r >= 0xa0 && r <= 0xff:
-		return uint32(r)
-	default:
-		return 0x01000000 | uint32(r)
+// openLocked starts an attempt to open the display unless one is in flight
+// or the last began less than retryEvery ago, and returns the channel that
+// closes when the attempt in flight ends (nil when none). mu is held.
+func (x *xDisplay) openLocked() chan struct{} {
+	if x.opening == nil && !x.closed && (x.tried.IsZero() || time.Since(x.tried) >= retryEvery) {
+		x.tried = time.Now()
+		done := make(chan struct{})
+		x.opening = done
+		name := os.Getenv("DISPLAY")
+		x.wg.Go(func() {
+			defer close(done)
+			c, why, err := openX(name)
+			x.opened(c, why, err)
+		})
 	}
+	return x.opening
+}
+
+// opened takes the outcome of an attempt: a connection, or why there is none
+// and the error behind it.
+func (x *xDisplay) opened(c *xConn, why string, err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.opening = nil
+	if x.closed {
+		if c != nil {
+			c.close()
+		}
+		return
+	}
+	if c == nil {
+		switch x.state {
+		case xUnknown, xMissing:
+			if x.state == xUnknown {
+				x.log.Info("no X display: screen, pointer and keyboard commands are unavailable until one opens", "reason", why, "err", err)
+			}
+			x.state, x.why = xMissing, why
+		case xGone: // keep saying that it went away
+		}
+		x.log.Debug("the X display did not open", "reason", why, "err", err)
+		return
+	}
+	switch x.state {
+	case xGone:
+		x.log.Info("the X display is back: screen, pointer and keyboard commands work again", "display", c.name)
+	case xMissing:
+		x.log.Info("an X display opened: screen, pointer and keyboard commands work now", "display", c.name)
+	default:
+		x.log.Info("using the X display", "display", c.name, "width", c.screen.WidthInPixels, "height", c.screen.HeightInPixels)
+	}
+	if c.xtest != nil {
+		x.log.Warn("the X server has no XTEST extension: the pointer and keyboard cannot be driven", "display", c.name, "err", c.xtest)
+	}
+	x.cur, x.why, x.state = c, "", xUp
+	x.wg.Go(func() {
+		for { // drain events and errors nobody waits for, until the connection ends
+			if ev, xerr := c.x.WaitForEvent(); ev == nil && xerr == nil {
+				break
+			}
+		}
+		x.lost(c)
+	})
+}
+
+// lost forgets c, whose connection ended, and logs that the display went
+// away (once). It is called for every end of a connection, by its watcher
+// and by whoever saw a request fail first.
+func (x *xDisplay) lost(c *xConn) {
+	c.close()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.cur != c {
+		return
+	}
+	x.cur, x.state = nil, xGone
+	if c.stalled.Load() {
+		x.why = fmt.Sprintf("the X display %q stopped answering", c.name)
+	} else {
+		x.why = fmt.Sprintf("the X display %q went away", c.name)
+	}
+	if !x.closed {
+		x.log.Warn("the X display went away: screen, pointer and keyboard commands are unavailable until it returns", "display", c.name, "reason", x.why)
+	}
+}
+
+// fail turns the error of a request on c into what the caller returns: an X
+// protocol error stays an error; anything else means the connection is gone,
+// which is an unavailable *protocol.Error with the reason.
+func (x *xDisplay) fail(c *xConn, err error) error {
+	var perr *protocol.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &perr), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	if xerr, ok := err.(xgb.Error); ok {
+		return fmt.Errorf("the X server refused a request: %v", xerr)
+	}
+	x.lost(c)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	why := x.why
+	if why == "" { // a new connection is already open
+		why = fmt.Sprintf("the X display %q went away", c.name)
+	}
+	return protocol.Errorf(protocol.CodeUnavailable, "%s", why)
+}
+
+// do runs f on the open connection and turns its error with fail.
+func (x *xDisplay) do(f func(c *xConn) error) error {
+	c, err := x.conn()
+	if err != nil {
+		return err
+	}
+	return x.fail(c, f(c))
+}
+
+func (x *xDisplay) close() {
+	x.mu.Lock()
+	x.closed = true
+	c := x.cur
+	x.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+	x.wg.Wait()
+}
+
+// openX opens the display name and asks what it needs to know. On failure
+// it returns why (for people) and the error behind it (for the log).
+func openX(name string) (*xConn, string, error) {
+	if name == "" {
+		return nil, "no X display (DISPLAY is not set)", nil
+	}
+	why := fmt.Sprintf("no X display (cannot open DISPLAY %q)", name)
+	nc, addr, cookie, err := dialX(name, xOpenBound)
+	if err != nil {
+		return nil, why, err
+	}
+	c, err := setupX(nc, addr, cookie)
+	if err != nil {
+		nc.Close()
+		return nil, why, err
+	}
+	c.name = name
+	return c, "", nil
+}
+
+// setupX makes an xgb connection of nc and reads the screen it will use.
+func setupX(nc net.Conn, addr xAddress, cookie []byte) (*xConn, error) {
+	nc.SetDeadline(time.Now().Add(xOpenBound))
+	var (
+		x   *xgb.Conn
+		err error
+	)
+	if cookie != nil {
+		x, err = xgb.NewConnNetWithCookieHex(nc, fmt.Sprintf("%x", cookie))
+	} else {
+		x, err = xgb.NewConnNet(nc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("X connection setup: %w", err)
+	}
+	c := &xConn{x: x, nc: nc, setup: xproto.Setup(x)}
+	if c.setup == nil || len(c.setup.Roots) == 0 {
+		return nil, errors.New("the X server has no screens")
+	}
+	c.screen = &c.setup.Roots[0]
+	if addr.screen < len(c.setup.Roots) {
+		c.screen = &c.setup.Roots[addr.screen]
+	}
+	c.root = c.screen.Root
+	c.xtest = xtest.Init(x) // one round trip, under the deadline
+	if err := c.sync(); err != nil {
+		return nil, fmt.Errorf("X connection setup: %w", err)
+	}
+	nc.SetDeadline(time.Time{})
+	return c, nil
 }
