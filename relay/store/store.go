@@ -111,9 +111,10 @@ type Store interface {
 
 // OpenURL opens the store a relay's --store flag names: the SQLite file in
 // dataDir when storeURL is empty (Open), PostgreSQL for a postgres:// or
-// postgresql:// URL (OpenPostgres). Any other scheme is an error that names
-// it (never the password). OpenURL blocks while it opens and migrates; the
-// caller owns the result and must Close it.
+// postgresql:// URL (OpenPostgres). Anything else is an error that names at
+// most the scheme (never the rest, which may hold a password). OpenURL
+// blocks while it opens and migrates; the caller owns the result and must
+// Close it.
 func OpenURL(ctx context.Context, dataDir, storeURL string) (Store, error) {
 	if storeURL == "" {
 		s, err := Open(dataDir)
@@ -123,15 +124,16 @@ func OpenURL(ctx context.Context, dataDir, storeURL string) (Store, error) {
 		return s, nil
 	}
 	scheme, _, ok := strings.Cut(storeURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("store: the store must be empty (SQLite in the data directory) or a postgres:// URL; got something that is not a URL")
+	}
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
-		if ok {
-			p, err := OpenPostgres(ctx, storeURL)
-			if err != nil {
-				return nil, err
-			}
-			return p, nil
+		p, err := OpenPostgres(ctx, storeURL)
+		if err != nil {
+			return nil, err
 		}
+		return p, nil
 	}
-	return nil, fmt.Errorf("store: %s: the store must be empty (SQLite in the data directory) or a postgres:// URL", redactURL(storeURL))
+	return nil, fmt.Errorf("store: the store must be empty (SQLite in the data directory) or a postgres:// URL; got a %q URL", scheme)
 }
