@@ -169,18 +169,26 @@ func (p *PostgreSQL) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgMigrationLock); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS tether_schema (
-			one     boolean NOT NULL PRIMARY KEY DEFAULT true CHECK (one),
-			version integer NOT NULL)`); err != nil {
+		// Create the version table only when missing: a user allowed to
+		// read and write the tables but not to create any can still start a
+		// relay on a current database.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('tether_schema') IS NOT NULL`).Scan(&exists); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tether_schema (version) VALUES (0) ON CONFLICT DO NOTHING`); err != nil {
-			return err
+		if !exists {
+			if _, err := tx.Exec(ctx, `CREATE TABLE tether_schema (
+				one     boolean NOT NULL PRIMARY KEY DEFAULT true CHECK (one),
+				version integer NOT NULL);
+				INSERT INTO tether_schema (version) VALUES (0)`); err != nil {
+				return err
+			}
 		}
 		var v int
 		if err := tx.QueryRow(ctx, `SELECT version FROM tether_schema`).Scan(&v); err != nil {
 			return err
 		}
+		current := v
 		if v > len(pgMigrations) {
 			return fmt.Errorf("%w: %s has version %d, this program knows up to %d; run a newer tether-relay",
 				errSchemaTooNew, p.where, v, len(pgMigrations))
@@ -189,6 +197,9 @@ func (p *PostgreSQL) migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, pgMigrations[v]); err != nil {
 				return fmt.Errorf("migrate to version %d: %w", v+1, err)
 			}
+		}
+		if v == current {
+			return nil
 		}
 		_, err := tx.Exec(ctx, `UPDATE tether_schema SET version = $1`, v)
 		return err
@@ -303,7 +314,12 @@ func (p *PostgreSQL) inTx(ctx context.Context, op string, fn func(context.Contex
 	if err != nil {
 		return p.mapErr(ctx, op, err)
 	}
-	defer tx.Rollback(context.WithoutCancel(cctx))
+	defer func() {
+		// A no-op after Commit; bounded of its own, since cctx may be over.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
+		defer rcancel()
+		tx.Rollback(rctx)
+	}()
 	if err := fn(cctx, tx); err != nil {
 		return p.mapErr(ctx, op, err)
 	}

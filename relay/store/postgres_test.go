@@ -244,3 +244,30 @@ func TestPostgresMapErr(t *testing.T) {
 		t.Errorf("a canceled caller maps to %v, want context.Canceled only", err)
 	}
 }
+
+// TestPostgresLeastPrivilege opens a current database as a user that may
+// read and write the tables but not create any (PostgreSQL 15's default for
+// the public schema): a relay node needs no more once the schema is there.
+func TestPostgresLeastPrivilege(t *testing.T) {
+	url := pgtest.DB(t)
+	owner := openPostgresTest(t, url, pgOptions{})
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE ROLE relay_rw LOGIN`,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO relay_rw`,
+		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO relay_rw`,
+	} {
+		if _, err := owner.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{`DROP OWNED BY relay_rw`, `DROP ROLE relay_rw`} {
+			owner.pool.Exec(context.WithoutCancel(ctx), q)
+		}
+	})
+	rw := openPostgresTest(t, strings.Replace(url, "postgres@", "relay_rw@", 1), pgOptions{})
+	if err := rw.CreateDevice(ctx, Device{ID: "d1", CreatedAt: time.Now()}, hash("d1")); err != nil {
+		t.Errorf("CreateDevice as relay_rw: %v", err)
+	}
+}
