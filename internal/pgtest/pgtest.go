@@ -34,8 +34,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// BinDir holds the PostgreSQL 15 programs on Debian.
-const BinDir = "/usr/lib/postgresql/15/bin"
+// BinDir holds the PostgreSQL 15 programs on Debian. Tests of this package
+// point it elsewhere; nothing else should.
+var BinDir = "/usr/lib/postgresql/15/bin"
 
 // cmdTimeout bounds every server command (initdb, pg_ctl start and stop)
 // and every administrative query.
