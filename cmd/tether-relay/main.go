@@ -31,6 +31,7 @@ type config struct {
 	listen, data, publicURL, tlsCert, tlsKey, enrollToken, logLevel string
 	allowedOrigins                                                  []string
 	showVersion                                                     bool
+	storeURL                                                        string // --store: empty means SQLite in --data
 }
 
 // listFlag is a repeatable string flag.
@@ -48,6 +49,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve on")
 	fs.StringVar(&c.data, "data", "./tether-data", "directory of the embedded store")
+	fs.StringVar(&c.storeURL, "store", "", "postgres://… puts durable state in PostgreSQL, shared by a cluster of nodes (default the SQLite file in --data)")
 	fs.StringVar(&c.publicURL, "public-url", "", "the URL people open (default http://<listen>)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate file to serve HTTPS/WSS directly")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "key file of --tls-cert")
@@ -133,7 +135,7 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 	} else {
 		log.Warn("could not raise the open file limit", "err", err)
 	}
-	st, err := store.Open(c.data)
+	st, err := store.OpenURL(ctx, c.data, c.storeURL)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

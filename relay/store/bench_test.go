@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tether-desktop/tether/internal/pgtest"
 )
 
 // BenchmarkDeviceByToken looks devices up by token hash among 10,000, as
@@ -48,23 +50,56 @@ func BenchmarkDeviceByToken(b *testing.B) {
 	})
 }
 
-// BenchmarkRedeem measures one pairing: creating a code and redeeming it
-// (two committed writes).
+// BenchmarkRedeem measures pairings on SQLite (see benchRedeem).
 func BenchmarkRedeem(b *testing.B) {
 	s, _ := openTest(b)
+	benchRedeem(b, s)
+}
+
+// BenchmarkRedeemPostgres measures pairings on PostgreSQL 15 over loopback
+// TCP (internal/pgtest: fsync off), like BenchmarkRedeem on SQLite.
+func BenchmarkRedeemPostgres(b *testing.B) {
+	benchRedeem(b, openPostgresTest(b, pgtest.DB(b), pgOptions{}))
+}
+
+// benchRedeem measures one pairing on s: creating a code and redeeming it
+// (two committed writes), serially and from 4×GOMAXPROCS goroutines, as
+// several requests at once would. ns/op of "parallel" is the inverse of the
+// throughput.
+func benchRedeem(b *testing.B, s Store) {
 	ctx := context.Background()
-	mustCreateDevice(b, s, "d1", base)
+	if err := s.CreateDevice(ctx, Device{ID: "d1", Name: "n", OS: "linux", CreatedAt: base}, hash("dev-d1")); err != nil {
+		b.Fatal(err)
+	}
 	expires := time.Now().Add(time.Hour)
 	now := time.Now()
-	i := 0
-	for b.Loop() {
-		code := hash(fmt.Sprintf("code-%d", i))
-		i++
+	var next atomic.Int64
+	pair := func() error {
+		code := hash(fmt.Sprintf("code-%d", next.Add(1)))
 		if err := s.CreatePairingCode(ctx, code, "d1", expires); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		if dev, err := s.RedeemPairingCode(ctx, code, now); err != nil || dev != "d1" {
-			b.Fatalf("redeem = %q, %v", dev, err)
+			return fmt.Errorf("redeem = %q, %v", dev, err)
 		}
+		return nil
 	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if err := pair(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := pair(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tether-desktop/tether/internal/pgtest"
 )
 
 // crashChildEnv switches the test binary into the child of TestSurvivesKill:
@@ -19,7 +21,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // crashChild creates a device, a session and their pairing, prints "ready",

@@ -85,6 +85,17 @@ UPDATE sessions SET last_used = created_at;
 CREATE INDEX sessions_by_last_used ON sessions (last_used);
 CREATE INDEX devices_never_connected ON devices (created_at) WHERE last_seen IS NULL;
 `,
+	// 3: attempt counts of pairing codes, shared by every user of the
+	// storage (sqlite_attempts.go); keyed by the hash of the code tried,
+	// which need not exist.
+	`
+CREATE TABLE pairing_attempts (
+	code_hash  BLOB    NOT NULL PRIMARY KEY CHECK (length(code_hash) > 0),
+	attempts   INTEGER NOT NULL,
+	window_end INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pairing_attempts_by_end ON pairing_attempts (window_end);
+`,
 }
 
 // SQLite is the Store kept in one SQLite file (modernc.org/sqlite, pure Go,

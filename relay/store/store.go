@@ -2,14 +2,18 @@
 // the pairings between them and pending pairing codes.
 //
 // Store is the interface the relay's handlers use; Open returns the SQLite
-// implementation (modernc.org/sqlite, pure Go, WAL). A later PostgreSQL store
-// for several relay nodes satisfies the same interface. Secrets never reach
-// the store in clear: callers pass hashes of tokens and codes.
+// implementation (modernc.org/sqlite, pure Go, WAL), the default of one
+// node, and OpenPostgres the PostgreSQL one (pgx, pure Go) that several relay
+// nodes share; OpenURL picks one from the --store URL. Both pass the same
+// conformance suite (package storetest). Secrets never reach the store in
+// clear: callers pass hashes of tokens and codes.
 package store
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -64,6 +68,17 @@ type Store interface {
 	RedeemPairingCode(ctx context.Context, codeHash []byte, now time.Time) (deviceID string, err error)
 	// DeleteExpiredCodes removes codes past their time and says how many.
 	DeleteExpiredCodes(ctx context.Context, now time.Time) (int, error)
+	// CountPairingAttempt counts one attempt to redeem the code hashing to
+	// codeHash (whether or not such a code exists) and returns the attempts
+	// counted in the code's current window, this one included, and when
+	// that window ends. A window opens at the first attempt after the last
+	// one ended (or the first ever) and lasts window. The count is one
+	// atomic read-modify-write in the storage, so every relay node sharing
+	// it draws on the same budget.
+	CountPairingAttempt(ctx context.Context, codeHash []byte, now time.Time, window time.Duration) (attempts int, windowEnd time.Time, err error)
+	// DeletePairingAttempts forgets the attempt counts whose window ended
+	// at or before now and says how many.
+	DeletePairingAttempts(ctx context.Context, now time.Time) (int, error)
 
 	// CreateSession stores a new session reachable with the token hashing to tokenHash.
 	CreateSession(ctx context.Context, s Session, tokenHash []byte) error
@@ -92,4 +107,33 @@ type Store interface {
 
 	// Close releases the storage. Calls after Close fail.
 	Close() error
+}
+
+// OpenURL opens the store a relay's --store flag names: the SQLite file in
+// dataDir when storeURL is empty (Open), PostgreSQL for a postgres:// or
+// postgresql:// URL (OpenPostgres). Anything else is an error that names at
+// most the scheme (never the rest, which may hold a password). OpenURL
+// blocks while it opens and migrates; the caller owns the result and must
+// Close it.
+func OpenURL(ctx context.Context, dataDir, storeURL string) (Store, error) {
+	if storeURL == "" {
+		s, err := Open(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	scheme, _, ok := strings.Cut(storeURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("store: the store must be empty (SQLite in the data directory) or a postgres:// URL; got something that is not a URL")
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		p, err := OpenPostgres(ctx, storeURL)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("store: the store must be empty (SQLite in the data directory) or a postgres:// URL; got a %q URL", scheme)
 }
