@@ -21,13 +21,17 @@ func (l *link) pump(ctx context.Context) error {
 	sleep := time.NewTicker(l.sleepEvery)
 	defer sleep.Stop()
 	det := newSleepDetector(l.wallNow)
+	// Subscribe first, then look: a change made between greet and this
+	// point has already closed its channel and would wake nobody.
+	changed := l.state.changes()
 	watched := l.state.watchers() > 0
+	l.refreshHello(ctx)
 	for {
-		changed := l.state.changes()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+			changed = l.state.changes()
 			now := l.state.watchers() > 0
 			if now && !watched {
 				l.telemetry(ctx)
