@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tether-desktop/tether/relay/web"
 )
 
 // findChromium returns the path of a Chromium-family browser, or "".
@@ -571,7 +573,7 @@ func TestScreenshotInBrowser(t *testing.T) {
 // data and file names, and the log's elision of long strings.
 func TestMirrorModulesInBrowser(t *testing.T) {
 	ctx := browser(t)
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	do(t, ctx, chromedp.Navigate(srv.URL+"/"))
 	run := func(t *testing.T, body string) map[string]any {

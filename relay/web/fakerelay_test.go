@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tether-desktop/tether/protocol"
+	"github.com/tether-desktop/tether/relay/web"
 )
 
 // fakeRelay answers the API and the client WebSocket the way the contract
@@ -90,7 +91,7 @@ func newFakeRelay(ctx context.Context) *fakeRelay {
 // handler serves the page (Handler) and the fake API on one mux.
 func (f *fakeRelay) handler() http.Handler {
 	mux := http.NewServeMux()
-	page := Handler()
+	page := web.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /pair", page)
 	mux.Handle("GET /static/", page)

@@ -5,7 +5,7 @@
 import * as api from './api.js';
 import { Socket, socketURL } from './socket.js';
 import { History, CpuChart } from './chart.js';
-import { buildCommandForm } from './commands.js';
+import { buildCommandForm, setAvailability, withScreenBounds, commandTitle, POINT_COMMANDS } from './commands.js';
 import { Mirror, PointerTrack } from './mirror.js';
 import { readScreenshot, describeScreenshot, decodeScreenshot, screenshotFileName, base64Bytes } from './screenshot.js';
 import {
@@ -16,6 +16,10 @@ import {
 const $ = (id) => document.getElementById(id);
 const LOG_MAX = 200;
 const SELECTED_KEY = 'tether.selected';
+/** sessionStorage key of what survives a reload: the chart's history and the activity log. */
+const SAVED_KEY = 'tether.page';
+/** Largest saved state, in characters: beyond it the per-core columns are left out. */
+const SAVED_MAX = 1_500_000;
 
 /** Everything the page knows. */
 const state = {
@@ -99,6 +103,7 @@ $('pair-form').addEventListener('submit', async (ev) => {
   history.replaceState(null, '', '/');
   const d = r.data || {};
   showPairOk(`Paired with ${d.device_name || 'the computer'}.`);
+  showAccessNotice('', '');
   state.session = true;
   if (d.device_id) {
     if (!state.devices.has(d.device_id)) {
@@ -147,7 +152,10 @@ function applyDeviceList(list) {
     state.devices.set(d.device_id, { ...old, ...d });
   }
   for (const id of [...state.devices.keys()]) {
-    if (!seen.has(id)) dropDevice(id);
+    if (!seen.has(id)) {
+      accessRemoved(state.devices.get(id));
+      dropDevice(id);
+    }
   }
   render();
 }
@@ -155,6 +163,8 @@ function applyDeviceList(list) {
 function applyPresence(id, p) {
   if (!id || !p) return;
   if (p.removed) {
+    const gone = state.devices.get(id);
+    if (gone) accessRemoved(gone);
     dropDevice(id);
     render();
     return;
@@ -168,6 +178,7 @@ function applyPresence(id, p) {
     d.commands = Array.isArray(old.commands) ? old.commands.filter((c) => caps.includes(c.name)) : undefined;
   }
   if (!('screen' in p)) delete d.screen;
+  if (!('unavailable' in p)) delete d.unavailable;
   state.devices.set(id, d);
   render();
 }
@@ -196,19 +207,48 @@ $('devices').addEventListener('click', (ev) => {
 $('forget').addEventListener('click', async () => {
   const d = state.devices.get(state.selected);
   if (!d) return;
-  const ok = window.confirm(`Forget “${d.name || d.device_id}”?\n\nThis browser will no longer see or control it. To use it again, pair with a new code.`);
+  const name = displayName(d);
+  const ok = window.confirm(`Forget “${name}”?\n\nThis browser will no longer see or control it. To use it again, pair with a new code.`);
   if (!ok) return;
+  forgetting.add(d.device_id);
   const r = await api.forget(d.device_id);
   if (r.ok || r.status === 404) {
+    showAccessNotice(`You forgot “${name}”. To use it again, pair with a new code from that computer.`, 'forgot');
     dropDevice(d.device_id);
     render();
     return;
   }
+  forgetting.delete(d.device_id);
   if (r.status === 401) { lostSession(); return; }
   showNotice(`Could not forget this device: ${r.message || r.code}.`);
 });
 
+/** Devices this page is forgetting itself: their removal is no surprise. */
+const forgetting = new Set();
+
+/**
+ * Says why devices went away, above the pairing form. kind is "removed" (the
+ * computer's owner took this browser's access away), "forgot" (this page did)
+ * or "" to hide it.
+ */
+function showAccessNotice(text, kind) {
+  const el = $('access-notice');
+  el.textContent = text;
+  el.dataset.kind = kind;
+  el.hidden = !text;
+}
+
+/** Tells the person that the owner of d removed this browser's access. */
+function accessRemoved(d) {
+  if (forgetting.delete(d.device_id)) return;
+  showAccessNotice(`This computer’s owner removed your access to “${displayName(d)}”. To use it again, ask them for a new pairing code.`, 'removed');
+}
+
 function lostSession() {
+  const had = [...state.devices.values()];
+  if (had.length === 1) accessRemoved(had[0]);
+  else if (had.length > 1) showAccessNotice('The owners of your computers removed your access, or this browser’s session ended. Pair again with a new code.', 'removed');
+  clearSaved();
   state.session = false;
   state.devices.clear();
   state.history.clear();
@@ -259,6 +299,7 @@ function addTelemetry(m) {
   let t = Date.parse(m.ts);
   if (isNaN(t) || Math.abs(t - now) > 10000) t = now;
   h.add(t / 1000, m.data);
+  save();
   if (m.device === state.selected) renderStats();
 }
 
@@ -288,10 +329,8 @@ function addEvent(m) {
 }
 
 /** The commands whose x and y a click on the mirror fills in. */
-const PICK_COMMANDS = ['mouse_move', 'mouse_click'];
-
 function pickTargets(d) {
-  return commandSpecs(d).filter((s) => PICK_COMMANDS.includes(s.name) && (s.args || []).some((a) => a.name === 'x'));
+  return commandSpecs(d).filter((s) => POINT_COMMANDS.includes(s.name) && (s.args || []).some((a) => a.name === 'x'));
 }
 
 /** Fills the x and y fields of the pointer commands with a point picked on the mirror. */
@@ -306,7 +345,7 @@ function pickPoint(x, y) {
     }
   }
   if (targets.length) {
-    const names = targets.map((s) => s.title || humanize(s.name)).join(' and ');
+    const names = targets.map(commandTitle).join(' and ');
     $('mirror-note').textContent = `${x}, ${y} filled in for ${names}.`;
     $('mirror-note').hidden = false;
   }
@@ -370,7 +409,7 @@ async function screenshotDone(deviceId, m, shot) {
       entry = { ...(state.shots.get(deviceId) || {}), seq, error: 'the computer sent no image this page can show' };
     } else {
       try {
-        const img = await decodeScreenshot(shot, `Screenshot of ${(d && d.name) || 'the computer'}`);
+        const img = await decodeScreenshot(shot, `Screenshot of ${d ? displayName(d) : 'the computer'}`);
         entry = { seq, shot, img, at: new Date() };
       } catch {
         entry = { ...(state.shots.get(deviceId) || {}), seq, error: 'this browser could not decode the image' };
@@ -440,7 +479,7 @@ function sendCommand(spec, args) {
   if (!d) return;
   const id = `c${state.nextId++}`;
   const msg = { type: 'command', id, device: d.device_id, name: spec.name, args };
-  const el = logEntry({ id, title: spec.title || humanize(spec.name), device: d, args });
+  const el = logEntry({ id, title: commandTitle(spec), device: d, args });
   if (!socket.send(msg)) {
     finish(el, 'not_sent', 'not sent', 'The connection to the relay is down; nothing was sent.');
     return;
@@ -489,60 +528,79 @@ function failPending(code, message) {
 }
 
 function finish(el, status, text, detail) {
-  el.dataset.status = status;
-  el.classList.toggle('failed', status !== 'ok');
-  el.querySelector('.status').textContent = text;
-  const d = el.querySelector('.detail');
-  d.textContent = detail;
-  d.hidden = !detail;
+  const rec = el._rec;
+  Object.assign(rec, { status, statusText: text, detail });
+  fillLogItem(el, rec);
+  save();
 }
 
+/**
+ * One line of the activity log, as data, so it survives a reload:
+ * kind "command" (id set), "event" or "refusal"; time in ms since the epoch;
+ * what (bold), target (device name or ""), summary (arguments), status and
+ * statusText, detail.
+ * @typedef {{kind: string, id?: string, event?: string, time: number, what: string, target: string,
+ *   summary: string, status: string, statusText: string, detail: string}} LogRecord
+ */
+
 function logEntry({ id, title, device, args }) {
-  const li = document.createElement('li');
-  li.dataset.id = id;
-  li.dataset.status = 'pending';
-  const time = span('time', clockTime(new Date()));
-  const what = span('what', '');
-  const b = document.createElement('b');
-  b.textContent = title;
-  what.append(b);
-  if (state.devices.size > 1) what.append(` → ${device.name || device.device_id}`);
-  const summary = summarizeArgs(args);
-  if (summary) what.append(' ', span('args', summary));
-  const detail = span('detail', '');
-  detail.hidden = true;
-  li.append(time, what, span('status', 'pending'), detail);
-  prependLog(li);
-  return li;
+  const target = state.devices.size > 1 ? ` → ${displayName(device)}` : '';
+  return addLog({ kind: 'command', id, time: Date.now(), what: title, target, summary: summarizeArgs(args),
+    status: 'pending', statusText: 'pending', detail: '' });
 }
 
 function logEvent(m) {
   const data = m.data || {};
-  const li = document.createElement('li');
-  li.className = 'event';
-  li.dataset.event = data.kind || 'event';
   const dev = state.devices.get(m.device);
   const t = Date.parse(m.ts);
-  const what = span('what', '');
-  const b = document.createElement('b');
-  b.textContent = humanize(data.kind || 'event');
-  what.append(b);
-  if (dev && state.devices.size > 1) what.append(` on ${dev.name}`);
   const rest = { ...data };
   delete rest.kind;
-  const summary = summarizeArgs(rest);
-  if (summary) what.append(' ', span('args', summary));
-  li.append(span('time', clockTime(isNaN(t) ? new Date() : new Date(t))), what, span('status', 'event'));
-  prependLog(li);
+  addLog({ kind: 'event', event: data.kind || 'event', time: isNaN(t) ? Date.now() : t, what: humanize(data.kind || 'event'),
+    target: dev && state.devices.size > 1 ? ` on ${displayName(dev)}` : '', summary: summarizeArgs(rest),
+    status: 'event', statusText: 'event', detail: '' });
 }
 
 function logRefusal(e) {
-  const li = document.createElement('li');
-  li.className = 'failed';
-  li.dataset.status = e.code || 'error';
-  const detail = span('detail', e.message || '');
-  li.append(span('time', clockTime(new Date())), span('what', 'The relay refused a message'), span('status', e.code || 'error'), detail);
+  addLog({ kind: 'refusal', time: Date.now(), what: 'The relay refused a message', target: '', summary: '',
+    status: e.code || 'error', statusText: e.code || 'error', detail: e.message || '' });
+}
+
+/** Makes the list item of rec, newest first, and returns it. */
+function addLog(rec) {
+  const li = logItem(rec);
   prependLog(li);
+  save();
+  return li;
+}
+
+/** @param {LogRecord} rec */
+function logItem(rec) {
+  const li = document.createElement('li');
+  li._rec = rec;
+  if (rec.id) li.dataset.id = rec.id;
+  if (rec.kind === 'event') {
+    li.className = 'event';
+    li.dataset.event = rec.event;
+  }
+  const what = span('what', '');
+  const b = document.createElement(rec.kind === 'refusal' ? 'span' : 'b');
+  b.textContent = rec.what;
+  what.append(b);
+  if (rec.target) what.append(rec.target);
+  if (rec.summary) what.append(' ', span('args', rec.summary));
+  const detail = span('detail', '');
+  li.append(span('time', clockTime(new Date(rec.time))), what, span('status', ''), detail);
+  fillLogItem(li, rec);
+  return li;
+}
+
+function fillLogItem(li, rec) {
+  li.dataset.status = rec.status;
+  if (rec.kind !== 'event') li.classList.toggle('failed', rec.status !== 'ok' && rec.status !== 'pending');
+  li.querySelector('.status').textContent = rec.statusText;
+  const d = li.querySelector('.detail');
+  d.textContent = rec.detail;
+  d.hidden = !rec.detail;
 }
 
 function prependLog(li) {
@@ -563,12 +621,83 @@ function span(cls, text) {
   return s;
 }
 
+// ---- Surviving a reload ------------------------------------------------------
+
+let saveTimer = 0;
+
+/** Saves the history and the log soon (at most once a second). */
+function save() {
+  if (!saveTimer) saveTimer = setTimeout(saveNow, 1000);
+}
+
+/**
+ * Writes the chart's history of each paired device and the activity log to
+ * sessionStorage (this tab only, gone when it closes), bounded by WINDOW_S
+ * of telemetry, LOG_MAX lines and SAVED_MAX characters.
+ */
+function saveNow() {
+  clearTimeout(saveTimer);
+  saveTimer = 0;
+  if (!state.session) return;
+  const history = {};
+  for (const [id, h] of state.history) {
+    if (state.devices.has(id) && h.t.length) history[id] = { t: h.t, cpu: h.cpu, cores: h.cores, last: h.last };
+  }
+  const log = [...$('log').children].map((li) => li._rec).filter(Boolean);
+  let text = JSON.stringify({ v: 1, nextId: state.nextId, history, log });
+  if (text.length > SAVED_MAX) {
+    for (const h of Object.values(history)) h.cores = [];
+    text = JSON.stringify({ v: 1, nextId: state.nextId, history, log: log.slice(0, 50) });
+  }
+  try { sessionStorage.setItem(SAVED_KEY, text); } catch { /* full or disabled: nothing is kept */ }
+}
+
+function clearSaved() {
+  clearTimeout(saveTimer);
+  saveTimer = 0;
+  try { sessionStorage.removeItem(SAVED_KEY); } catch { /* disabled */ }
+}
+
+/** Restores what saveNow kept, before the first render. */
+function restore() {
+  let saved;
+  try { saved = JSON.parse(sessionStorage.getItem(SAVED_KEY) || 'null'); } catch { saved = null; }
+  if (!saved || saved.v !== 1) return;
+  if (Number.isInteger(saved.nextId) && saved.nextId > 0) state.nextId = saved.nextId;
+  for (const [id, v] of Object.entries(saved.history || {})) {
+    if (!v || !Array.isArray(v.t) || !Array.isArray(v.cpu) || v.t.length !== v.cpu.length) continue;
+    const cores = Array.isArray(v.cores) && v.cores.every((c) => Array.isArray(c) && c.length === v.t.length) ? v.cores : [];
+    const h = new History();
+    Object.assign(h, { t: v.t, cpu: v.cpu, cores, last: v.last && typeof v.last === 'object' ? v.last : null });
+    h.trim(Date.now() / 1000);
+    state.history.set(id, h);
+  }
+  const recs = (Array.isArray(saved.log) ? saved.log : []).filter((r) => r && typeof r.what === 'string' && typeof r.status === 'string');
+  const items = recs.slice(0, LOG_MAX).map((r) => {
+    const rec = { kind: String(r.kind || 'command'), time: Number(r.time) || Date.now(), what: r.what, target: String(r.target || ''),
+      summary: String(r.summary || ''), status: r.status, statusText: String(r.statusText || r.status), detail: String(r.detail || '') };
+    if (typeof r.id === 'string') rec.id = r.id;
+    if (typeof r.event === 'string') rec.event = r.event;
+    if (rec.status === 'pending') {
+      Object.assign(rec, { status: 'unknown', statusText: 'no answer',
+        detail: 'The page was reloaded before the answer arrived; the command may or may not have run.' });
+    }
+    return logItem(rec);
+  });
+  $('log').append(...items);
+  $('log-empty').hidden = items.length > 0;
+}
+
+window.addEventListener('pagehide', saveNow);
+
 // ---- Rendering -------------------------------------------------------------
 
 function render() {
   const main = $('main');
   if (!state.session) {
     main.dataset.view = 'pair';
+    main.dataset.devices = '0';
+    renderSocketState();
     $('devices-card').hidden = true;
     $('device-panel').hidden = true;
     chart.show(null, false);
@@ -579,14 +708,42 @@ function render() {
     state.selected = first ? first.device_id : '';
   }
   main.dataset.view = state.devices.size ? 'app' : 'pair';
+  // On a narrow screen a list of one repeats the panel's heading: hidden there (style.css).
+  main.dataset.devices = String(state.devices.size);
   $('devices-card').hidden = state.devices.size === 0;
   renderDevices();
   renderPanel();
+  renderSocketState();
 }
 
 function sortedDevices() {
   return [...state.devices.values()].sort((a, b) =>
     (b.online === true) - (a.online === true) || String(a.name).localeCompare(String(b.name)));
+}
+
+/**
+ * The name a person sees for d: its name, and when another paired device has
+ * the same name, a short suffix that tells them apart: the operating system
+ * when theirs differ, else the last characters of the device id.
+ */
+function displayName(d) {
+  const name = String(d.name || d.device_id);
+  const key = name.trim().toLowerCase();
+  const twins = [...state.devices.values()].filter((o) => o.device_id !== d.device_id && String(o.name || o.device_id).trim().toLowerCase() === key);
+  if (!twins.length) return name;
+  const os = osName(d.os);
+  if (d.os && twins.every((o) => osName(o.os) !== os)) return `${name} (${os})`;
+  return `${name} (…${idTail(d, twins)})`;
+}
+
+/** The shortest tail of d's id (4 characters at least) that none of others' ids ends with. */
+function idTail(d, others) {
+  const id = String(d.device_id);
+  for (let n = 4; n < id.length; n++) {
+    const tail = id.slice(-n);
+    if (others.every((o) => !String(o.device_id).endsWith(tail))) return tail;
+  }
+  return id;
 }
 
 function deviceMeta(d, now) {
@@ -611,8 +768,8 @@ function renderDevices() {
     const dot = span('dot', '');
     dot.setAttribute('aria-hidden', 'true');
     const meta = span('meta', deviceMeta(d, now));
-    b.append(dot, span('name', d.name || d.device_id), meta);
-    b.setAttribute('aria-label', `${d.name || d.device_id}, ${meta.textContent}`);
+    b.append(dot, span('name', displayName(d)), meta);
+    b.setAttribute('aria-label', `${displayName(d)}, ${meta.textContent}`);
     li.append(b);
     return li;
   });
@@ -630,7 +787,7 @@ function renderPanel() {
   }
   const dot = $('device-dot');
   dot.dataset.online = String(!!d.online);
-  $('device-name').textContent = d.name || d.device_id;
+  $('device-name').textContent = displayName(d);
   $('device-meta').textContent = panelMeta(d);
   if (!d.online) showNotice('This computer is offline. Its telemetry and commands come back when it reconnects.');
   else if (d.paused) showNotice('The owner has paused remote control on this computer.');
@@ -691,7 +848,7 @@ function commandSpecs(d) {
 }
 
 function renderCommands(d) {
-  const specs = commandSpecs(d);
+  const specs = commandSpecs(d).map((s) => withScreenBounds(s, d.screen));
   const key = `${d.device_id}|${JSON.stringify(specs)}`;
   if (key !== state.commandsKey) {
     state.commandsKey = key;
@@ -704,10 +861,18 @@ function renderCommands(d) {
   renderCommandsEnabled();
 }
 
+/**
+ * Enables the command buttons when commands can be sent, except those the
+ * computer reports it cannot run now (presence "unavailable"), which say why.
+ */
 function renderCommandsEnabled() {
   const d = state.devices.get(state.selected);
   const usable = !!d && d.online && !d.paused && state.socket.state === 'live';
-  for (const b of $('commands').querySelectorAll('button')) b.disabled = !usable;
+  const why = d && d.unavailable && typeof d.unavailable === 'object' ? d.unavailable : {};
+  for (const form of $('commands').querySelectorAll('form.command')) {
+    const reason = Object.hasOwn(why, form.dataset.command) ? String(why[form.dataset.command] || 'not available') : '';
+    setAvailability(form, reason, usable);
+  }
 }
 
 function renderSocketState() {
@@ -715,7 +880,8 @@ function renderSocketState() {
   const s = state.socket;
   let kind = 'offline';
   let text = 'Offline';
-  switch (s.state) {
+  switch (!state.session || state.devices.size ? s.state : 'unpaired') {
+    case 'unpaired': text = 'Not paired'; break;
     case 'live': kind = 'live'; text = 'Live'; break;
     case 'connecting': kind = 'connecting'; text = 'Connecting…'; break;
     case 'retry': {
@@ -751,6 +917,8 @@ async function init() {
   const code = new URLSearchParams(location.search).get('code');
   if (code) codeInput.value = normalizeCode(code);
   const r = await api.listDevices();
+  if (r.status !== 401) restore();
+  else clearSaved();
   if (r.ok) {
     state.session = true;
     applyDeviceList(r.data);
