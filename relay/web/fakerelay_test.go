@@ -211,10 +211,16 @@ func presenceOf(id string) *protocol.Message {
 	}
 	p := protocol.Presence{Online: d.online, Name: d.name, OS: d.os, Capabilities: caps, Commands: d.commands,
 		LastSeen: protocol.Timestamp(time.Now().Add(-20 * time.Minute))}
-	if d.online {
-		p.Screen = &protocol.Screen{Width: 1920, Height: 1080}
+	if !d.online {
+		return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(p)}
 	}
-	return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(p)}
+	p.Screen = &protocol.Screen{Width: 1920, Height: 1080}
+	// What the relay sends once it passes hello's "unavailable" on (it is not
+	// in protocol.Presence yet): type_text cannot run on the Office PC.
+	var data map[string]any
+	_ = json.Unmarshal(protocol.MustData(p), &data)
+	data["unavailable"] = map[string]string{"type_text": "no X display (DISPLAY is not set)"}
+	return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(data)}
 }
 
 // broadcast sends m to every open client socket. It blocks while a socket's

@@ -255,3 +255,39 @@ func saveFull(t *testing.T, ctx context.Context, dir, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestOneSocketPerTabOnRealRelay: a Socket (socket.js) holds one client
+// socket on the relay even when the network comes back ("online", retryNow)
+// while it is still asking whether to reconnect; before, that opened a second
+// socket the page never closed, and the agent counted two watchers.
+func TestOneSocketPerTabOnRealRelay(t *testing.T) {
+	relay, ctx := openPage(t, 1280, 900)
+	a := startSimAgent(t, relay, studio(t, "beep"))
+	a.pairIn(t, ctx, relay)
+	waitUntil(t, "the page's one watcher", func() bool { return a.watching() == 1 })
+
+	// A second Socket in the same tab, driven by hand.
+	_ = eval[bool](t, ctx, `(import('/static/socket.js').then((m) => {
+		window.answer = null;
+		window.sockStates = [];
+		window.sock = new m.Socket({url: m.socketURL(location, '/ws/client'), onMessage: () => {}, onState: (s) => { window.sockState = s.state; window.sockStates.push(s.state) },
+			shouldRetry: () => new Promise((resolve) => { window.answer = resolve })});
+		window.sock.start();
+	}), true)`)
+	waitUntil(t, "two watchers", func() bool { return a.watching() == 2 })
+	waitFor(t, ctx, "second socket live", `window.sockState === 'live'`)
+	// It closes; while it asks shouldRetry, the network "comes back".
+	_ = eval[bool](t, ctx, `(window.sock.ws.close(), true)`)
+	waitFor(t, ctx, "asking whether to retry", `typeof window.answer === 'function'`)
+	_ = eval[bool](t, ctx, `(window.sockStates = [], window.sock.retryNow(), window.answer(true), true)`)
+	// Every reconnect the Socket scheduled has happened: it is live, every
+	// connect it began has opened, and no retry is scheduled after the last.
+	waitFor(t, ctx, "second socket live again, nothing pending", `(() => { const st = window.sockStates, n = (k) => st.filter((s) => s === k).length;
+		return window.sockState === 'live' && n('connecting') === n('live') && st.lastIndexOf('retry') < st.lastIndexOf('connecting') })()`)
+	waitUntil(t, "a watch count of 2 or more", func() bool { return a.watching() >= 2 })
+	_ = eval[bool](t, ctx, `(window.sock.stop(), true)`)
+	waitUntil(t, "back to the page's one watcher", func() bool { return a.watching() <= 1 })
+	if n := a.watching(); n != 1 {
+		t.Fatalf("after stopping the second Socket the relay counts %d watchers, want 1 (a socket leaked)", n)
+	}
+}

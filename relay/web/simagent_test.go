@@ -42,7 +42,7 @@ type idleDesktop struct{}
 
 func (idleDesktop) Beep(context.Context, int, time.Duration) error { return nil }
 func (idleDesktop) Notify(context.Context, string, string) error   { return nil }
-func (idleDesktop) Unavailable() map[string]string                  { return nil }
+func (idleDesktop) Unavailable() map[string]string                 { return nil }
 
 // agentSpecs returns the specs the real agent advertises for names, in order.
 func agentSpecs(t testing.TB, names ...string) []protocol.CommandSpec {
