@@ -3,8 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -147,7 +145,7 @@ func TestReloadKeepsChartAndLogOnRealRelay(t *testing.T) {
 	relay, ctx := openPage(t, 1280, 900)
 	a := startSimAgent(t, relay, studio(t, "beep"))
 	a.pairIn(t, ctx, relay)
-	waitUntil(t, "one watcher", func() bool { return a.watching() == 1 })
+	a.waitWatchers(t, 1)
 	start := time.Now().Add(-4 * time.Second)
 	for i, cpu := range []float64{12, 18, 25, 31} {
 		// One at a time: the relay keeps only the latest telemetry of a queue.
@@ -172,7 +170,7 @@ func TestReloadKeepsChartAndLogOnRealRelay(t *testing.T) {
 	waitFor(t, ctx, "four points drawn after the reload", `document.getElementById('cpu-chart').dataset.points === '4'`)
 	do(t, ctx, chromedp.Click("#cmd-beep"))
 	waitFor(t, ctx, "second beep has a new id", `document.querySelector('#log [data-id="c2"]')?.dataset.status === 'ok' && document.querySelectorAll('#log [data-id="c1"]').length === 1`)
-	waitUntil(t, "one watcher after the reload", func() bool { return a.watching() == 1 })
+	a.waitWatchers(t, 1)
 }
 
 // TestSameNamesOnRealRelay: computers with the same host name get names a
@@ -204,13 +202,13 @@ func TestSameNamesOnRealRelay(t *testing.T) {
 	waitFor(t, ctx, "panel names the selected one", text("device-name")+fmt.Sprintf(` === %q`, names[agents[1].id]))
 	// Each tab socket counts once for each device it watches.
 	for _, a := range agents {
-		waitUntil(t, "one watcher", func() bool { return a.watching() == 1 })
+		a.waitWatchers(t, 1)
 	}
 }
 
 // TestPhoneOnRealRelay: at 360 px the selected computer's name and state
 // appear once, not in the list and again in the panel below it, nothing is
-// wider than the screen, and the screenshots for the README are taken.
+// wider than the screen, and with two computers the list is back.
 func TestPhoneOnRealRelay(t *testing.T) {
 	relay, ctx := openPage(t, 360, 780)
 	do(t, ctx, chromedp.EmulateViewport(360, 780, chromedp.EmulateMobile))
@@ -241,21 +239,6 @@ func TestPhoneOnRealRelay(t *testing.T) {
 	}
 }
 
-// docsDir is where TestScreenshotsForREADME writes, when set.
-func docsDir() string { return os.Getenv("TETHER_DOCS_SCREENSHOTS") }
-
-// saveFull writes a full-page PNG of the page to dir/name.
-func saveFull(t *testing.T, ctx context.Context, dir, name string) {
-	t.Helper()
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestOneSocketPerTabOnRealRelay: a Socket (socket.js) holds one client
 // socket on the relay even when the network comes back ("online", retryNow)
 // while it is still asking whether to reconnect; before, that opened a second
@@ -264,7 +247,7 @@ func TestOneSocketPerTabOnRealRelay(t *testing.T) {
 	relay, ctx := openPage(t, 1280, 900)
 	a := startSimAgent(t, relay, studio(t, "beep"))
 	a.pairIn(t, ctx, relay)
-	waitUntil(t, "the page's one watcher", func() bool { return a.watching() == 1 })
+	a.waitWatchers(t, 1)
 
 	// A second Socket in the same tab, driven by hand.
 	_ = eval[bool](t, ctx, `(import('/static/socket.js').then((m) => {
@@ -274,7 +257,7 @@ func TestOneSocketPerTabOnRealRelay(t *testing.T) {
 			shouldRetry: () => new Promise((resolve) => { window.answer = resolve })});
 		window.sock.start();
 	}), true)`)
-	waitUntil(t, "two watchers", func() bool { return a.watching() == 2 })
+	a.waitWatchers(t, 2)
 	waitFor(t, ctx, "second socket live", `window.sockState === 'live'`)
 	// It closes; while it asks shouldRetry, the network "comes back".
 	_ = eval[bool](t, ctx, `(window.sock.ws.close(), true)`)

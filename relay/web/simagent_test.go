@@ -31,7 +31,8 @@ type simAgent struct {
 	conn *websocket.Conn
 
 	mu       sync.Mutex
-	watchers int // latest watch count; -1 before the first
+	watchers int   // latest watch count; -1 before the first
+	watchLog []int // every watch count received, in order
 	commands []protocol.Message
 	done     chan struct{}
 }
@@ -159,6 +160,7 @@ func (a *simAgent) read() {
 			_ = json.Unmarshal(m.Data, &w)
 			a.mu.Lock()
 			a.watchers = w.Watchers
+			a.watchLog = append(a.watchLog, w.Watchers)
 			a.mu.Unlock()
 		case protocol.TypeCommand:
 			a.mu.Lock()
@@ -175,6 +177,22 @@ func (a *simAgent) watching() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.watchers
+}
+
+// waitWatchers waits until the relay's latest watch count is n; on timeout
+// it fails with every count received.
+func (a *simAgent) waitWatchers(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for a.watching() != n {
+		if time.Now().After(deadline) {
+			a.mu.Lock()
+			log := append([]int(nil), a.watchLog...)
+			a.mu.Unlock()
+			t.Fatalf("device %s: waiting for %d watchers; watch counts received: %v", a.id, n, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // pairingCode asks the relay for a pairing code, as tether pair does.
