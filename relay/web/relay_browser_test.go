@@ -118,6 +118,9 @@ func TestAccessRemovedOnRealRelay(t *testing.T) {
 	if s := eval[string](t, ctx, text("access-notice")); !strings.Contains(s, "This computer’s owner removed your access to “studio”") {
 		t.Errorf("notice after unpair-all = %q", s)
 	}
+	if eval[bool](t, ctx, `!document.getElementById('pair-ok').hidden`) {
+		t.Errorf("still says %q under the pairing form", eval[string](t, ctx, text("pair-ok")))
+	}
 	if s := eval[map[string]string](t, ctx, `({text: document.getElementById('socket-state').textContent, state: document.getElementById('socket-state').dataset.state})`); s["text"] == "Live" || s["state"] == "live" {
 		t.Errorf("header after unpair-all = %v, want not Live", s)
 	}

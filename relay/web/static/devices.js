@@ -111,6 +111,11 @@ export function showAccessNotice(text, kind) {
   el.textContent = text;
   el.dataset.kind = kind;
   el.hidden = !text;
+  if (text) {
+    // "Paired with …" under the form would contradict it.
+    $('pair-ok').textContent = '';
+    $('pair-ok').hidden = true;
+  }
 }
 
 /** Tells the person that the owner of d removed this browser's access. */
