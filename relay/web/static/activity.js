@@ -7,8 +7,9 @@ import { save, keepLog } from './saved.js';
 import { clockTime, summarizeArgs, humanize } from './format.js';
 
 /** Most lines kept. */
-export const LOG_MAX = 200;
+const LOG_MAX = 200;
 
+/** Settles log line el: its status code, the text shown for it, and a detail line. */
 export function finish(el, status, text, detail) {
   const rec = el._rec;
   Object.assign(rec, { status, statusText: text, detail });
@@ -25,12 +26,14 @@ export function finish(el, status, text, detail) {
  *   summary: string, status: string, statusText: string, detail: string}} LogRecord
  */
 
+/** Logs a command just sent (pending) and returns its line. */
 export function logEntry({ id, title, device, args }) {
   const target = state.devices.size > 1 ? ` → ${displayName(device)}` : '';
   return addLog({ kind: 'command', id, time: Date.now(), what: title, target, summary: summarizeArgs(args),
     status: 'pending', statusText: 'pending', detail: '' });
 }
 
+/** Logs an event a computer reported. */
 export function logEvent(m) {
   const data = m.data || {};
   const dev = state.devices.get(m.device);
@@ -42,6 +45,7 @@ export function logEvent(m) {
     status: 'event', statusText: 'event', detail: '' });
 }
 
+/** Logs an error frame from the relay that answers no command of ours. */
 export function logRefusal(e) {
   addLog({ kind: 'refusal', time: Date.now(), what: 'The relay refused a message', target: '', summary: '',
     status: e.code || 'error', statusText: e.code || 'error', detail: e.message || '' });

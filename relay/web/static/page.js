@@ -67,6 +67,7 @@ function idTail(d, others) {
   return id;
 }
 
+/** The CommandSpecs of d: from presence, or bare names from the devices API until it comes. */
 export function commandSpecs(d) {
   if (Array.isArray(d.commands)) return d.commands;
   // The devices API lists names only; offer bare buttons until presence brings the specs.

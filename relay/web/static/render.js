@@ -37,7 +37,7 @@ export function render() {
   renderSocketState();
 }
 
-export function sortedDevices() {
+function sortedDevices() {
   return [...state.devices.values()].sort((a, b) =>
     (b.online === true) - (a.online === true) || String(a.name).localeCompare(String(b.name)));
 }
@@ -50,6 +50,7 @@ function deviceMeta(d, now) {
   return parts.join(' · ');
 }
 
+/** Draws the list of paired devices. */
 export function renderDevices() {
   const ul = $('devices');
   const now = Date.now() + state.serverOffset;
@@ -94,18 +95,21 @@ function renderPanel() {
   renderStats();
 }
 
+/** The line under the selected device's name: OS, state, screen size. */
 export function panelMeta(d) {
   const meta = [deviceMeta(d, Date.now() + state.serverOffset)];
   if (d.screen && d.screen.width) meta.push(`${d.screen.width}×${d.screen.height}`);
   return meta.join(' · ');
 }
 
+/** Shows text above the selected device's panel, or hides the notice when text is empty. */
 export function showNotice(text) {
   const el = $('device-notice');
   el.textContent = text;
   el.hidden = !text;
 }
 
+/** Draws the selected device's CPU and memory figures and its chart. */
 export function renderStats() {
   const d = state.devices.get(state.selected);
   const h = d && state.history.get(d.device_id);
@@ -165,6 +169,7 @@ export function renderCommandsEnabled() {
   }
 }
 
+/** Draws the connection state in the header: Live, Connecting…, Reconnecting in N s…, Offline or Not paired. */
 export function renderSocketState() {
   const el = $('socket-state');
   const s = state.socket;
