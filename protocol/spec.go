@@ -24,10 +24,16 @@ const (
 // small JSON-schema-like form. The agent advertises it in hello; the relay
 // validates every command against the advertised spec, and the agent validates
 // again against its own before it acts.
+//
+// Title and Description are for people: Title names the command on the
+// control page (its heading and button; the page falls back to the name made
+// readable), Description says in one line what it does. Both are optional and
+// never change what is accepted.
 type CommandSpec struct {
-	Name  string    `json:"name"`
-	Title string    `json:"title,omitempty"` // a label for buttons
-	Args  []ArgSpec `json:"args"`
+	Name        string    `json:"name"`
+	Title       string    `json:"title,omitempty"`       // a short name, e.g. "Move pointer"
+	Description string    `json:"description,omitempty"` // one line: what the command does
+	Args        []ArgSpec `json:"args"`
 }
 
 // ArgSpec describes one argument of a command.

@@ -259,6 +259,15 @@ func TestArgSpecJSON(t *testing.T) {
 	if err != nil || got["frequency_hz"] != int64(880) {
 		t.Fatalf("decoded spec: %v %v", got, err)
 	}
+	// The description travels when set and is left out when not.
+	described := protocol.CommandSpec{Name: "beep", Title: "Beep", Description: "Plays a short tone.", Args: []protocol.ArgSpec{}}
+	b, _ = json.Marshal(described)
+	if want := `{"name":"beep","title":"Beep","description":"Plays a short tone.","args":[]}`; string(b) != want {
+		t.Fatalf("described spec JSON\n got %s\nwant %s", b, want)
+	}
+	if err := json.Unmarshal(b, &back); err != nil || back.Description != "Plays a short tone." {
+		t.Fatalf("description after the trip: %q (%v)", back.Description, err)
+	}
 	// min: 0 must survive the trip (a pointer, not omitted as zero).
 	zero := protocol.CommandSpec{Name: "z", Args: []protocol.ArgSpec{{Name: "a", Type: protocol.ArgInteger, Min: protocol.Float(0)}}}
 	b, _ = json.Marshal(zero)

@@ -17,8 +17,9 @@ const (
 func beepCommand(d Desktop) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "beep",
-			Title: "Beep",
+			Name:        "beep",
+			Title:       "Beep",
+			Description: "Plays a tone on the computer’s speaker.",
 			Args: []protocol.ArgSpec{
 				{Name: "frequency_hz", Type: protocol.ArgInteger, Min: protocol.Float(BeepMinHz), Max: protocol.Float(BeepMaxHz), Default: BeepDefaultHz},
 				{Name: "duration_ms", Type: protocol.ArgInteger, Min: protocol.Float(BeepMinMs), Max: protocol.Float(BeepMaxMs), Default: BeepDefaultMs},

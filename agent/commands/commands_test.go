@@ -267,27 +267,27 @@ func TestBuiltinSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `[{"name":"beep","title":"Beep","args":[` +
+	want := `[{"name":"beep","title":"Beep","description":"Plays a tone on the computer’s speaker.","args":[` +
 		`{"name":"frequency_hz","type":"integer","min":100,"max":4000,"default":880},` +
 		`{"name":"duration_ms","type":"integer","min":20,"max":3000,"default":200}]},` +
-		`{"name":"notify","title":"Notify","args":[` +
+		`{"name":"notify","title":"Notify","description":"Shows a notification on the computer’s screen.","args":[` +
 		`{"name":"title","type":"string","required":true,"max_len":100},` +
 		`{"name":"body","type":"string","max_len":1000}]}]`
-	want = `[{"name":"beep","title":"Beep","args":[` +
+	want = `[{"name":"beep","title":"Beep","description":"Plays a tone on the computer’s speaker.","args":[` +
 		`{"name":"frequency_hz","type":"integer","min":100,"max":4000,"default":880},` +
 		`{"name":"duration_ms","type":"integer","min":20,"max":3000,"default":200}]},` +
-		`{"name":"mouse_click","title":"Click","args":[` +
+		`{"name":"mouse_click","title":"Click","description":"Clicks a mouse button; at a point on the screen when x and y are given.","args":[` +
 		`{"name":"button","type":"string","enum":["left","right","middle"],"default":"left"},` +
 		`{"name":"x","type":"integer","min":0,"max":32767},{"name":"y","type":"integer","min":0,"max":32767}]},` +
-		`{"name":"mouse_move","title":"Move pointer","args":[` +
+		`{"name":"mouse_move","title":"Move pointer","description":"Moves the pointer to a point on the screen.","args":[` +
 		`{"name":"x","type":"integer","required":true,"min":0,"max":32767},{"name":"y","type":"integer","required":true,"min":0,"max":32767}]},` +
-		`{"name":"notify","title":"Notify","args":[` +
+		`{"name":"notify","title":"Notify","description":"Shows a notification on the computer’s screen.","args":[` +
 		`{"name":"title","type":"string","required":true,"max_len":100},` +
 		`{"name":"body","type":"string","max_len":1000}]},` +
-		`{"name":"open_url","title":"Open link","args":[{"name":"url","type":"url","required":true,"max_len":2048,"schemes":["http","https"]}]},` +
-		`{"name":"screenshot","title":"Screenshot","args":[` +
+		`{"name":"open_url","title":"Open link","description":"Opens a web link in the computer’s browser.","args":[{"name":"url","type":"url","required":true,"max_len":2048,"schemes":["http","https"]}]},` +
+		`{"name":"screenshot","title":"Screenshot","description":"Takes a picture of the computer’s screen.","args":[` +
 		`{"name":"format","type":"string","enum":["png","jpeg"],"default":"png"},{"name":"max_width","type":"integer","min":16,"max":7680}]},` +
-		`{"name":"type_text","title":"Type text","args":[{"name":"text","type":"string","required":true,"max_len":1000}]}]`
+		`{"name":"type_text","title":"Type text","description":"Types the text into the window that has the keyboard focus.","args":[{"name":"text","type":"string","required":true,"max_len":1000}]}]`
 	if string(got) != want {
 		t.Errorf("specs\n got %s\nwant %s", got, want)
 	}

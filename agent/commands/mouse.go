@@ -22,9 +22,10 @@ func coordArgs(required bool) []protocol.ArgSpec {
 func mouseMoveCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "mouse_move",
-			Title: "Move pointer",
-			Args:  coordArgs(true),
+			Name:        "mouse_move",
+			Title:       "Move pointer",
+			Description: "Moves the pointer to a point on the screen.",
+			Args:        coordArgs(true),
 		},
 		Rate:        20,
 		Burst:       20,
@@ -43,8 +44,9 @@ func mouseMoveCommand(c Controller, unavailable func() string) Command {
 func mouseClickCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "mouse_click",
-			Title: "Click",
+			Name:        "mouse_click",
+			Title:       "Click",
+			Description: "Clicks a mouse button; at a point on the screen when x and y are given.",
 			Args: append([]protocol.ArgSpec{
 				{Name: "button", Type: protocol.ArgString, Enum: []string{protocol.ButtonLeft, protocol.ButtonRight, protocol.ButtonMiddle}, Default: protocol.ButtonLeft},
 			}, coordArgs(false)...),

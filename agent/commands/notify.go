@@ -20,8 +20,9 @@ const (
 func notifyCommand(d Desktop) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "notify",
-			Title: "Notify",
+			Name:        "notify",
+			Title:       "Notify",
+			Description: "Shows a notification on the computer’s screen.",
 			Args: []protocol.ArgSpec{
 				{Name: "title", Type: protocol.ArgString, Required: true, MaxLen: NotifyMaxTitle},
 				{Name: "body", Type: protocol.ArgString, MaxLen: NotifyMaxBody},

@@ -32,8 +32,9 @@ var lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
 func openURLCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "open_url",
-			Title: "Open link",
+			Name:        "open_url",
+			Title:       "Open link",
+			Description: "Opens a web link in the computer’s browser.",
 			Args: []protocol.ArgSpec{
 				{Name: "url", Type: protocol.ArgURL, Required: true, MaxLen: OpenURLMax, Schemes: []string{"http", "https"}},
 			},

@@ -33,8 +33,9 @@ var jpegQualities = []int{85, 70, 50, 30}
 func screenshotCommand(c Controller, unavailable func() string, budget int) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "screenshot",
-			Title: "Screenshot",
+			Name:        "screenshot",
+			Title:       "Screenshot",
+			Description: "Takes a picture of the computer’s screen.",
 			Args: []protocol.ArgSpec{
 				{Name: "format", Type: protocol.ArgString, Enum: []string{"png", "jpeg"}, Default: "png"},
 				{Name: "max_width", Type: protocol.ArgInteger, Min: protocol.Float(ScreenshotMinWidth), Max: protocol.Float(ScreenshotMaxWidth)},

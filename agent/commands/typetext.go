@@ -14,8 +14,9 @@ const TypeTextMax = 1000
 func typeTextCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:  "type_text",
-			Title: "Type text",
+			Name:        "type_text",
+			Title:       "Type text",
+			Description: "Types the text into the window that has the keyboard focus.",
 			Args: []protocol.ArgSpec{
 				{Name: "text", Type: protocol.ArgString, Required: true, MaxLen: TypeTextMax},
 			},

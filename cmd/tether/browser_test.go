@@ -131,13 +131,31 @@ func TestBrowserPairWatchBeep(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`)); err != nil {
 		t.Fatal(err)
 	}
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	// The whole page (docs/control-page.png), then as a 360 px phone shows it
+	// (docs/control-page-phone.png): the viewport made as tall as the page,
+	// since a full-page capture of an emulated phone comes out too wide.
+	save := func(name string, png []byte, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(artifactDir(t), name)
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", out)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	save("control-page.png", png, err)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 780, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	height, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollHeight`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(artifactDir(t), "control-page.png")
-	if err := os.WriteFile(out, png, 0o644); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, height, chromedp.EmulateMobile)); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s", out)
+	png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	save("control-page-phone.png", png, err)
 }

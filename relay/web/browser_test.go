@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tether-desktop/tether/relay/web"
 )
 
 // findChromium returns the path of a Chromium-family browser, or "".
@@ -466,6 +468,40 @@ func TestDesktopCommandFormsInBrowser(t *testing.T) {
 	}
 }
 
+// TestUnavailableCommandsInBrowser: a command the device reports it cannot
+// run now (presence "unavailable") is shown disabled with the reason, and
+// stays disabled while the others come and go with the connection.
+func TestUnavailableCommandsInBrowser(t *testing.T) {
+	ctx := browser(t)
+	fctx, stop := context.WithCancel(context.Background())
+	fake := newFakeRelay(fctx)
+	srv := httptest.NewServer(fake.handler())
+	defer func() {
+		stop()
+		srv.Close()
+		fake.wait()
+	}()
+	pairOffice(t, ctx, srv.URL)
+	waitFor(t, ctx, "forms", `!!document.getElementById('arg-type_text-text') && document.getElementById('cmd-beep').disabled === false`)
+	got := eval[map[string]string](t, ctx, `(() => { const b = document.getElementById('cmd-type_text'), why = document.getElementById('cmd-type_text-why');
+		return {disabled: String(b.disabled), why: why.textContent, shown: String(!why.hidden), described: b.getAttribute('aria-describedby') || '',
+			form: b.closest('form').dataset.unavailable, beepWhy: String(document.getElementById('cmd-beep-why').hidden)} })()`)
+	want := map[string]string{"disabled": "true", "why": "Unavailable on this computer: no X display (DISPLAY is not set).", "shown": "true",
+		"described": "cmd-type_text-why", "form": "true", "beepWhy": "true"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("type_text: %v, want %v", got, want)
+	}
+	// A reconnect enables the others again, not this one.
+	fake.closeSockets(1012)
+	waitFor(t, ctx, "live again", `document.getElementById('socket-state').dataset.state === 'live' && document.getElementById('cmd-beep').disabled === false`)
+	if !eval[bool](t, ctx, `document.getElementById('cmd-type_text').disabled`) {
+		t.Error("type_text enabled after a reconnect")
+	}
+	if n := len(fake.commands()); n != 0 {
+		t.Errorf("%d commands sent", n)
+	}
+}
+
 // TestScreenshotInBrowser asks the fake for a screenshot of several MB and
 // checks it is shown at its size, offered for download, kept out of the log,
 // and that the page stays responsive; then looks at the page on a phone-sized
@@ -571,7 +607,7 @@ func TestScreenshotInBrowser(t *testing.T) {
 // data and file names, and the log's elision of long strings.
 func TestMirrorModulesInBrowser(t *testing.T) {
 	ctx := browser(t)
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	do(t, ctx, chromedp.Navigate(srv.URL+"/"))
 	run := func(t *testing.T, body string) map[string]any {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tether-desktop/tether/protocol"
+	"github.com/tether-desktop/tether/relay/web"
 )
 
 // fakeRelay answers the API and the client WebSocket the way the contract
@@ -90,7 +91,7 @@ func newFakeRelay(ctx context.Context) *fakeRelay {
 // handler serves the page (Handler) and the fake API on one mux.
 func (f *fakeRelay) handler() http.Handler {
 	mux := http.NewServeMux()
-	page := Handler()
+	page := web.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /pair", page)
 	mux.Handle("GET /static/", page)
@@ -210,10 +211,16 @@ func presenceOf(id string) *protocol.Message {
 	}
 	p := protocol.Presence{Online: d.online, Name: d.name, OS: d.os, Capabilities: caps, Commands: d.commands,
 		LastSeen: protocol.Timestamp(time.Now().Add(-20 * time.Minute))}
-	if d.online {
-		p.Screen = &protocol.Screen{Width: 1920, Height: 1080}
+	if !d.online {
+		return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(p)}
 	}
-	return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(p)}
+	p.Screen = &protocol.Screen{Width: 1920, Height: 1080}
+	// What the relay sends once it passes hello's "unavailable" on (it is not
+	// in protocol.Presence yet): type_text cannot run on the Office PC.
+	var data map[string]any
+	_ = json.Unmarshal(protocol.MustData(p), &data)
+	data["unavailable"] = map[string]string{"type_text": "no X display (DISPLAY is not set)"}
+	return &protocol.Message{Type: protocol.TypePresence, Device: id, Data: protocol.MustData(data)}
 }
 
 // broadcast sends m to every open client socket. It blocks while a socket's

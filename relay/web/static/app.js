@@ -1,49 +1,23 @@
-// The Tether control page: pairing, the device list, live telemetry, commands
-// and their log. Plain ES module; every text from the network goes through
+// The Tether control page: the entry module. It opens the socket to the
+// relay, hands every message to the part of the page it is for, and starts
+// the page. The parts: page.js (shared state), pairing.js, devices.js,
+// render.js, pointer.js (the screen mirror), shots.js (the Screenshot card),
+// sending.js and activity.js (commands and the log), saved.js (what survives
+// a reload). Plain ES modules; every text from the network goes through
 // textContent, never through HTML parsing.
 
 import * as api from './api.js';
 import { Socket, socketURL } from './socket.js';
-import { History, CpuChart } from './chart.js';
-import { buildCommandForm } from './commands.js';
-import { Mirror, PointerTrack } from './mirror.js';
-import { readScreenshot, describeScreenshot, decodeScreenshot, screenshotFileName, base64Bytes } from './screenshot.js';
-import {
-  normalizeCode, browserLabel, osName, formatBytes, formatPercent, timeAgo, clockTime,
-  summarizeArgs, shortJSON, humanize, elideLongStrings,
-} from './format.js';
-
-const $ = (id) => document.getElementById(id);
-const LOG_MAX = 200;
-const SELECTED_KEY = 'tether.selected';
-
-/** Everything the page knows. */
-const state = {
-  /** @type {Map<string, any>} device id → device (fields of the devices API and of presence) */
-  devices: new Map(),
-  /** @type {Map<string, History>} */
-  history: new Map(),
-  selected: localStorage.getItem(SELECTED_KEY) || '',
-  session: false,
-  socket: /** @type {{state: string, at?: number}} */ ({ state: 'stopped' }),
-  /** @type {Map<string, PointerTrack>} device id → what its pointer did */
-  tracks: new Map(),
-  /**
-   * device id → its latest screenshot (or why the latest attempt failed)
-   * @type {Map<string, {seq: number, shot?: any, img?: HTMLImageElement, at?: Date, error?: string}>}
-   */
-  shots: new Map(),
-  /** @type {Map<string, number>} device id → screenshots asked for and not answered yet */
-  shotsWaiting: new Map(),
-  /** @type {Map<string, {el: HTMLElement, sent: number, name: string, device: string}>} command id → pending log entry */
-  pending: new Map(),
-  nextId: 1,
-  commandsKey: '', // what the command panel was built from
-  serverOffset: 0, // server clock − local clock, ms
-};
-
-const chart = new CpuChart($('cpu-chart'));
-const mirror = new Mirror($('mirror'), pickPoint);
+import { History } from './chart.js';
+import { $, state } from './page.js';
+import { fillCode, focusCode, onPaired } from './pairing.js';
+import { applyDeviceList, applyPresence, lostSession, onSessionEnded } from './devices.js';
+import { render, renderCommandsEnabled, renderDevices, renderSocketState, renderStats, panelMeta, tickChart } from './render.js';
+import { addPointerEvent } from './pointer.js';
+import { screenshotResults } from './shots.js';
+import { sendThrough, onResult, settle, failPending } from './sending.js';
+import { logEvent, logRefusal, restoreLog } from './activity.js';
+import { save, clearSaved, restore } from './saved.js';
 
 const socket = new Socket({
   url: socketURL(location, '/ws/client'),
@@ -60,165 +34,10 @@ const socket = new Socket({
   },
 });
 
-// ---- Pairing ---------------------------------------------------------------
-
-const codeInput = /** @type {HTMLInputElement} */ ($('pair-code'));
-let pairBlockedUntil = 0;
-
-codeInput.addEventListener('input', () => {
-  const atEnd = codeInput.selectionStart === codeInput.value.length;
-  if (atEnd) codeInput.value = normalizeCode(codeInput.value);
-  else {
-    const pos = codeInput.selectionStart;
-    codeInput.value = codeInput.value.toUpperCase();
-    codeInput.setSelectionRange(pos, pos);
-  }
-  showPairError('');
-});
-
-$('pair-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const code = normalizeCode(codeInput.value);
-  codeInput.value = code;
-  showPairOk('');
-  if (!code) { showPairError('Type the pairing code shown on the computer.'); codeInput.focus(); return; }
-  if (Date.now() < pairBlockedUntil) return;
-  const button = /** @type {HTMLButtonElement} */ ($('pair-submit'));
-  button.disabled = true;
-  showPairError('');
-  const ua = navigator.userAgentData;
-  const r = await api.pair(code, browserLabel(navigator.userAgent, ua && ua.platform));
-  button.disabled = false;
-  if (!r.ok) {
-    showPairError(api.pairErrorMessage(r));
-    if (r.code === 'rate_limited' && r.retryAfter) blockPairing(r.retryAfter);
-    codeInput.focus();
-    return;
-  }
-  codeInput.value = '';
-  history.replaceState(null, '', '/');
-  const d = r.data || {};
-  showPairOk(`Paired with ${d.device_name || 'the computer'}.`);
-  state.session = true;
-  if (d.device_id) {
-    if (!state.devices.has(d.device_id)) {
-      state.devices.set(d.device_id, { device_id: d.device_id, name: d.device_name || d.device_id, online: false, capabilities: [] });
-    }
-    select(d.device_id);
-  }
-  const list = await api.listDevices();
-  if (list.ok) applyDeviceList(list.data);
-  render();
-  // An open socket starts watching the new device by itself (the relay sends
-  // its presence); start one if there is none yet.
-  socket.start();
-});
-
-function blockPairing(seconds) {
-  const button = /** @type {HTMLButtonElement} */ ($('pair-submit'));
-  pairBlockedUntil = Date.now() + seconds * 1000;
-  button.disabled = true;
-  setTimeout(() => { button.disabled = false; }, seconds * 1000);
-}
-
-function showPairError(text) {
-  const el = $('pair-error');
-  el.textContent = text;
-  el.hidden = !text;
-  codeInput.setAttribute('aria-invalid', text ? 'true' : 'false');
-}
-
-function showPairOk(text) {
-  const el = $('pair-ok');
-  el.textContent = text;
-  el.hidden = !text;
-}
-
-// ---- Devices ---------------------------------------------------------------
-
-/** Replaces the device list with the API's answer, keeping what presence told us. */
-function applyDeviceList(list) {
-  if (!Array.isArray(list)) return;
-  const seen = new Set();
-  for (const d of list) {
-    if (!d || !d.device_id) continue;
-    seen.add(d.device_id);
-    const old = state.devices.get(d.device_id) || {};
-    state.devices.set(d.device_id, { ...old, ...d });
-  }
-  for (const id of [...state.devices.keys()]) {
-    if (!seen.has(id)) dropDevice(id);
-  }
-  render();
-}
-
-function applyPresence(id, p) {
-  if (!id || !p) return;
-  if (p.removed) {
-    dropDevice(id);
-    render();
-    return;
-  }
-  const old = state.devices.get(id) || { device_id: id };
-  const d = { ...old, ...p, device_id: id };
-  if (!Array.isArray(p.commands)) {
-    // The relay leaves out an empty list: keep what we knew, minus what is no
-    // longer allowed (capabilities always comes).
-    const caps = Array.isArray(p.capabilities) ? p.capabilities : [];
-    d.commands = Array.isArray(old.commands) ? old.commands.filter((c) => caps.includes(c.name)) : undefined;
-  }
-  if (!('screen' in p)) delete d.screen;
-  state.devices.set(id, d);
-  render();
-}
-
-function dropDevice(id) {
-  state.devices.delete(id);
-  state.history.delete(id);
-  state.tracks.delete(id);
-  state.shots.delete(id);
-  state.shotsWaiting.delete(id);
-  if (state.selected === id) state.selected = '';
-}
-
-function select(id) {
-  if (state.selected === id) return;
-  state.selected = id;
-  try { localStorage.setItem(SELECTED_KEY, id); } catch { /* private mode */ }
-  render();
-}
-
-$('devices').addEventListener('click', (ev) => {
-  const item = /** @type {HTMLElement} */ (ev.target).closest('[data-device]');
-  if (item) select(item.dataset.device);
-});
-
-$('forget').addEventListener('click', async () => {
-  const d = state.devices.get(state.selected);
-  if (!d) return;
-  const ok = window.confirm(`Forget “${d.name || d.device_id}”?\n\nThis browser will no longer see or control it. To use it again, pair with a new code.`);
-  if (!ok) return;
-  const r = await api.forget(d.device_id);
-  if (r.ok || r.status === 404) {
-    dropDevice(d.device_id);
-    render();
-    return;
-  }
-  if (r.status === 401) { lostSession(); return; }
-  showNotice(`Could not forget this device: ${r.message || r.code}.`);
-});
-
-function lostSession() {
-  state.session = false;
-  state.devices.clear();
-  state.history.clear();
-  state.tracks.clear();
-  state.shots.clear();
-  state.shotsWaiting.clear();
-  state.selected = '';
-  socket.stop();
-  render();
-}
+sendThrough((msg) => socket.send(msg));
+onResult('screenshot', screenshotResults);
+onPaired(() => socket.start());
+onSessionEnded(() => socket.stop());
 
 // ---- Socket messages -------------------------------------------------------
 
@@ -259,482 +78,24 @@ function addTelemetry(m) {
   let t = Date.parse(m.ts);
   if (isNaN(t) || Math.abs(t - now) > 10000) t = now;
   h.add(t / 1000, m.data);
+  save();
   if (m.device === state.selected) renderStats();
 }
 
-// ---- Pointer mirror --------------------------------------------------------
-
-function trackOf(id) {
-  let t = state.tracks.get(id);
-  if (!t) { t = new PointerTrack(); state.tracks.set(id, t); }
-  return t;
-}
-
+/** Pointer events go to the mirror (clicks to the log as well); others to the log. */
 function addEvent(m) {
   const data = m.data || {};
   if (typeof data.kind !== 'string' || !data.kind.startsWith('mouse_')) {
     logEvent(m);
     return;
   }
-  if (!state.devices.has(m.device)) return;
-  const t = trackOf(m.device);
-  if (!t.add(data, performance.now())) return;
-  // Clicks go to the log as well (they are rare and tell a story); moves and
-  // scrolls only to the mirror.
-  if (data.kind === 'mouse_click') logEvent(m);
-  if (m.device !== state.selected) return;
-  mirror.update();
-  renderMirrorText(state.devices.get(m.device));
-}
-
-/** The commands whose x and y a click on the mirror fills in. */
-const PICK_COMMANDS = ['mouse_move', 'mouse_click'];
-
-function pickTargets(d) {
-  return commandSpecs(d).filter((s) => PICK_COMMANDS.includes(s.name) && (s.args || []).some((a) => a.name === 'x'));
-}
-
-/** Fills the x and y fields of the pointer commands with a point picked on the mirror. */
-function pickPoint(x, y) {
-  const d = state.devices.get(state.selected);
-  if (!d) return;
-  const targets = pickTargets(d);
-  for (const s of targets) {
-    for (const [name, v] of [['x', x], ['y', y]]) {
-      const el = /** @type {HTMLInputElement|null} */ ($(`arg-${s.name}-${name}`));
-      if (el) el.value = String(v);
-    }
-  }
-  if (targets.length) {
-    const names = targets.map((s) => s.title || humanize(s.name)).join(' and ');
-    $('mirror-note').textContent = `${x}, ${y} filled in for ${names}.`;
-    $('mirror-note').hidden = false;
-  }
-}
-
-function renderScreen(d) {
-  const s = d.screen;
-  const has = !!s && s.width > 0 && s.height > 0;
-  $('screen-card').hidden = !has;
-  if (!has) return;
-  mirror.show(trackOf(d.device_id), s);
-  mirror.pickable = pickTargets(d).length > 0;
-  renderMirrorText(d);
-}
-
-function renderMirrorText(d) {
-  const t = trackOf(d.device_id);
-  const meta = $('mirror-meta');
-  const note = $('mirror-note');
-  if (t.events === 0) {
-    meta.textContent = '';
-    note.textContent = 'No pointer activity yet. The computer’s owner can share it from the Tether menu or with “tether allow mouse”.';
-    note.hidden = false;
-    return;
-  }
-  meta.textContent = `${t.x}, ${t.y} · ${t.clicks} click${t.clicks === 1 ? '' : 's'}`;
-  if (note.dataset.for !== d.device_id || note.textContent.startsWith('No pointer')) {
-    note.textContent = pickTargets(d).length ? 'Click the mirror to fill in x and y of the pointer commands.' : '';
-    note.hidden = !note.textContent;
-  }
-  note.dataset.for = d.device_id;
-}
-
-// ---- Screenshots -----------------------------------------------------------
-
-let shotSeq = 0;
-
-function waitingShots(id) {
-  return state.shotsWaiting.get(id) || 0;
-}
-
-function setWaitingShots(id, n) {
-  if (n > 0) state.shotsWaiting.set(id, n);
-  else state.shotsWaiting.delete(id);
-}
-
-/**
- * Shows the result of a screenshot command. Decoding a large image happens
- * off the main thread (img.decode); the old picture stays until the new one
- * is ready, and a slower earlier answer never replaces a later one.
- */
-async function screenshotDone(deviceId, m, shot) {
-  const seq = ++shotSeq;
-  const d = state.devices.get(deviceId);
-  let entry;
-  if (!m.ok) {
-    const e = m.error || {};
-    entry = { ...(state.shots.get(deviceId) || {}), seq, error: e.message || e.code || 'failed' };
-  } else {
-    if (!shot) {
-      entry = { ...(state.shots.get(deviceId) || {}), seq, error: 'the computer sent no image this page can show' };
-    } else {
-      try {
-        const img = await decodeScreenshot(shot, `Screenshot of ${(d && d.name) || 'the computer'}`);
-        entry = { seq, shot, img, at: new Date() };
-      } catch {
-        entry = { ...(state.shots.get(deviceId) || {}), seq, error: 'this browser could not decode the image' };
-      }
-    }
-  }
-  setWaitingShots(deviceId, waitingShots(deviceId) - 1);
-  if (!state.devices.has(deviceId)) return;
-  const old = state.shots.get(deviceId);
-  if (!old || old.seq < entry.seq) {
-    if (old && old.download && old.download !== entry.download) URL.revokeObjectURL(old.download);
-    state.shots.set(deviceId, entry);
-  }
-  if (deviceId === state.selected) renderScreenshot(state.devices.get(deviceId));
-}
-
-function renderScreenshot(d) {
-  const entry = state.shots.get(d.device_id);
-  const waiting = waitingShots(d.device_id);
-  const card = $('screenshot');
-  card.hidden = !entry && !waiting;
-  if (card.hidden) return;
-  const status = $('screenshot-status');
-  const frame = $('screenshot-frame');
-  const link = /** @type {HTMLAnchorElement} */ ($('screenshot-download'));
-  const error = $('screenshot-error');
-  const failed = !!entry && !!entry.error;
-  error.textContent = failed ? `The last screenshot failed: ${entry.error.replace(/[.\s]*$/, '.')}` : '';
-  error.hidden = !failed;
-  const parts = [];
-  if (waiting) parts.push('Taking a screenshot…');
-  if (entry && entry.shot) parts.push(`${failed ? 'Earlier: ' : ''}${describeScreenshot(entry.shot)} · taken at ${clockTime(entry.at)}`);
-  status.textContent = parts.join(' ');
-  card.dataset.state = waiting ? 'waiting' : entry && entry.error ? 'failed' : 'ok';
-  if (entry && entry.img) {
-    if (frame.firstChild !== entry.img) frame.replaceChildren(entry.img);
-    link.hidden = false;
-    link.download = screenshotFileName(d.name, entry.shot, entry.at);
-    // The image shows from a data: URL (the CSP allows it for img); the
-    // download is a blob: URL made on first use, since browsers refuse to
-    // download data: URLs of more than a few MB.
-    link.href = entry.download || '#';
-    link.dataset.device = d.device_id;
-  } else {
-    frame.replaceChildren();
-    link.hidden = true;
-    link.removeAttribute('href');
-  }
-}
-
-$('screenshot-download').addEventListener('click', (ev) => {
-  const link = /** @type {HTMLAnchorElement} */ (ev.currentTarget);
-  const entry = state.shots.get(link.dataset.device || '');
-  if (!entry || !entry.shot) { ev.preventDefault(); return; }
-  if (!entry.download) {
-    const comma = entry.shot.url.indexOf(',');
-    const blob = new Blob([base64Bytes(entry.shot.url.slice(comma + 1))], { type: entry.shot.mime });
-    entry.download = URL.createObjectURL(blob);
-    link.href = entry.download;
-  }
-});
-
-// ---- Commands and the log --------------------------------------------------
-
-function sendCommand(spec, args) {
-  const d = state.devices.get(state.selected);
-  if (!d) return;
-  const id = `c${state.nextId++}`;
-  const msg = { type: 'command', id, device: d.device_id, name: spec.name, args };
-  const el = logEntry({ id, title: spec.title || humanize(spec.name), device: d, args });
-  if (!socket.send(msg)) {
-    finish(el, 'not_sent', 'not sent', 'The connection to the relay is down; nothing was sent.');
-    return;
-  }
-  state.pending.set(id, { el, sent: performance.now(), name: spec.name, device: d.device_id });
-  if (spec.name === 'screenshot') {
-    setWaitingShots(d.device_id, waitingShots(d.device_id) + 1);
-    renderScreenshot(d);
-  }
-}
-
-function settle(m) {
-  const p = state.pending.get(m.id);
-  if (!p) return;
-  state.pending.delete(m.id);
-  const ms = Math.round(performance.now() - p.sent);
-  if (p.name === 'screenshot') {
-    const shot = m.ok ? readScreenshot(m.data) : null;
-    screenshotDone(p.device, m, shot);
-    if (shot) {
-      finish(p.el, 'ok', `ok · ${ms} ms`, `${describeScreenshot(shot)}, shown under Screenshot`);
-      return;
-    }
-  }
-  if (m.ok) {
-    finish(p.el, 'ok', `ok · ${ms} ms`, resultDetail(m.data));
-  } else {
-    const e = m.error || {};
-    const code = e.code || 'error';
-    finish(p.el, code, `${code} · ${ms} ms`, e.message || '');
-  }
-}
-
-/** What the log says of a successful result's data: never a large payload. */
-function resultDetail(data) {
-  if (data === undefined || data === null) return '';
-  return shortJSON(elideLongStrings(data));
-}
-
-function failPending(code, message) {
-  for (const [id, p] of state.pending) {
-    finish(p.el, code, code, message);
-    state.pending.delete(id);
-    if (p.name === 'screenshot') screenshotDone(p.device, { ok: false, error: { code, message: 'the connection closed before the picture arrived' } }, null);
-  }
-}
-
-function finish(el, status, text, detail) {
-  el.dataset.status = status;
-  el.classList.toggle('failed', status !== 'ok');
-  el.querySelector('.status').textContent = text;
-  const d = el.querySelector('.detail');
-  d.textContent = detail;
-  d.hidden = !detail;
-}
-
-function logEntry({ id, title, device, args }) {
-  const li = document.createElement('li');
-  li.dataset.id = id;
-  li.dataset.status = 'pending';
-  const time = span('time', clockTime(new Date()));
-  const what = span('what', '');
-  const b = document.createElement('b');
-  b.textContent = title;
-  what.append(b);
-  if (state.devices.size > 1) what.append(` → ${device.name || device.device_id}`);
-  const summary = summarizeArgs(args);
-  if (summary) what.append(' ', span('args', summary));
-  const detail = span('detail', '');
-  detail.hidden = true;
-  li.append(time, what, span('status', 'pending'), detail);
-  prependLog(li);
-  return li;
-}
-
-function logEvent(m) {
-  const data = m.data || {};
-  const li = document.createElement('li');
-  li.className = 'event';
-  li.dataset.event = data.kind || 'event';
-  const dev = state.devices.get(m.device);
-  const t = Date.parse(m.ts);
-  const what = span('what', '');
-  const b = document.createElement('b');
-  b.textContent = humanize(data.kind || 'event');
-  what.append(b);
-  if (dev && state.devices.size > 1) what.append(` on ${dev.name}`);
-  const rest = { ...data };
-  delete rest.kind;
-  const summary = summarizeArgs(rest);
-  if (summary) what.append(' ', span('args', summary));
-  li.append(span('time', clockTime(isNaN(t) ? new Date() : new Date(t))), what, span('status', 'event'));
-  prependLog(li);
-}
-
-function logRefusal(e) {
-  const li = document.createElement('li');
-  li.className = 'failed';
-  li.dataset.status = e.code || 'error';
-  const detail = span('detail', e.message || '');
-  li.append(span('time', clockTime(new Date())), span('what', 'The relay refused a message'), span('status', e.code || 'error'), detail);
-  prependLog(li);
-}
-
-function prependLog(li) {
-  const log = $('log');
-  log.prepend(li);
-  while (log.children.length > LOG_MAX) {
-    const last = log.lastElementChild;
-    if (last.dataset.status === 'pending') break; // keep entries still waiting
-    last.remove();
-  }
-  $('log-empty').hidden = true;
-}
-
-function span(cls, text) {
-  const s = document.createElement('span');
-  s.className = cls;
-  s.textContent = text;
-  return s;
-}
-
-// ---- Rendering -------------------------------------------------------------
-
-function render() {
-  const main = $('main');
-  if (!state.session) {
-    main.dataset.view = 'pair';
-    $('devices-card').hidden = true;
-    $('device-panel').hidden = true;
-    chart.show(null, false);
-    return;
-  }
-  if (!state.devices.has(state.selected)) {
-    const first = sortedDevices()[0];
-    state.selected = first ? first.device_id : '';
-  }
-  main.dataset.view = state.devices.size ? 'app' : 'pair';
-  $('devices-card').hidden = state.devices.size === 0;
-  renderDevices();
-  renderPanel();
-}
-
-function sortedDevices() {
-  return [...state.devices.values()].sort((a, b) =>
-    (b.online === true) - (a.online === true) || String(a.name).localeCompare(String(b.name)));
-}
-
-function deviceMeta(d, now) {
-  const parts = [osName(d.os)];
-  if (d.online) parts.push(d.paused ? 'online, paused' : 'online');
-  else if (!d.last_seen) parts.push('never connected');
-  else parts.push(`last seen ${timeAgo(d.last_seen, now)}`);
-  return parts.join(' · ');
-}
-
-function renderDevices() {
-  const ul = $('devices');
-  const now = Date.now() + state.serverOffset;
-  const items = sortedDevices().map((d) => {
-    const li = document.createElement('li');
-    li.dataset.device = d.device_id;
-    li.dataset.online = String(!!d.online);
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.className = 'device-item';
-    b.setAttribute('aria-current', String(d.device_id === state.selected));
-    const dot = span('dot', '');
-    dot.setAttribute('aria-hidden', 'true');
-    const meta = span('meta', deviceMeta(d, now));
-    b.append(dot, span('name', d.name || d.device_id), meta);
-    b.setAttribute('aria-label', `${d.name || d.device_id}, ${meta.textContent}`);
-    li.append(b);
-    return li;
-  });
-  ul.replaceChildren(...items);
-  $('devices-empty').hidden = items.length > 0;
-}
-
-function renderPanel() {
-  const d = state.devices.get(state.selected);
-  $('device-panel').hidden = !d;
-  if (!d) {
-    chart.show(null, false);
-    state.commandsKey = '';
-    return;
-  }
-  const dot = $('device-dot');
-  dot.dataset.online = String(!!d.online);
-  $('device-name').textContent = d.name || d.device_id;
-  $('device-meta').textContent = panelMeta(d);
-  if (!d.online) showNotice('This computer is offline. Its telemetry and commands come back when it reconnects.');
-  else if (d.paused) showNotice('The owner has paused remote control on this computer.');
-  else showNotice('');
-  renderCommands(d);
-  renderScreen(d);
-  renderScreenshot(d);
-  renderStats();
-}
-
-function panelMeta(d) {
-  const meta = [deviceMeta(d, Date.now() + state.serverOffset)];
-  if (d.screen && d.screen.width) meta.push(`${d.screen.width}×${d.screen.height}`);
-  return meta.join(' · ');
-}
-
-function showNotice(text) {
-  const el = $('device-notice');
-  el.textContent = text;
-  el.hidden = !text;
-}
-
-function renderStats() {
-  const d = state.devices.get(state.selected);
-  const h = d && state.history.get(d.device_id);
-  const last = h && h.last;
-  $('cpu-value').textContent = last ? formatPercent(last.cpu_percent) : '—';
-  if (last) {
-    $('mem-value').textContent = formatPercent(last.mem_percent);
-    $('mem-detail').textContent = last.mem_total_bytes
-      ? `${formatBytes(last.mem_used_bytes)} of ${formatBytes(last.mem_total_bytes)}` : '';
-    $('mem-bar').style.width = `${Math.max(0, Math.min(100, last.mem_percent || 0))}%`;
-  } else {
-    $('mem-value').textContent = '—';
-    $('mem-detail').textContent = '';
-    $('mem-bar').style.width = '0';
-  }
-  if (chart.history !== (h || null) || chart.perCore !== perCore()) {
-    chart.show(h || (d ? emptyHistory(d.device_id) : null), perCore());
-  }
-}
-
-function emptyHistory(id) {
-  const h = new History();
-  state.history.set(id, h);
-  return h;
-}
-
-function perCore() {
-  return /** @type {HTMLInputElement} */ ($('per-core')).checked;
-}
-$('per-core').addEventListener('change', () => chart.show(chart.history, perCore()));
-
-function commandSpecs(d) {
-  if (Array.isArray(d.commands)) return d.commands;
-  // The devices API lists names only; offer bare buttons until presence brings the specs.
-  return (d.capabilities || []).map((name) => ({ name, args: [] }));
-}
-
-function renderCommands(d) {
-  const specs = commandSpecs(d);
-  const key = `${d.device_id}|${JSON.stringify(specs)}`;
-  if (key !== state.commandsKey) {
-    state.commandsKey = key;
-    $('commands').replaceChildren(...specs.map((s) => buildCommandForm(s, sendCommand)));
-  }
-  $('commands-empty').hidden = specs.length > 0;
-  $('commands-empty').textContent = d.online
-    ? 'This computer allows no commands. Its owner can switch them on in the Tether menu or with “tether allow”.'
-    : 'The commands this computer allows appear when it is online.';
-  renderCommandsEnabled();
-}
-
-function renderCommandsEnabled() {
-  const d = state.devices.get(state.selected);
-  const usable = !!d && d.online && !d.paused && state.socket.state === 'live';
-  for (const b of $('commands').querySelectorAll('button')) b.disabled = !usable;
-}
-
-function renderSocketState() {
-  const el = $('socket-state');
-  const s = state.socket;
-  let kind = 'offline';
-  let text = 'Offline';
-  switch (s.state) {
-    case 'live': kind = 'live'; text = 'Live'; break;
-    case 'connecting': kind = 'connecting'; text = 'Connecting…'; break;
-    case 'retry': {
-      kind = 'connecting';
-      const secs = Math.max(1, Math.ceil((s.at - Date.now()) / 1000));
-      text = navigator.onLine === false ? `Offline · retrying in ${secs} s…` : `Reconnecting in ${secs} s…`;
-      break;
-    }
-    default:
-      text = state.session ? 'Offline' : 'Not paired';
-  }
-  el.dataset.state = kind;
-  if (el.textContent !== text) el.textContent = text;
+  if (addPointerEvent(m)) logEvent(m);
 }
 
 // Every second: move the chart, count down, refresh "last seen".
 let ticks = 0;
 setInterval(() => {
-  if (!$('device-panel').hidden) chart.tick();
+  tickChart();
   if (state.socket.state === 'retry') renderSocketState();
   if (++ticks % 15 === 0 && state.session) {
     renderDevices();
@@ -749,8 +110,10 @@ window.addEventListener('online', () => socket.retryNow());
 
 async function init() {
   const code = new URLSearchParams(location.search).get('code');
-  if (code) codeInput.value = normalizeCode(code);
+  fillCode(code);
   const r = await api.listDevices();
+  if (r.status !== 401) restoreLog(restore());
+  else clearSaved();
   if (r.ok) {
     state.session = true;
     applyDeviceList(r.data);
@@ -765,7 +128,7 @@ async function init() {
   }
   render();
   renderSocketState();
-  if (code || !state.session) codeInput.focus();
+  if (code || !state.session) focusCode();
 }
 
 init();

@@ -116,6 +116,9 @@ export class CpuChart {
     const key = `${cores}`;
     if (key !== this.key || !this.plot) this.create(cores);
     this.plot.setData(this.data(cores));
+    // How many samples are drawn, for people reading the DOM and for tests.
+    const points = String(h.cpu.reduce((n, v) => n + (v == null ? 0 : 1), 0));
+    if (this.el.dataset.points !== points) this.el.dataset.points = points;
   }
 
   data(cores) {
@@ -177,6 +180,7 @@ export class CpuChart {
   destroy() {
     if (this.plot) this.plot.destroy();
     this.plot = null;
+    delete this.el.dataset.points;
     this.key = '';
   }
 }

@@ -3,10 +3,39 @@
 
 import { humanize } from './format.js';
 
+/** The commands whose x and y are a point on the device's screen. */
+export const POINT_COMMANDS = ['mouse_move', 'mouse_click'];
+
+/** The name a person sees for a command: its title, or its name made readable. */
+export function commandTitle(spec) {
+  return (typeof spec.title === 'string' && spec.title.trim()) || humanize(spec.name);
+}
+
 /**
- * Builds the form of one command. Ids follow cmd-<name> for the submit button
+ * Returns spec with the x and y of a point command bounded by the device's
+ * screen (the agent's spec allows up to 32767 and checks the real screen
+ * itself; the form should say what will be accepted). Other specs come back
+ * unchanged.
+ * @param {{name: string, args?: object[]}} spec
+ * @param {{width: number, height: number}|undefined} screen
+ */
+export function withScreenBounds(spec, screen) {
+  if (!POINT_COMMANDS.includes(spec.name) || !screen || !(screen.width > 0) || !(screen.height > 0)) return spec;
+  const limit = { x: screen.width - 1, y: screen.height - 1 };
+  const args = (spec.args || []).map((a) => {
+    if (!(a.name in limit) || (a.type !== 'integer' && a.type !== 'number')) return a;
+    const max = typeof a.max === 'number' ? Math.min(a.max, limit[a.name]) : limit[a.name];
+    return { ...a, max };
+  });
+  return { ...spec, args };
+}
+
+/**
+ * Builds the form of one command: its title, one line saying what it does,
+ * its fields and its button. Ids follow cmd-<name> for the submit button,
+ * cmd-<name>-title, -desc and -why (why it cannot run now) for its texts,
  * and arg-<name>-<arg> for each field, so tests can find them.
- * @param {{name: string, title?: string, args?: object[]}} spec
+ * @param {{name: string, title?: string, description?: string, args?: object[]}} spec
  * @param {(spec: object, args: object) => void} onSubmit called with valid arguments
  * @returns {HTMLFormElement}
  */
@@ -15,12 +44,30 @@ export function buildCommandForm(spec, onSubmit) {
   form.className = 'command';
   form.dataset.command = spec.name;
   form.noValidate = false;
+  const title = document.createElement('h3');
+  title.className = 'command-title';
+  title.id = `cmd-${spec.name}-title`;
+  title.textContent = commandTitle(spec);
+  form.append(title);
+  form.setAttribute('aria-labelledby', title.id);
+  if (typeof spec.description === 'string' && spec.description.trim()) {
+    const desc = document.createElement('p');
+    desc.className = 'command-desc';
+    desc.id = `cmd-${spec.name}-desc`;
+    desc.textContent = spec.description.trim();
+    form.append(desc);
+  }
+  const why = document.createElement('p');
+  why.className = 'unavailable';
+  why.id = `cmd-${spec.name}-why`;
+  why.hidden = true;
+  form.append(why);
   for (const arg of spec.args || []) form.append(buildField(spec.name, arg));
   const button = document.createElement('button');
   button.type = 'submit';
   button.className = 'primary';
   button.id = `cmd-${spec.name}`;
-  button.textContent = spec.title || humanize(spec.name);
+  button.textContent = commandTitle(spec);
   form.append(button);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -28,6 +75,25 @@ export function buildCommandForm(spec, onSubmit) {
     onSubmit(spec, readArgs(spec, form));
   });
   return form;
+}
+
+/**
+ * Shows why the command of form cannot run now (reason), or that it can
+ * (reason empty), and enables its button when it can and usable is true.
+ * @param {HTMLFormElement} form
+ * @param {string} reason
+ * @param {boolean} usable whether commands can be sent at all (online, connected, not paused)
+ */
+export function setAvailability(form, reason, usable) {
+  const why = form.querySelector('.unavailable');
+  const button = form.querySelector('button[type="submit"]');
+  const text = reason ? `Unavailable on this computer: ${reason.replace(/[.\s]*$/, '')}.` : '';
+  if (why.textContent !== text) why.textContent = text;
+  why.hidden = !text;
+  form.dataset.unavailable = String(!!reason);
+  button.disabled = !usable || !!reason;
+  if (reason) button.setAttribute('aria-describedby', why.id);
+  else button.removeAttribute('aria-describedby');
 }
 
 function buildField(command, arg) {

@@ -48,7 +48,8 @@ export class Socket {
     this.o = o;
     this.ws = null;
     this.attempt = 0;
-    this.timer = 0;
+    this.timer = 0; // a scheduled reconnect, or 0
+    this.soon = false; // retryNow came while shouldRetry was being asked
     this.running = false;
     this.openedAt = 0;
     this.gen = 0; // bumps on every stop/restart so stale callbacks do nothing
@@ -66,6 +67,8 @@ export class Socket {
     this.running = false;
     this.gen++;
     clearTimeout(this.timer);
+    this.timer = 0;
+    this.soon = false;
     if (this.ws) { try { this.ws.close(1000); } catch { /* already closed */ } }
     this.ws = null;
     this.o.onState({ state: 'stopped' });
@@ -78,12 +81,15 @@ export class Socket {
     this.start();
   }
 
-  /** Retries at once when a reconnect is scheduled (the network came back). */
+  /**
+   * Retries at once when a reconnect is scheduled (the network came back).
+   * While shouldRetry is being asked, the reconnect it leads to comes without
+   * delay instead: connecting now as well would open a second socket.
+   */
   retryNow() {
-    if (this.running && !this.ws) {
-      clearTimeout(this.timer);
-      this.connect();
-    }
+    if (!this.running || this.ws) return;
+    if (this.timer) this.connect();
+    else this.soon = true;
   }
 
   /** True when frames can be sent. */
@@ -99,6 +105,14 @@ export class Socket {
   }
 
   connect() {
+    clearTimeout(this.timer);
+    this.timer = 0;
+    if (this.ws) {
+      // Never two sockets: one still open here is dropped, unheard.
+      const old = this.ws;
+      old.onopen = old.onmessage = old.onclose = null;
+      try { old.close(1000); } catch { /* already closed */ }
+    }
     const gen = this.gen;
     this.o.onState({ state: 'connecting' });
     let ws;
@@ -139,10 +153,11 @@ export class Socket {
 
   schedule(gen, code) {
     if (gen !== this.gen || !this.running) return;
-    const delay = reconnectDelay(this.attempt, code);
+    const delay = this.soon ? 0 : reconnectDelay(this.attempt, code);
+    this.soon = false;
     if (code !== CLOSE_SERVICE_RESTART) this.attempt++;
     this.o.onState({ state: 'retry', at: Date.now() + delay });
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => { if (gen === this.gen) this.connect(); }, delay);
+    this.timer = setTimeout(() => { this.timer = 0; if (gen === this.gen) this.connect(); }, delay);
   }
 }
