@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,15 +114,22 @@ func TestAbuseHugeErrorCodesAndStalledMetricsReader(t *testing.T) {
 		client.send(protocol.Message{Type: protocol.TypeCommand, ID: id, Device: dev, Name: "beep"})
 		cmd := agent.next(protocol.TypeCommand)
 		code := fmt.Sprintf("%06d", i) + strings.Repeat("x", n)
-		agent.send(protocol.Result(cmd.ID, dev, nil, &protocol.Error{Code: code, Message: strings.Repeat("m", n)}))
+		agent.send(protocol.Result(cmd.ID, dev, nil, &protocol.Error{Code: code, Message: strings.Repeat("m", min(n, 4096))}))
 		res := client.next(protocol.TypeResult)
 		if res.ID != id || res.OK == nil || *res.OK || res.Error == nil {
 			t.Fatalf("result %d = %+v", i, res)
 		}
 		return res
 	}
-	const huge = 256 << 10
+	const huge = 1 << 20
 	before := len(r.metricsText())
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	heapBefore := heap()
 	for i := 0; i < 30; i++ {
 		res := answer(i, huge)
 		if len(res.Error.Code) > maxErrorCode || len(res.Error.Message) > maxErrorMessage {
@@ -129,7 +137,8 @@ func TestAbuseHugeErrorCodesAndStalledMetricsReader(t *testing.T) {
 		}
 	}
 	after := r.metricsText()
-	t.Logf("/metrics: %d bytes before, %d bytes after 30 results with %d KiB codes", before, len(after), huge>>10)
+	t.Logf("/metrics: %d bytes before, %d bytes after 30 results with %d KiB codes; heap in use %+.1f MiB (test and relay)",
+		before, len(after), huge>>10, (float64(heap())-float64(heapBefore))/(1<<20))
 	if len(after) > before+64 || strings.Contains(after, "xxxxxxxx") {
 		t.Fatalf("/metrics grew from %d to %d bytes", before, len(after))
 	}
@@ -159,6 +168,37 @@ func TestAbuseHugeErrorCodesAndStalledMetricsReader(t *testing.T) {
 		}
 	}
 	t.Logf("30 commands and 30 device lists beside a stalled /metrics reader: %v", time.Since(start))
+}
+
+// Finding 1 (every string the relay keeps): an agent sends 1 MiB events to
+// a client that never reads. The client's queue is bounded in bytes, not
+// only in frames, so the relay closes it as too slow instead of keeping
+// up to 256 such frames.
+func TestAbuseBigEventsToAReaderThatNeverReads(t *testing.T) {
+	r := newRelay(t, nil)
+	_, tok := r.register("box")
+	agent := r.agent(tok)
+	sess := r.pair(r.code(tok), "")
+	stalled, _, err := r.dialFrom("127.0.8.1", sess) // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.NetConn().(*net.TCPConn).SetReadBuffer(4096)
+	agent.waitWatch(1)
+	big := protocol.MustData(map[string]string{"kind": "x", "pad": strings.Repeat("p", 1<<20)})
+	// 64 events: 64 MiB, a quarter of the queue's frame count.
+	start := time.Now()
+	for i := 0; i < 64; i++ {
+		agent.send(protocol.Message{Type: protocol.TypeEvent, Data: big})
+	}
+	for r.srv.m.closed.get("too_slow") == 0 {
+		if time.Since(start) > hangGuard {
+			t.Fatalf("64 events of 1 MiB queued for a client that never reads, and it was not closed as too slow")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("a client that never reads was closed as too slow %v after 64 events of 1 MiB began (queue bound %d MiB)",
+		time.Since(start).Round(time.Millisecond), maxQueueBytes>>20)
 }
 
 // Finding 6: a request that announces a body and never sends it is ended
@@ -276,6 +316,91 @@ func TestAbusePairingGuessesRelayWide(t *testing.T) {
 	// Failed guesses are logged, but not one line each.
 	if n := strings.Count(logs.String(), "failed pairing attempts"); n < 1 || n > 3 {
 		t.Errorf("%d log lines about failed pairings for 20 failures:\n%s", n, logs.String())
+	}
+}
+
+// Finding 2, with the default limits: the attack of the issue (200
+// addresses, 10 guesses each) gets the relay-wide burst and no more.
+func TestAbusePairingGuessesDefaults(t *testing.T) {
+	r := newRelay(t, nil)
+	tried, refused := 0, 0
+	start := time.Now()
+	for a := 0; a < 200; a++ {
+		c := fromAddr(fmt.Sprintf("127.0.7.%d", a+1))
+		for i := 0; i < 10; i++ {
+			switch status, _, b := post(t, c, r.hs.URL+"/api/v1/pairings", "", map[string]string{"code": NewPairingCode()}); status {
+			case 404:
+				tried++
+			case 429:
+				refused++
+			default:
+				t.Fatalf("%d %s", status, b)
+			}
+		}
+		c.CloseIdleConnections()
+	}
+	elapsed := time.Since(start)
+	rate, burst := pairFailBucket(100)
+	t.Logf("2,000 guesses from 200 addresses in %v: %d tried, %d refused (relay-wide budget: burst %d, then %.0f an hour; %.0f a day)",
+		elapsed.Round(time.Millisecond), tried, refused, burst, rate*3600, PairFailBudgetPerDay(100))
+	if limit := burst + int(elapsed.Seconds()*rate) + 1; tried > limit {
+		t.Fatalf("%d guesses tried, more than the budget's %d", tried, limit)
+	}
+}
+
+// Finding 2, over an hour of a settable clock: what one address, one IPv6
+// /64 and the relay as a whole get, when the attacker tries as fast as the
+// limits allow.
+func TestAbusePairingGuessesPerHour(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	r := newRelay(t, func(c *Config) { c.Now = clk.Now })
+	try := func(addr string) int {
+		req := httptest.NewRequest("POST", "/api/v1/pairings", strings.NewReader(`{"code":"`+NewPairingCode()+`"}`))
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		r.srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	// One guess every 6 s (the rate of the per-address limit) for an hour,
+	// from one address, then from ever new addresses of one /64.
+	for _, tc := range []struct {
+		name string
+		addr func(i int) string
+	}{
+		{"one address", func(int) string { return "192.0.2.1:4000" }},
+		{"one /64", func(i int) string { return fmt.Sprintf("[2001:db8:5:6::%x]:4000", i+1) }},
+	} {
+		tried := 0
+		for i := 0; i < 600; i++ {
+			if try(tc.addr(i)) == 404 {
+				tried++
+			}
+			clk.Add(6 * time.Second)
+		}
+		t.Logf("pairing guesses in an hour from %s: %d", tc.name, tried)
+		if tried < 38 || tried > 41 { // 10 at once, then one per 2 minutes
+			t.Fatalf("%s: %d guesses in an hour, want 40", tc.name, tried)
+		}
+	}
+	// Relay-wide: every minute, guesses from new addresses until the
+	// relay-wide budget refuses one.
+	clk.Add(24 * time.Hour) // the budget is full again
+	tried, addr := 0, 0
+	for minute := 0; minute <= 60; minute++ { // 0 to 60 inclusive: a full hour of refill
+		for {
+			addr++
+			status := try(fmt.Sprintf("198.51.%d.%d:4000", addr/250, addr%250+1))
+			if status == 429 {
+				break
+			}
+			tried++
+		}
+		clk.Add(time.Minute)
+	}
+	rate, burst := pairFailBucket(100)
+	t.Logf("pairing guesses in an hour relay-wide, from %d addresses: %d (burst %d + %.0f an hour)", addr, tried, burst, rate*3600)
+	if want := burst + int(rate*3600); tried < want-2 || tried > want+2 {
+		t.Fatalf("relay-wide: %d guesses in an hour, want %d", tried, want)
 	}
 }
 
@@ -476,8 +601,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // Finding 4: behind a real reverse proxy (HAProxy), two clients each get
 // their own pairing budget when the proxy is trusted; a client that talks

@@ -270,6 +270,10 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, refusePairAddr, retry, "pairing attempts from this address")
 		return
 	}
+	if ok, retry := s.pairFailIP.has(key, now); !ok {
+		s.tooMany(w, refusePairAddr, retry, "failed pairing attempts from this address")
+		return
+	}
 	var req struct {
 		Code  string `json:"code"`
 		Label string `json:"label"`
@@ -304,11 +308,11 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.failedPairing(r)
+		s.failedPairing(r, key)
 		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such pairing code: it may be mistyped or already used")
 		return
 	case errors.Is(err, store.ErrExpired):
-		s.failedPairing(r)
+		s.failedPairing(r, key)
 		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "this pairing code has expired: get a new one from the desktop's tray")
 		return
 	case err != nil:
@@ -347,9 +351,11 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"device_id": device.ID, "device_name": device.Name, "session_token": tok})
 }
 
-// failedPairing counts a pairing code that did not exist or had expired
-// and logs it, sampled (see Server.pairFailLog).
-func (s *Server) failedPairing(r *http.Request) {
+// failedPairing spends a failure of the client's (limit key key), counts a
+// pairing code that did not exist or had expired and logs it, sampled (see
+// Server.pairFailLog).
+func (s *Server) failedPairing(r *http.Request, key string) {
+	s.pairFailIP.allow(key, s.cfg.Now())
 	s.m.pairFail.Add(1)
 	s.pairFailLog.note(s.cfg.Now(), s.logAddr(r))
 }

@@ -68,6 +68,11 @@ type Config struct {
 	// PairRate and PairBurst limit pairing attempts per client address (per second).
 	PairRate  float64
 	PairBurst int
+	// PairFailAddrRate and PairFailAddrBurst limit failed pairing attempts
+	// per client address (per second): default 10, then one per 2 minutes,
+	// so that one address alone cannot spend the relay-wide budget.
+	PairFailAddrRate  float64
+	PairFailAddrBurst int
 	// CodeAttempts is how many times one pairing code may be tried.
 	CodeAttempts int
 	// LiveCodes is the most pairing codes expected to be valid at once; it
@@ -160,6 +165,12 @@ func (c Config) fill() (Config, error) {
 	}
 	if c.PairRate <= 0 {
 		c.PairRate, c.PairBurst = 1.0/6, 10 // 10 at once, then one every 6 s: at most 610 an hour
+	}
+	if c.PairFailAddrRate <= 0 {
+		c.PairFailAddrRate, c.PairFailAddrBurst = 1.0/120, 10
+	}
+	if c.PairFailAddrBurst <= 0 {
+		c.PairFailAddrBurst = 1
 	}
 	if c.CodeAttempts <= 0 {
 		c.CodeAttempts = 5

@@ -61,6 +61,21 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return b.take(now, l.rate, l.burst)
 }
 
+// has reports whether key has a token left, without spending it.
+func (l *limiter) has(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return true, 0
+	}
+	tokens := math.Min(float64(l.burst), b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	if tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - tokens) / l.rate * float64(time.Second))
+}
+
 // sweep forgets buckets that are full again, and if that is not enough,
 // the least recently used half. Called with mu held.
 func (l *limiter) sweep(now time.Time) {

@@ -16,6 +16,11 @@ const (
 	CloseReplaced     = 4001 // a newer connection of the same device took over
 	closeGrace        = 2 * time.Second
 	closeWriteTimeout = time.Second
+	// maxQueueBytes bounds the bytes of the frames waiting in one socket's
+	// queue (a frame alone may be larger): with agent frames of up to 8 MiB,
+	// a queue bounded by count only could hold gigabytes for a reader that
+	// never reads. Past it the socket is closed as too slow.
+	maxQueueBytes = 16 << 20
 )
 
 // peer is one WebSocket and its writer. Everybody else talks to the writer
@@ -38,6 +43,7 @@ type peer struct {
 
 	mu       sync.Mutex
 	queue    [][]byte          // frames that must arrive, in order; grows on demand up to limit
+	queued   int               // bytes in queue
 	latest   map[string][]byte // newest coalescible frame by key; nil until the first
 	order    []string          // keys of latest in arrival order
 	closing  bool              // close requested; no more sends
@@ -88,7 +94,7 @@ func (p *peer) send(frame []byte) bool {
 		p.mu.Unlock()
 		return false
 	}
-	if len(p.queue) >= p.limit {
+	if len(p.queue) >= p.limit || (len(p.queue) > 0 && p.queued+len(frame) > maxQueueBytes) {
 		p.m.drop("queue_full")
 		p.m.close("too_slow")
 		p.closeLocked(websocket.ClosePolicyViolation, "send queue overflow: reading too slowly")
@@ -97,6 +103,7 @@ func (p *peer) send(frame []byte) bool {
 		return false
 	}
 	p.queue = append(p.queue, frame)
+	p.queued += len(frame)
 	p.mu.Unlock()
 	p.kick()
 	return true
@@ -160,6 +167,7 @@ func (p *peer) take(batch [][]byte) [][]byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	batch = append(batch, p.queue...)
+	p.queued = 0
 	if cap(p.queue) <= 16 {
 		clear(p.queue)
 		p.queue = p.queue[:0]

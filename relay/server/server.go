@@ -29,6 +29,7 @@ type Server struct {
 	origins map[string]bool // browser origins allowed on /ws/client
 
 	pairIP      *limiter    // pairing attempts by client address (or IPv6 prefix)
+	pairFailIP  *limiter    // failed pairing attempts by client address (or IPv6 prefix)
 	pairCode    *limiter    // pairing attempts by code
 	pairFails   *budget     // failed pairing attempts, relay-wide
 	pairFailLog *sampledLog // failed pairing attempts, logged at most every pairFailLogPeriod
@@ -72,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		pairIP:     newLimiter(cfg.PairRate, cfg.PairBurst, 100_000),
 		pairCode:   newLimiter(float64(cfg.CodeAttempts)/cfg.CodeTTL.Seconds(), cfg.CodeAttempts, 100_000),
 		pairFails:  newBudget(cfg.PairFailRate, cfg.PairFailBurst),
+		pairFailIP: newLimiter(cfg.PairFailAddrRate, cfg.PairFailAddrBurst, 100_000),
 		enrollIP:   newLimiter(1.0/60, 20, 100_000),
 		openEnroll: newBudget(cfg.OpenRegisterRate, cfg.OpenRegisterBurst),
 		codesDev:   newLimiter(1.0/6, 10, 100_000),
