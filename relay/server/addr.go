@@ -58,7 +58,7 @@ func (s *Server) clientAddr(r *http.Request) netip.Addr {
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break // a broken chain: the last trusted hop is all we know
 		}
@@ -91,4 +91,14 @@ func (s *Server) logAddr(r *http.Request) string {
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	return host
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, or (as some
+// proxies write it) an address with a port.
+func parseHop(h string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(h)
+	return ap.Addr(), err
 }
