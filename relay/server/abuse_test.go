@@ -170,12 +170,13 @@ func TestAbuseHugeErrorCodesAndStalledMetricsReader(t *testing.T) {
 	t.Logf("30 commands and 30 device lists beside a stalled /metrics reader: %v", time.Since(start))
 }
 
-// Finding 1 (every string the relay keeps): an agent sends 1 MiB events to
-// a client that never reads. The client's queue is bounded in bytes, not
-// only in frames, so the relay closes it as too slow instead of keeping
-// up to 256 such frames.
+// Finding 1 (every string the relay keeps): an agent sends big events to a
+// client that never reads. The client's queue is bounded in bytes, not only
+// in frames, so the relay closes it as too slow instead of keeping up to 256
+// such frames (256 × 8 MiB with the largest agent frames). The test scales
+// the bound down (1 MiB, events of 64 KiB) to stay light.
 func TestAbuseBigEventsToAReaderThatNeverReads(t *testing.T) {
-	r := newRelay(t, nil)
+	r := newRelay(t, func(c *Config) { c.SendQueueBytes = 1 << 20 })
 	_, tok := r.register("box")
 	agent := r.agent(tok)
 	sess := r.pair(r.code(tok), "")
@@ -185,20 +186,21 @@ func TestAbuseBigEventsToAReaderThatNeverReads(t *testing.T) {
 	}
 	stalled.NetConn().(*net.TCPConn).SetReadBuffer(4096)
 	agent.waitWatch(1)
-	big := protocol.MustData(map[string]string{"kind": "x", "pad": strings.Repeat("p", 1<<20)})
-	// 64 events: 64 MiB, a quarter of the queue's frame count.
-	start := time.Now()
-	for i := 0; i < 64; i++ {
+	big := protocol.MustData(map[string]string{"kind": "x", "pad": strings.Repeat("p", 64<<10)})
+	// 128 events, 8 MiB: half the queue's frame count, far past its bytes
+	// and what the kernel buffers of a loopback connection take.
+	for i := 0; i < 128; i++ {
 		agent.send(protocol.Message{Type: protocol.TypeEvent, Data: big})
 	}
+	sent := time.Now()
 	for r.srv.m.closed.get("too_slow") == 0 {
-		if time.Since(start) > hangGuard {
-			t.Fatalf("64 events of 1 MiB queued for a client that never reads, and it was not closed as too slow")
+		if time.Since(sent) > hangGuard {
+			t.Fatalf("128 events of 64 KiB queued for a client that never reads, and it was not closed as too slow")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Logf("a client that never reads was closed as too slow %v after 64 events of 1 MiB began (queue bound %d MiB)",
-		time.Since(start).Round(time.Millisecond), maxQueueBytes>>20)
+	t.Logf("a client that never reads was closed as too slow %v after 8 MiB of events were sent (queue bound 1 MiB)",
+		time.Since(sent).Round(time.Millisecond))
 }
 
 // Finding 6: a request that announces a body and never sends it is ended

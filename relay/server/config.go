@@ -52,6 +52,11 @@ type Config struct {
 	// writer; default 256. Telemetry beyond it is coalesced; anything else
 	// beyond it closes the connection as too slow.
 	SendQueue int
+	// SendQueueBytes bounds the bytes of the frames waiting in one socket's
+	// queue (a frame alone may be larger); default 16 MiB. With agent frames
+	// of up to 8 MiB a queue bounded by count only could hold gigabytes for a
+	// reader that never reads; past it the socket is closed as too slow.
+	SendQueueBytes int
 	// CodeTTL is how long a pairing code is valid; default 10 minutes.
 	CodeTTL time.Duration
 	// SessionTTL is the lifetime of the session cookie; default 90 days.
@@ -153,6 +158,9 @@ func (c Config) fill() (Config, error) {
 	def(&c.SessionTTL, 90*24*time.Hour)
 	if c.SendQueue <= 0 {
 		c.SendQueue = 256
+	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = 16 << 20
 	}
 	if c.CommandRate <= 0 {
 		c.CommandRate, c.CommandBurst = 20, 40

@@ -16,11 +16,6 @@ const (
 	CloseReplaced     = 4001 // a newer connection of the same device took over
 	closeGrace        = 2 * time.Second
 	closeWriteTimeout = time.Second
-	// maxQueueBytes bounds the bytes of the frames waiting in one socket's
-	// queue (a frame alone may be larger): with agent frames of up to 8 MiB,
-	// a queue bounded by count only could hold gigabytes for a reader that
-	// never reads. Past it the socket is closed as too slow.
-	maxQueueBytes = 16 << 20
 )
 
 // peer is one WebSocket and its writer. Everybody else talks to the writer
@@ -38,6 +33,7 @@ type peer struct {
 	kind         string     // "agent" or "client", for logs and metrics
 	m            *metrics
 	limit        int // most frames queue may hold
+	limitBytes   int // most bytes queue may hold (a frame alone may be larger)
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 
@@ -59,10 +55,10 @@ type peer struct {
 	done chan struct{} // closed when the writer has ended for good
 }
 
-func newPeer(conn *websocket.Conn, kind string, queue int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
+func newPeer(conn *websocket.Conn, kind string, queue, queueBytes int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
 	out, _ := conn.NetConn().(*batchConn)
 	return &peer{
-		conn: conn, out: out, kind: kind, m: m, limit: queue,
+		conn: conn, out: out, kind: kind, m: m, limit: queue, limitBytes: queueBytes,
 		heartbeat: heartbeat, writeTimeout: writeTimeout,
 		done: make(chan struct{}),
 	}
@@ -94,7 +90,7 @@ func (p *peer) send(frame []byte) bool {
 		p.mu.Unlock()
 		return false
 	}
-	if len(p.queue) >= p.limit || (len(p.queue) > 0 && p.queued+len(frame) > maxQueueBytes) {
+	if len(p.queue) >= p.limit || (len(p.queue) > 0 && p.queued+len(frame) > p.limitBytes) {
 		p.m.drop("queue_full")
 		p.m.close("too_slow")
 		p.closeLocked(websocket.ClosePolicyViolation, "send queue overflow: reading too slowly")

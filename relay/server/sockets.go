@@ -57,7 +57,7 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string, release func()) {
 	defer s.sockets.Done()
 	defer release()
-	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1}
+	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1}
 	log := s.cfg.Logger.With("device", d.ID)
 	if err := s.hub.addAgent(a); err != nil {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
@@ -170,7 +170,7 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveClient(conn *websocket.Conn, session string, devices []store.Device, addr string, release func()) {
 	defer s.sockets.Done()
 	defer release()
-	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
+	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
 	c.start()
 	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
 	c.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
