@@ -367,7 +367,7 @@ type NeverConnectedDeleter interface {
 }
 
 // sweep deletes expired pairing codes every minute and devices that never
-// connected every hour, until ctx ends.
+// connected at start and then every hour, until ctx ends.
 func (s *Server) sweep(ctx context.Context) {
 	codes := time.NewTicker(time.Minute)
 	defer codes.Stop()
@@ -375,6 +375,8 @@ func (s *Server) sweep(ctx context.Context) {
 	defer devices.Stop()
 	if _, ok := s.cfg.Store.(NeverConnectedDeleter); !ok {
 		s.cfg.Logger.Warn("this store cannot delete devices that never connected; they are kept")
+	} else {
+		s.sweepNeverConnected(ctx) // at start too: a relay restarted within the hour still sweeps
 	}
 	for {
 		select {
