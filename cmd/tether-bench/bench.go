@@ -388,7 +388,8 @@ func measureAgent(ctx context.Context, cfg *Config, dir string, src *sourceAddrs
 		return err
 	}
 	relayURL := "http://" + rt.addr()
-	env := []string{"HOME=" + home, "DISPLAY=", "WAYLAND_DISPLAY=", "DBUS_SESSION_BUS_ADDRESS=", "TETHER_CONFIG_DIR=", "TETHER_RELAY=", "TETHER_AGENT_RELAY="}
+	env := []string{"HOME=" + home, "DISPLAY=", "WAYLAND_DISPLAY=", "DBUS_SESSION_BUS_ADDRESS=", "TETHER_CONFIG_DIR=", "TETHER_RELAY=", "TETHER_AGENT_RELAY=",
+		"TETHER_ENROLL_TOKEN=" + benchEnrollToken}
 	cfg.logf("agent: starting tether run --no-tray")
 	p, _, err := startProcess(ctx, "tether", "", env, cfg.AgentBin, "--config-dir", confDir, "--relay", relayURL, "run", "--no-tray")
 	if err != nil {

@@ -104,6 +104,9 @@ func (t *procTarget) stop() {
 	}
 }
 
+// benchEnrollToken is the enroll token the bench starts Tether's relay with.
+const benchEnrollToken = "bench-enroll-token"
+
 // relayTarget is Tether's relay, the real tether-relay binary.
 type relayTarget struct {
 	procTarget
@@ -116,7 +119,11 @@ func newRelayTarget(bin, data string) *relayTarget {
 	t.procTarget = procTarget{
 		label: "tether", w: tetherWire{}, bin: bin, ready: "relay listening",
 		args: func(addr string) []string {
-			return []string{"--listen", addr, "--data", data, "--log-level", "warn"}
+			// The bench registers thousands of devices: with an enroll token
+			// the relay's budget of open registrations does not apply. Its
+			// fan-out clients share one session, past the default caps.
+			return []string{"--listen", addr, "--data", data, "--log-level", "warn",
+				"--enroll-token", benchEnrollToken, "--client-sockets-per-session", "4096", "--client-sockets-per-address", "4096"}
 		},
 	}
 	return t
@@ -368,7 +375,7 @@ func (a *relayAPI) devices(ctx context.Context, n int) ([]device, error) {
 				k := min(perAddr, missing-b*perAddr)
 				for j := 0; j < k; j++ {
 					var d device
-					if err := a.post(ctx, c, "/api/v1/devices", "", map[string]string{"name": "bench", "os": "linux"}, 201, &d); err != nil {
+					if err := a.post(ctx, c, "/api/v1/devices", benchEnrollToken, map[string]string{"name": "bench", "os": "linux"}, 201, &d); err != nil {
 						errs <- err
 						break
 					}

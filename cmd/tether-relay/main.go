@@ -13,11 +13,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tether-desktop/tether/relay/server"
 	"github.com/tether-desktop/tether/relay/store"
@@ -32,6 +35,14 @@ type config struct {
 	allowedOrigins                                                  []string
 	showVersion                                                     bool
 	storeURL                                                        string // --store: empty means SQLite in --data
+
+	metricsListen     string         // where /metrics is served; "" keeps it on --listen
+	trustedProxies    []netip.Prefix // from --trusted-proxy
+	ipv6Prefix        int
+	liveCodes         int
+	socketsPerSession int
+	socketsPerAddress int
+	trustedProxyRaw   []string
 }
 
 // listFlag is a repeatable string flag.
@@ -55,6 +66,12 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.tlsKey, "tls-key", "", "key file of --tls-cert")
 	fs.Var((*listFlag)(&c.allowedOrigins), "allowed-origin", "extra browser origin allowed to open /ws/client (repeatable)")
 	fs.StringVar(&c.enrollToken, "enroll-token", "", "when set, registering a device needs Authorization: Bearer <token>")
+	fs.Var((*listFlag)(&c.trustedProxyRaw), "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address to serve /metrics on, alone; when set, /metrics is not on --listen")
+	fs.IntVar(&c.ipv6Prefix, "ipv6-prefix", 64, "leading bits of an IPv6 client address that per-address limits count as one client")
+	fs.IntVar(&c.liveCodes, "live-codes", 100, "most pairing codes expected valid at once; sizes the relay-wide budget of failed pairings")
+	fs.IntVar(&c.socketsPerSession, "client-sockets-per-session", 16, "open /ws/client sockets one session may hold")
+	fs.IntVar(&c.socketsPerAddress, "client-sockets-per-address", 64, "open /ws/client sockets one client address (IPv6: prefix) may hold")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	// Environment first, so flags on the command line win.
@@ -66,7 +83,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 			return
 		}
 		parts := []string{v}
-		if f.Name == "allowed-origin" {
+		if f.Name == "allowed-origin" || f.Name == "trusted-proxy" {
 			parts = strings.Split(v, ",")
 		}
 		for _, p := range parts {
@@ -83,6 +100,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.trustedProxies, err = server.ParseTrustedProxies(c.trustedProxyRaw); err != nil {
+		return c, fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	if c.ipv6Prefix < 1 || c.ipv6Prefix > 128 {
+		return c, fmt.Errorf("--ipv6-prefix %d: must be 1 to 128", c.ipv6Prefix)
+	}
+	if c.liveCodes < 1 || c.socketsPerSession < 1 || c.socketsPerAddress < 1 {
+		return c, errors.New("--live-codes, --client-sockets-per-session and --client-sockets-per-address must be at least 1")
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("--tls-cert and --tls-key go together")
@@ -129,9 +156,20 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// socketCeiling is the most WebSockets the relay holds with a file limit
+// of n: room is kept for HTTP requests, the store and the listeners.
+func socketCeiling(n uint64) int {
+	if n > 2048 {
+		return int(n - 1024)
+	}
+	return int(n / 2)
+}
+
 func serve(ctx context.Context, c config, log *slog.Logger) error {
+	maxSockets := 0
 	if n, err := raiseFileLimit(); err == nil {
-		log.Info("open file limit", "limit", n, "connections", n-100)
+		maxSockets = socketCeiling(n)
+		log.Info("open file limit", "limit", n, "sockets", maxSockets, "client_sockets", maxSockets/2)
 	} else {
 		log.Warn("could not raise the open file limit", "err", err)
 	}
@@ -147,6 +185,9 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Store: st, PublicURL: c.publicURL, AllowedOrigins: c.allowedOrigins,
 		EnrollToken: c.enrollToken, CodeKey: key, Logger: log,
+		TrustedProxies: c.trustedProxies, IPv6Prefix: c.ipv6Prefix, LiveCodes: c.liveCodes,
+		ClientSocketsPerSession: c.socketsPerSession, ClientSocketsPerAddress: c.socketsPerAddress,
+		MaxSockets: maxSockets, PrivateMetrics: c.metricsListen != "",
 	})
 	if err != nil {
 		return err
@@ -155,8 +196,22 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if c.metricsListen != "" {
+		mln, err := net.Listen("tcp", c.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute}
+		go ms.Serve(mln)
+		defer ms.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	} else {
+		log.Warn("/metrics is served on the public listener; use --metrics-listen to serve it privately")
+	}
 	log.Info("relay listening", "addr", ln.Addr().String(), "public_url", c.publicURL, "data", c.data,
-		"tls", c.tlsCert != "", "enroll_token", c.enrollToken != "", "version", version)
+		"tls", c.tlsCert != "", "enroll_token", c.enrollToken != "", "trusted_proxies", len(c.trustedProxies), "version", version)
 	err = srv.Run(ctx, ln, c.tlsCert, c.tlsKey)
 	log.Info("relay stopped")
 	return err

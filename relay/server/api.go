@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,7 +58,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusInternalServerError, protocol.CodeInternal, "internal error")
 }
 
-func tooMany(w http.ResponseWriter, retry time.Duration, what string) {
+// tooMany answers 429 with Retry-After for a request refused by limit, and counts it.
+func (s *Server) tooMany(w http.ResponseWriter, limit string, retry time.Duration, what string) {
+	s.m.refuse(limit)
 	secs := int(retry.Seconds() + 0.999)
 	if secs < 1 {
 		secs = 1
@@ -87,15 +88,6 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
-}
-
-// clientIP is the address rate limits are keyed by.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // bearer returns the token of an "Authorization: Bearer" header, or "".
@@ -175,8 +167,8 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 
 // POST /api/v1/devices
 func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) {
-	if ok, retry := s.enrollIP.allow(clientIP(r), s.cfg.Now()); !ok {
-		tooMany(w, retry, "registrations")
+	if ok, retry := s.enrollIP.allow(s.limitKey(r), s.cfg.Now()); !ok {
+		s.tooMany(w, refuseRegisterAddr, retry, "registrations from this address")
 		return
 	}
 	if s.cfg.EnrollToken != "" && subtle.ConstantTimeCompare([]byte(bearer(r)), []byte(s.cfg.EnrollToken)) != 1 {
@@ -199,13 +191,21 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now()
+	if s.cfg.EnrollToken == "" {
+		// Open registration: anyone may register, so the relay as a whole
+		// takes only so many (devices that never connect are deleted later).
+		if ok, retry := s.openEnroll.take(now); !ok {
+			s.tooMany(w, refuseRegisterRelay, retry, "registrations on this relay")
+			return
+		}
+	}
 	d := store.Device{ID: newID("d_"), Name: req.Name, OS: req.OS, CreatedAt: now}
 	tok := newToken(deviceTokenPrefix)
 	if err := s.cfg.Store.CreateDevice(r.Context(), d, hashToken(tok)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.cfg.Logger.Info("device registered", "device", d.ID, "name", d.Name, "os", d.OS, "addr", clientIP(r))
+	s.cfg.Logger.Info("device registered", "device", d.ID, "name", d.Name, "os", d.OS, "addr", s.logAddr(r))
 	writeJSON(w, http.StatusCreated, map[string]string{"device_id": d.ID, "device_token": tok})
 }
 
@@ -220,7 +220,7 @@ func (s *Server) createPairingCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ok, retry := s.codesDev.allow(d.ID, s.cfg.Now()); !ok {
-		tooMany(w, retry, "pairing codes")
+		s.tooMany(w, refuseCodesDevice, retry, "pairing codes")
 		return
 	}
 	expires := s.cfg.Now().Add(s.cfg.CodeTTL)
@@ -265,8 +265,13 @@ func (s *Server) unpairAll(w http.ResponseWriter, r *http.Request) {
 // POST /api/v1/pairings
 func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
-	if ok, retry := s.pairIP.allow(clientIP(r), now); !ok {
-		tooMany(w, retry, "pairing attempts from this address")
+	key := s.limitKey(r)
+	if ok, retry := s.pairIP.allow(key, now); !ok {
+		s.tooMany(w, refusePairAddr, retry, "pairing attempts from this address")
+		return
+	}
+	if ok, retry := s.pairFailIP.has(key, now); !ok {
+		s.tooMany(w, refusePairAddr, retry, "failed pairing attempts from this address")
 		return
 	}
 	var req struct {
@@ -287,25 +292,35 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := s.hashCode(code)
 	if ok, retry := s.pairCode.allow(string(hash), now); !ok {
-		tooMany(w, retry, "attempts with this code")
+		s.tooMany(w, refusePairCode, retry, "attempts with this code")
 		return
 	}
 	if !s.sameOrigin(r) {
 		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "cross-origin request refused")
 		return
 	}
+	// The relay-wide budget of failed attempts: a token is taken before the
+	// code is tried and given back when the code was right.
+	if ok, retry := s.pairFails.take(now); !ok {
+		s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
+		return
+	}
 	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		s.failedPairing(r, key)
 		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such pairing code: it may be mistyped or already used")
 		return
 	case errors.Is(err, store.ErrExpired):
+		s.failedPairing(r, key)
 		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "this pairing code has expired: get a new one from the desktop's tray")
 		return
 	case err != nil:
+		s.pairFails.refund()
 		s.fail(w, r, err)
 		return
 	}
+	s.pairFails.refund()
 	device, err := s.cfg.Store.Device(r.Context(), deviceID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -332,8 +347,17 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		Secure:   r.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://"),
 		SameSite: http.SameSiteStrictMode,
 	})
-	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "addr", clientIP(r))
+	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "addr", s.logAddr(r))
 	writeJSON(w, http.StatusCreated, map[string]string{"device_id": device.ID, "device_name": device.Name, "session_token": tok})
+}
+
+// failedPairing spends a failure of the client's (limit key key), counts a
+// pairing code that did not exist or had expired and logs it, sampled (see
+// Server.pairFailLog).
+func (s *Server) failedPairing(r *http.Request, key string) {
+	s.pairFailIP.allow(key, s.cfg.Now())
+	s.m.pairFail.Add(1)
+	s.pairFailLog.note(s.cfg.Now(), s.logAddr(r))
 }
 
 // existingSession returns the valid session the request already carries, if any.

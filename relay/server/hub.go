@@ -28,9 +28,11 @@ type Router interface {
 }
 
 // hub routes frames between agent and client sockets on this relay node.
-// All its state is guarded by mu; no socket I/O happens under mu (peers have
-// their own queues), so a slow socket never stalls the hub. Safe for
-// concurrent use.
+// All its state is guarded by mu. Under mu the hub does no I/O and waits
+// on nothing: peers have their own queues, whose lock is a leaf held only
+// to append to them (never across a write), and metrics are lock-free
+// counters. So a slow socket or a /metrics reader never stalls the hub.
+// Safe for concurrent use.
 type hub struct {
 	cfg Config
 	log *slog.Logger
@@ -313,9 +315,7 @@ func (h *hub) Live(device string) (bool, *protocol.Hello) {
 // The relay sets the device field itself, so an agent cannot speak for another.
 func (h *hub) agentData(a *agentConn, msg *protocol.Message) {
 	msg.Device = a.device.ID
-	if msg.TS == "" {
-		msg.TS = protocol.Timestamp(h.cfg.Now())
-	}
+	msg.TS = boundTS(msg.TS, protocol.Timestamp(h.cfg.Now()))
 	frame := encode(msg)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -342,7 +342,7 @@ func (h *hub) agentResult(a *agentConn, msg *protocol.Message) {
 	p.timer.Stop()
 	var err *protocol.Error
 	if msg.OK == nil || !*msg.OK {
-		err = msg.Error
+		err = boundError(msg.Error)
 		if err == nil {
 			err = protocol.Errorf(protocol.CodeInternal, "the device reported a failure without a reason")
 		}
@@ -403,7 +403,8 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	h.nextID++
 	rid := "r" + strconv.FormatUint(h.nextID, 36)
 	p := &pending{client: c, clientID: msg.ID, device: msg.Device, name: msg.Name}
-	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device, TS: msg.TS, Name: msg.Name, Args: msg.Args})
+	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device,
+		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args})
 	if !a.send(fwd) {
 		refuse(protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
 		return

@@ -61,6 +61,21 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return b.take(now, l.rate, l.burst)
 }
 
+// has reports whether key has a token left, without spending it.
+func (l *limiter) has(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return true, 0
+	}
+	tokens := math.Min(float64(l.burst), b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	if tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - tokens) / l.rate * float64(time.Second))
+}
+
 // sweep forgets buckets that are full again, and if that is not enough,
 // the least recently used half. Called with mu held.
 func (l *limiter) sweep(now time.Time) {
@@ -88,4 +103,57 @@ func (l *limiter) sweep(now time.Time) {
 func median(ts []time.Time) time.Time {
 	slices.SortFunc(ts, time.Time.Compare)
 	return ts[len(ts)/2]
+}
+
+// budget is one relay-wide token bucket. Safe for concurrent use.
+type budget struct {
+	rate  float64
+	burst int
+
+	mu sync.Mutex
+	b  bucket
+}
+
+func newBudget(rate float64, burst int) *budget { return &budget{rate: rate, burst: burst} }
+
+// take spends one token; when there is none it says when there will be.
+func (b *budget) take(now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.take(now, b.rate, b.burst)
+}
+
+// refund gives back a token taken for something that turned out not to
+// count (a pairing code that was right).
+func (b *budget) refund() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.tokens = math.Min(float64(b.burst), b.b.tokens+1)
+}
+
+// sampledLog logs an event that can come in floods at most once per
+// period: the first at once, the rest as one line with their count. Safe
+// for concurrent use.
+type sampledLog struct {
+	period time.Duration
+	log    func(count int, last string)
+
+	mu      sync.Mutex
+	next    time.Time // when the next line may be written
+	skipped int       // events not logged since the last line
+}
+
+// note records one event; last describes it (an address).
+func (s *sampledLog) note(now time.Time, last string) {
+	s.mu.Lock()
+	if now.Before(s.next) {
+		s.skipped++
+		s.mu.Unlock()
+		return
+	}
+	count := s.skipped + 1
+	s.skipped = 0
+	s.next = now.Add(s.period)
+	s.mu.Unlock()
+	s.log(count, last)
 }

@@ -33,11 +33,13 @@ type peer struct {
 	kind         string     // "agent" or "client", for logs and metrics
 	m            *metrics
 	limit        int // most frames queue may hold
+	limitBytes   int // most bytes queue may hold (a frame alone may be larger)
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 
 	mu       sync.Mutex
 	queue    [][]byte          // frames that must arrive, in order; grows on demand up to limit
+	queued   int               // bytes in queue
 	latest   map[string][]byte // newest coalescible frame by key; nil until the first
 	order    []string          // keys of latest in arrival order
 	closing  bool              // close requested; no more sends
@@ -53,10 +55,10 @@ type peer struct {
 	done chan struct{} // closed when the writer has ended for good
 }
 
-func newPeer(conn *websocket.Conn, kind string, queue int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
+func newPeer(conn *websocket.Conn, kind string, queue, queueBytes int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
 	out, _ := conn.NetConn().(*batchConn)
 	return &peer{
-		conn: conn, out: out, kind: kind, m: m, limit: queue,
+		conn: conn, out: out, kind: kind, m: m, limit: queue, limitBytes: queueBytes,
 		heartbeat: heartbeat, writeTimeout: writeTimeout,
 		done: make(chan struct{}),
 	}
@@ -88,7 +90,7 @@ func (p *peer) send(frame []byte) bool {
 		p.mu.Unlock()
 		return false
 	}
-	if len(p.queue) >= p.limit {
+	if len(p.queue) >= p.limit || (len(p.queue) > 0 && p.queued+len(frame) > p.limitBytes) {
 		p.m.drop("queue_full")
 		p.m.close("too_slow")
 		p.closeLocked(websocket.ClosePolicyViolation, "send queue overflow: reading too slowly")
@@ -97,6 +99,7 @@ func (p *peer) send(frame []byte) bool {
 		return false
 	}
 	p.queue = append(p.queue, frame)
+	p.queued += len(frame)
 	p.mu.Unlock()
 	p.kick()
 	return true
@@ -160,6 +163,7 @@ func (p *peer) take(batch [][]byte) [][]byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	batch = append(batch, p.queue...)
+	p.queued = 0
 	if cap(p.queue) <= 16 {
 		clear(p.queue)
 		p.queue = p.queue[:0]

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,10 +28,15 @@ type Server struct {
 	mux     *http.ServeMux
 	origins map[string]bool // browser origins allowed on /ws/client
 
-	pairIP   *limiter // pairing attempts by client address
-	pairCode *limiter // pairing attempts by code
-	enrollIP *limiter // device registrations by client address
-	codesDev *limiter // pairing codes requested by device
+	pairIP      *limiter    // pairing attempts by client address (or IPv6 prefix)
+	pairFailIP  *limiter    // failed pairing attempts by client address (or IPv6 prefix)
+	pairCode    *limiter    // pairing attempts by code
+	pairFails   *budget     // failed pairing attempts, relay-wide
+	pairFailLog *sampledLog // failed pairing attempts, logged at most every pairFailLogPeriod
+	enrollIP    *limiter    // device registrations by client address
+	openEnroll  *budget     // device registrations relay-wide, without an enroll token
+	codesDev    *limiter    // pairing codes requested by device
+	socks       *sockets    // open WebSockets, for the ceilings
 
 	upgrader websocket.Upgrader
 	seen     *seenWriter // devices' last-seen times, written off the socket goroutines
@@ -60,14 +66,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	m := newMetrics()
 	s := &Server{
-		cfg:      cfg,
-		m:        m,
-		hub:      newHub(cfg, m),
-		origins:  map[string]bool{origin(cfg.PublicURL): true},
-		pairIP:   newLimiter(cfg.PairRate, cfg.PairBurst, 100_000),
-		pairCode: newLimiter(float64(cfg.CodeAttempts)/cfg.CodeTTL.Seconds(), cfg.CodeAttempts, 100_000),
-		enrollIP: newLimiter(1.0/60, 20, 100_000),
-		codesDev: newLimiter(1.0/6, 10, 100_000),
+		cfg:        cfg,
+		m:          m,
+		hub:        newHub(cfg, m),
+		origins:    map[string]bool{origin(cfg.PublicURL): true},
+		pairIP:     newLimiter(cfg.PairRate, cfg.PairBurst, 100_000),
+		pairCode:   newLimiter(float64(cfg.CodeAttempts)/cfg.CodeTTL.Seconds(), cfg.CodeAttempts, 100_000),
+		pairFails:  newBudget(cfg.PairFailRate, cfg.PairFailBurst),
+		pairFailIP: newLimiter(cfg.PairFailAddrRate, cfg.PairFailAddrBurst, 100_000),
+		enrollIP:   newLimiter(1.0/60, 20, 100_000),
+		openEnroll: newBudget(cfg.OpenRegisterRate, cfg.OpenRegisterBurst),
+		codesDev:   newLimiter(1.0/6, 10, 100_000),
+		socks:      newSockets(),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
 			// A 1 KB reader of our own (not net/http's 4 KB one, which is
@@ -85,6 +95,9 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	s.router = s.hub
+	s.pairFailLog = &sampledLog{period: pairFailLogPeriod, log: func(count int, last string) {
+		cfg.Logger.Warn("failed pairing attempts", "count", count, "last_addr", last)
+	}}
 	s.seen = newSeenWriter(cfg.Store, cfg.Logger)
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[origin(o)] = true
@@ -103,7 +116,9 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", s.m)
+	if !s.cfg.PrivateMetrics {
+		mux.Handle("GET /metrics", s.m)
+	}
 	// The API and the sockets, by path, so that a wrong method gets a JSON 405
 	// like every other error (the mux's own 405 is plain text).
 	api := []struct {
@@ -137,9 +152,16 @@ func (s *Server) routes() {
 	s.mux = mux
 }
 
-// Handler returns the relay's HTTP handler, with security headers on every response.
+// Handler returns the relay's HTTP handler, with security headers on every
+// response. Every request gets a read deadline (RequestTimeout: the body
+// must arrive by then) and a write deadline (WriteTimeout after that); a
+// WebSocket's own deadlines replace them once it is upgraded.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		start := time.Now()
+		rc.SetReadDeadline(start.Add(s.cfg.RequestTimeout))
+		rc.SetWriteDeadline(start.Add(s.cfg.RequestTimeout + s.cfg.WriteTimeout))
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
 			"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -157,10 +179,16 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.RequestTimeout),
+		ReadTimeout:       s.cfg.RequestTimeout,
+		WriteTimeout:      s.cfg.RequestTimeout + s.cfg.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	if s.cfg.EnrollToken == "" {
+		s.cfg.Logger.Warn("open registration: anyone who reaches this relay can register devices (set --enroll-token to require a token)",
+			"registrations_at_once", s.cfg.OpenRegisterBurst, "then_per_hour", int(s.cfg.OpenRegisterRate*3600))
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -170,7 +198,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 			errc <- srv.Serve(ln)
 		}
 	}()
-	go s.sweepCodes(ctx)
+	go s.sweep(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -326,20 +354,72 @@ func (w *seenWriter) close(ctx context.Context) {
 	w.cancel()
 }
 
-// sweepCodes deletes expired pairing codes every minute until ctx ends.
-func (s *Server) sweepCodes(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
+// pairFailLogPeriod is the least time between two log lines about failed
+// pairing attempts.
+const pairFailLogPeriod = 10 * time.Second
+
+// NeverConnectedDeleter is the store method the relay uses, when its store
+// has it, to delete devices that registered but never connected.
+type NeverConnectedDeleter interface {
+	// DeleteNeverConnectedDevices deletes the devices created before
+	// olderThan that never connected, and says how many.
+	DeleteNeverConnectedDevices(ctx context.Context, olderThan time.Time) (int, error)
+}
+
+// sweep deletes expired pairing codes every minute and devices that never
+// connected at start and then every hour, until ctx ends.
+func (s *Server) sweep(ctx context.Context) {
+	codes := time.NewTicker(time.Minute)
+	defer codes.Stop()
+	devices := time.NewTicker(time.Hour)
+	defer devices.Stop()
+	if _, ok := s.cfg.Store.(NeverConnectedDeleter); !ok {
+		s.cfg.Logger.Warn("this store cannot delete devices that never connected; they are kept")
+	} else {
+		s.sweepNeverConnected(ctx) // at start too: a relay restarted within the hour still sweeps
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-codes.C:
 			if n, err := s.cfg.Store.DeleteExpiredCodes(ctx, s.cfg.Now()); err != nil {
 				s.cfg.Logger.Warn("delete expired pairing codes", "err", err)
 			} else if n > 0 {
 				s.cfg.Logger.Debug("deleted expired pairing codes", "count", n)
 			}
+		case <-devices.C:
+			s.sweepNeverConnected(ctx)
 		}
 	}
+}
+
+// sweepNeverConnected deletes the devices that registered more than
+// NeverConnectedTTL ago and never connected, if the store can. It blocks
+// on the store.
+func (s *Server) sweepNeverConnected(ctx context.Context) (int, error) {
+	del, ok := s.cfg.Store.(NeverConnectedDeleter)
+	if !ok {
+		return 0, nil
+	}
+	n, err := del.DeleteNeverConnectedDevices(ctx, s.cfg.Now().Add(-s.cfg.NeverConnectedTTL))
+	if err != nil {
+		s.cfg.Logger.Warn("delete devices that never connected", "err", err)
+		return 0, fmt.Errorf("delete devices that never connected: %w", err)
+	}
+	if n > 0 {
+		s.cfg.Logger.Info("deleted devices that never connected", "count", n, "older_than", s.cfg.NeverConnectedTTL)
+	}
+	return n, nil
+}
+
+// MetricsHandler returns the handler of /metrics alone, for a listener of
+// its own (see Config.PrivateMetrics). Safe for concurrent use.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.m)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "only /metrics is served here")
+	})
+	return mux
 }

@@ -95,9 +95,7 @@ func TestStalledClientKeepsOthersLatency(t *testing.T) {
 		pct(alone, 50), pct(alone, 99), pct(beside, 50), pct(beside, 99))
 	// The stalled client's telemetry was coalesced (or the socket closed as
 	// too slow), not buffered without bound: the relay counts both.
-	r.srv.m.mu.Lock()
-	coalesced, tooSlow := r.srv.m.dropped["coalesced"], r.srv.m.closed["too_slow"]
-	r.srv.m.mu.Unlock()
+	coalesced, tooSlow := r.srv.m.dropped.get("coalesced"), r.srv.m.closed.get("too_slow")
 	t.Logf("telemetry frames coalesced for slow readers: %d; sockets closed as too slow: %d", coalesced, tooSlow)
 	if coalesced == 0 && tooSlow == 0 {
 		t.Errorf("a client that never reads was neither coalesced nor closed")

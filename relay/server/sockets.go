@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -38,21 +37,27 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	release := s.admitAgent(w)
+	if release == nil {
+		return
+	}
 	conn, ok := s.upgrade(w, r, protocol.MaxAgentFrame)
 	if !ok {
+		release()
 		return
 	}
 	// The socket lives on in its own goroutine and this handler returns, so
 	// net/http lets go of the connection's request, context and 8 KB of
 	// bufio buffers: an idle socket holds only what it needs.
-	go s.serveAgent(conn, d, clientIP(r))
+	go s.serveAgent(conn, d, s.logAddr(r), release)
 }
 
 // serveAgent runs an upgraded agent socket until it ends. It owns one
-// s.sockets count.
-func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string) {
+// s.sockets count and calls release when it ends.
+func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string, release func()) {
 	defer s.sockets.Done()
-	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1}
+	defer release()
+	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1}
 	log := s.cfg.Logger.With("device", d.ID)
 	if err := s.hub.addAgent(a); err != nil {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
@@ -128,29 +133,6 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 	}
 }
 
-// decodeHello parses and bounds a hello's data.
-func decodeHello(data json.RawMessage) (*protocol.Hello, *protocol.Error) {
-	var h protocol.Hello
-	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "hello data is not valid: %v", err)
-	}
-	if len(h.Commands) > 64 {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "hello lists more than 64 commands")
-	}
-	for _, c := range h.Commands {
-		if c.Name == "" || len(c.Name) > protocol.MaxNameLen || len(c.Args) > 32 {
-			return nil, protocol.Errorf(protocol.CodeBadRequest, "hello has a command with a bad name or too many args")
-		}
-	}
-	if len(h.Name) > 256 || len(h.OS) > 64 {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "hello name or os too long")
-	}
-	if h.Name == "" {
-		h.Name = "desktop"
-	}
-	return &h, nil
-}
-
 // GET /ws/client: a paired browser's (or script's) socket.
 func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 	sess, _, how, ok := s.session(w, r)
@@ -170,19 +152,25 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	release := s.admitClient(w, sess.ID, s.limitKey(r))
+	if release == nil {
+		return
+	}
 	conn, ok := s.upgrade(w, r, protocol.MaxClientFrame)
 	if !ok {
+		release()
 		return
 	}
 	// As for agents: the handler returns and the socket lives on.
-	go s.serveClient(conn, sess.ID, devices, clientIP(r))
+	go s.serveClient(conn, sess.ID, devices, s.logAddr(r), release)
 }
 
 // serveClient runs an upgraded client socket of session until it ends. It
-// owns one s.sockets count.
-func (s *Server) serveClient(conn *websocket.Conn, session string, devices []store.Device, addr string) {
+// owns one s.sockets count and calls release when it ends.
+func (s *Server) serveClient(conn *websocket.Conn, session string, devices []store.Device, addr string, release func()) {
 	defer s.sockets.Done()
-	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
+	defer release()
+	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
 	c.start()
 	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
 	c.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
