@@ -16,7 +16,7 @@ import (
 
 // Bounds that keep Beep from hanging on a sound device that does not answer.
 const (
-	openBound = 5 * time.Second // speaker.Init may block in the driver (e.g. a busy card)
+	openBound = 5 * time.Second // opening may block in the driver (e.g. a busy card)
 	// idleClose is how long the device stays open after a beep: long enough
 	// for a burst of button presses, short enough not to keep waking the CPU
 	// (and holding the device) to write silence.
@@ -61,7 +61,7 @@ type sound struct {
 	opening chan struct{} // closed when the running open attempt ends; nil when none runs
 	err     error         // the reason the last open attempt failed, nil if it did not
 	tried   time.Time     // when the last open attempt ended; zero before the first
-	logged  string        // the availability last logged: "", "available" or the reason
+	logged  availability  // what was last logged
 	playing int           // beeps between acquire and release
 	idleGen int           // invalidates idle timers armed before the latest
 	idle    *time.Timer
@@ -91,7 +91,11 @@ func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
 		t.Stop()
 		return ctx.Err()
 	case <-dev.done():
-		err := fmt.Errorf("the sound device stopped: %v", dev.failure())
+		ferr := dev.failure()
+		if ferr == nil { // closed under us: the agent is stopping
+			return protocol.Errorf(protocol.CodeUnavailable, "the sound device was closed")
+		}
+		err := fmt.Errorf("the sound device stopped: %s", ferr.Error())
 		s.failed(dev, err)
 		return protocol.Errorf(protocol.CodeUnavailable, "%v", err)
 	case <-bound.C:
@@ -175,22 +179,32 @@ func (s *sound) startOpen() chan struct{} {
 	return ch
 }
 
-// logAvailability logs whether the device can be opened, when that differs
-// from what was logged last. s.mu must be held.
+// availability is whether the sound device could be opened, as last logged.
+type availability int
+
+const (
+	soundUnknown availability = iota // nothing logged yet
+	soundAvailable
+	soundUnavailable
+)
+
+// logAvailability logs whether the device can be opened when that changed
+// since it was last logged: unavailable (with the reason, one line), or
+// available again. The first success is not logged (Debug says it opened);
+// a new reason while still unavailable goes to Debug. s.mu must be held.
 func (s *sound) logAvailability() {
-	now := "available"
+	now := soundAvailable
 	if s.err != nil {
-		now = s.err.Error()
+		now = soundUnavailable
 	}
-	if now == s.logged {
-		return
-	}
-	first := s.logged == ""
+	was := s.logged
 	s.logged = now
 	switch {
-	case s.err != nil:
-		s.log.Info("sound device unavailable", "reason", now)
-	case !first:
+	case now == soundUnavailable && was != soundUnavailable:
+		s.log.Info("sound device unavailable", "reason", s.err.Error())
+	case now == soundUnavailable:
+		s.log.Debug("sound device still unavailable", "reason", s.err.Error())
+	case was == soundUnavailable:
 		s.log.Info("sound device available again")
 	}
 }
