@@ -29,8 +29,8 @@ static int tether_pcm_open(snd_pcm_t **pcm, unsigned rate, unsigned latency_us) 
 	return err;
 }
 
-// tether_pcm_write writes all frames, recovering from underruns (the device
-// runs dry whenever the speaker has nothing to play).
+// tether_pcm_write writes all frames, recovering from underruns (a busy
+// machine may not keep the device fed).
 static int tether_pcm_write(snd_pcm_t *pcm, const short *buf, snd_pcm_uframes_t frames) {
 	while (frames > 0) {
 		snd_pcm_sframes_t n = snd_pcm_writei(pcm, buf, frames);
@@ -77,10 +77,10 @@ func quietAudioLibrary() { silenceOnce.Do(func() { C.tether_alsa_silence() }) }
 // device is closed exactly once, by close, after the writer has stopped.
 //
 // One goroutine (run) owns the device while it is open: it mixes and writes
-// a buffer at a time while something plays, pushes the end of the last tone
-// out with one buffer of silence, and then waits for the next play instead
-// of writing silence. play is safe from any goroutine; close must be called
-// once.
+// a buffer at a time, silence when nothing plays, as the speaker did (a
+// device left to run dry must be prepared again: through the PulseAudio
+// plugin that delayed the next beep by about 2 s here). play is safe from
+// any goroutine; close must be called once.
 type alsaSpeaker struct {
 	pcm    *C.snd_pcm_t
 	frames int // frames per write
@@ -88,7 +88,6 @@ type alsaSpeaker struct {
 	mu    sync.Mutex
 	mixer beep.Mixer
 
-	wake   chan struct{} // a play arrived (buffered, 1)
 	stop   chan struct{} // closed by close
 	exited chan struct{} // closed when run returns
 	err    error         // why run stopped early; read after exited
@@ -106,7 +105,6 @@ func openSpeaker(rate, frames int) (speakerDevice, error) {
 	a := &alsaSpeaker{
 		pcm:    pcm,
 		frames: frames,
-		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
@@ -122,10 +120,6 @@ func (a *alsaSpeaker) play(s beep.Streamer) {
 	a.mu.Lock()
 	a.mixer.Add(s)
 	a.mu.Unlock()
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
 }
 
 func (a *alsaSpeaker) done() <-chan struct{} { return a.exited }
@@ -151,31 +145,19 @@ func (a *alsaSpeaker) run() {
 	defer close(a.exited)
 	samples := make([][2]float64, a.frames)
 	buf := make([]int16, 2*a.frames)
-	tail := false // the last buffer written held sound: follow it with silence
 	for {
-		a.mu.Lock()
-		playing := a.mixer.Len() > 0
-		a.mu.Unlock()
-		if !playing && !tail {
-			select {
-			case <-a.stop:
-				return
-			case <-a.wake:
-				continue
-			}
-		}
 		select {
 		case <-a.stop:
 			return
 		default:
 		}
 		a.mu.Lock()
-		a.mixer.Stream(samples) // silence past the end of the streamers
+		a.mixer.Stream(samples) // silence when nothing plays
 		a.mu.Unlock()
-		tail = playing
 		for i, s := range samples {
 			buf[2*i], buf[2*i+1] = pcm16(s[0]), pcm16(s[1])
 		}
+		// Blocks until the device has room: the pace of the loop.
 		if rc := C.tether_pcm_write(a.pcm, (*C.short)(unsafe.Pointer(&buf[0])), C.snd_pcm_uframes_t(a.frames)); rc < 0 {
 			a.err = alsaError("write", rc)
 			return

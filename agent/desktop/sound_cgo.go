@@ -18,8 +18,9 @@ import (
 const (
 	openBound = 5 * time.Second // opening may block in the driver (e.g. a busy card)
 	// idleClose is how long the device stays open after a beep: long enough
-	// for a burst of button presses, short enough not to keep waking the CPU
-	// (and holding the device) to write silence.
+	// for a burst of button presses, short enough not to hold the device
+	// (nor, with faiface/beep's speaker, keep waking the CPU to write
+	// silence) while nobody beeps.
 	idleClose = 2 * time.Second
 	playSlack = 2 * time.Second // beyond the tone and two buffers, before giving up
 )
@@ -105,32 +106,41 @@ func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
 }
 
 // acquire opens the device if needed, counts a beep in progress and returns
-// the device.
+// the device. The beep is counted from the start, so that the idle timer
+// cannot close a device that was opened for it before it plays.
 func (s *sound) acquire(ctx context.Context) (speakerDevice, error) {
-	for range 2 { // a second round only if the device was closed again while we waited
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return nil, protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
-		}
-		if dev := s.dev; dev != nil {
-			s.playing++ // the idle timer leaves the device open while playing > 0
-			s.mu.Unlock()
-			return dev, nil
-		}
-		ch := s.startOpen()
+	s.mu.Lock()
+	if s.closed {
 		s.mu.Unlock()
-		if err := wait(ctx, ch, openBound); err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		err := s.err
-		s.mu.Unlock()
-		if err != nil {
-			return nil, protocol.Errorf(protocol.CodeUnavailable, "%v", err)
-		}
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
 	}
-	return nil, protocol.Errorf(protocol.CodeUnavailable, "the sound device closed while opening")
+	s.playing++ // the idle timer leaves the device open while playing > 0
+	if dev := s.dev; dev != nil {
+		s.mu.Unlock()
+		return dev, nil
+	}
+	ch := s.startOpen()
+	s.mu.Unlock()
+	if err := wait(ctx, ch, openBound); err != nil {
+		s.release()
+		return nil, err
+	}
+	s.mu.Lock()
+	dev, err, closed := s.dev, s.err, s.closed
+	s.mu.Unlock()
+	switch {
+	case dev != nil:
+		return dev, nil
+	case err != nil:
+		s.release()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "%v", err)
+	case closed:
+		s.release()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
+	default: // not reached: only failed (which sets err) and close (closed) close it now
+		s.release()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the sound device closed while opening")
+	}
 }
 
 func (s *sound) release() {
@@ -233,7 +243,7 @@ func (s *sound) closeDevice() {
 	})
 }
 
-// armIdle schedules the speaker to close after idleAfter without beeps.
+// armIdle schedules the device to close after idleAfter without beeps.
 // s.mu must be held.
 func (s *sound) armIdle() {
 	s.idleGen++

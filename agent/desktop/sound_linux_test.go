@@ -389,3 +389,32 @@ func abs(i int) int {
 	}
 	return i
 }
+
+// TestBeepIdleCycles opens and closes the device many times in quick
+// succession: a beep, an idle close after a millisecond, the next beep at
+// once. Every beep must play. (faiface/beep's speaker closed each device a
+// second time a buffer or two after the next had opened; the beep that
+// followed then never finished in about one cycle in ten.)
+func TestBeepIdleCycles(t *testing.T) {
+	const cycles = 40
+	if isChild(t.Name()) {
+		d := New(nil)
+		defer d.Close()
+		d.sound.idleAfter = time.Millisecond
+		isOpen := func() bool { d.sound.mu.Lock(); defer d.sound.mu.Unlock(); return d.sound.dev != nil }
+		for i := range cycles {
+			if err := d.Beep(context.Background(), 440, 20*time.Millisecond); err != nil {
+				t.Fatalf("Beep %d = %v", i+1, err)
+			}
+			for deadline := time.Now().Add(30 * time.Second); isOpen(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) { // hang guard only
+					t.Fatalf("the sound device is still open after beep %d", i+1)
+				}
+			}
+		}
+		return
+	}
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".asoundrc"), asoundrcFile(filepath.Join(home, "out.raw")))
+	runChild(t, t.Name(), nil, "HOME="+home)
+}
