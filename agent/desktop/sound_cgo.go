@@ -10,42 +10,59 @@ import (
 	"time"
 
 	"github.com/faiface/beep"
-	"github.com/faiface/beep/speaker"
 
 	"github.com/tether-desktop/tether/protocol"
 )
 
 // Bounds that keep Beep from hanging on a sound device that does not answer.
 const (
-	openBound = 5 * time.Second // speaker.Init may block in the driver (e.g. a busy card)
+	openBound = 5 * time.Second // opening may block in the driver (e.g. a busy card)
 	// idleClose is how long the device stays open after a beep: long enough
-	// for a burst of button presses, short enough not to keep waking the CPU
-	// (and holding the device) to write silence.
+	// for a burst of button presses, short enough not to hold the device
+	// (nor, with faiface/beep's speaker, keep waking the CPU to write
+	// silence) while nobody beeps.
 	idleClose = 2 * time.Second
 	playSlack = 2 * time.Second // beyond the tone and two buffers, before giving up
 )
 
-// sound owns faiface/beep's speaker, which is process-global. oto v0.7.1
-// under the speaker panics if a second context is created while one is open,
-// but a failed NewContext leaves nothing behind and may be retried; so the
-// speaker is opened by one attempt at a time, only while closed, and closed
-// again when idle (it writes silence to the device all the while it is open).
+// speakerDevice is an open sound device that mixes what it is given to play
+// (alsa_linux.go on Linux, faiface/beep's speaker elsewhere). At most one is
+// open at a time. play is safe from any goroutine and does not block; done is
+// closed (never, for devices that cannot tell) when the device failed and
+// plays no more, failure then says why; close is called once and blocks while
+// the driver closes.
+type speakerDevice interface {
+	play(beep.Streamer)
+	done() <-chan struct{}
+	failure() error
+	close()
+}
+
+// sound owns the process's one speakerDevice. Opening two at once is not
+// allowed (oto under faiface/beep's speaker panics), but a failed open leaves
+// nothing behind and may be retried; so the device is opened by one attempt
+// at a time, only while closed, and closed again when idle, so that it is
+// not held (and, on some drivers, fed silence) while nobody beeps.
 //
-// speaker.Init and speaker.Close run only in goroutines tracked by ops and
-// serialised by spk, never under mu: if a broken driver blocks one of them,
-// only that goroutine waits, and callers give up after a bound.
+// openSpeaker and close run only in goroutines tracked by ops and serialised
+// by spk, never under mu: if a broken driver blocks one of them, only that
+// goroutine waits, and callers give up after a bound.
+//
+// Whether the device can be opened is logged once per change (unavailable,
+// with the reason on one line, then available again), not at every attempt.
 type sound struct {
 	log       *slog.Logger
 	idleAfter time.Duration // close the device after this long without beeps
 
-	spk sync.Mutex     // serialises speaker.Init and speaker.Close
-	ops sync.WaitGroup // goroutines calling into the speaker
+	spk sync.Mutex     // serialises openSpeaker and closing
+	ops sync.WaitGroup // goroutines calling into the device
 
 	mu      sync.Mutex
-	open    bool          // speaker.Init succeeded and Close has not run since
+	dev     speakerDevice // the open device; nil when closed
 	opening chan struct{} // closed when the running open attempt ends; nil when none runs
 	err     error         // the reason the last open attempt failed, nil if it did not
 	tried   time.Time     // when the last open attempt ended; zero before the first
+	logged  availability  // what was last logged
 	playing int           // beeps between acquire and release
 	idleGen int           // invalidates idle timers armed before the latest
 	idle    *time.Timer
@@ -58,13 +75,14 @@ func newSound(log *slog.Logger) *sound {
 }
 
 func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
-	if err := s.acquire(ctx); err != nil {
+	dev, err := s.acquire(ctx)
+	if err != nil {
 		return err
 	}
 	defer s.release()
 	t := newTone(sampleRate, float64(hz), d)
 	done := make(chan struct{})
-	speaker.Play(beep.Seq(t, beep.Callback(func() { close(done) })))
+	dev.play(beep.Seq(t, beep.Callback(func() { close(done) })))
 	bound := time.NewTimer(d + 2*bufferTime + playSlack)
 	defer bound.Stop()
 	select {
@@ -73,38 +91,56 @@ func (s *sound) beep(ctx context.Context, hz int, d time.Duration) error {
 	case <-ctx.Done():
 		t.Stop()
 		return ctx.Err()
+	case <-dev.done():
+		ferr := dev.failure()
+		if ferr == nil { // closed under us: the agent is stopping
+			return protocol.Errorf(protocol.CodeUnavailable, "the sound device was closed")
+		}
+		err := fmt.Errorf("the sound device stopped: %s", ferr.Error())
+		s.failed(dev, err)
+		return protocol.Errorf(protocol.CodeUnavailable, "%v", err)
 	case <-bound.C:
 		t.Stop()
 		return protocol.Errorf(protocol.CodeUnavailable, "the sound device stopped playing")
 	}
 }
 
-// acquire opens the speaker if needed and counts a beep in progress.
-func (s *sound) acquire(ctx context.Context) error {
-	for range 2 { // a second round only if the speaker was closed again while we waited
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
-		}
-		if s.open {
-			s.playing++ // the idle timer leaves the speaker open while playing > 0
-			s.mu.Unlock()
-			return nil
-		}
-		ch := s.startOpen()
+// acquire opens the device if needed, counts a beep in progress and returns
+// the device. The beep is counted from the start, so that the idle timer
+// cannot close a device that was opened for it before it plays.
+func (s *sound) acquire(ctx context.Context) (speakerDevice, error) {
+	s.mu.Lock()
+	if s.closed {
 		s.mu.Unlock()
-		if err := wait(ctx, ch, openBound); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		err := s.err
-		s.mu.Unlock()
-		if err != nil {
-			return protocol.Errorf(protocol.CodeUnavailable, "%v", err)
-		}
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
 	}
-	return protocol.Errorf(protocol.CodeUnavailable, "the sound device closed while opening")
+	s.playing++ // the idle timer leaves the device open while playing > 0
+	if dev := s.dev; dev != nil {
+		s.mu.Unlock()
+		return dev, nil
+	}
+	ch := s.startOpen()
+	s.mu.Unlock()
+	if err := wait(ctx, ch, openBound); err != nil {
+		s.release()
+		return nil, err
+	}
+	s.mu.Lock()
+	dev, err, closed := s.dev, s.err, s.closed
+	s.mu.Unlock()
+	switch {
+	case dev != nil:
+		return dev, nil
+	case err != nil:
+		s.release()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "%v", err)
+	case closed:
+		s.release()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the agent is stopping")
+	default: // not reached: only failed (which sets err) and close (closed) close it now
+		s.release()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the sound device closed while opening")
+	}
 }
 
 func (s *sound) release() {
@@ -126,21 +162,23 @@ func (s *sound) startOpen() chan struct{} {
 	s.opening = ch
 	s.ops.Go(func() {
 		s.spk.Lock()
-		err := speaker.Init(sampleRate, bufferFrames)
+		dev, err := openSpeaker(sampleRate, bufferFrames)
 		s.spk.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		defer close(ch)
 		s.opening, s.tried = nil, time.Now()
 		if err != nil {
-			s.err = fmt.Errorf("no sound device: %w", err)
-			s.log.Info("sound device unavailable", "err", err)
+			// The text only: a wrapped error may print a stack with %+v.
+			s.err = fmt.Errorf("no sound device: %s", err.Error())
+			s.logAvailability()
 			return
 		}
 		s.err = nil
-		s.open = true
+		s.dev = dev
+		s.logAvailability()
 		if s.closed {
-			s.closeSpeaker()
+			s.closeDevice()
 			return
 		}
 		s.log.Debug("sound device open", "rate", sampleRate, "buffer", bufferTime)
@@ -151,17 +189,61 @@ func (s *sound) startOpen() chan struct{} {
 	return ch
 }
 
-// closeSpeaker closes the open speaker in the background. s.mu must be held.
-func (s *sound) closeSpeaker() {
-	s.open = false
+// availability is whether the sound device could be opened, as last logged.
+type availability int
+
+const (
+	soundUnknown availability = iota // nothing logged yet
+	soundAvailable
+	soundUnavailable
+)
+
+// logAvailability logs whether the device can be opened when that changed
+// since it was last logged: unavailable (with the reason, one line), or
+// available again. The first success is not logged (Debug says it opened);
+// a new reason while still unavailable goes to Debug. s.mu must be held.
+func (s *sound) logAvailability() {
+	now := soundAvailable
+	if s.err != nil {
+		now = soundUnavailable
+	}
+	was := s.logged
+	s.logged = now
+	switch {
+	case now == soundUnavailable && was != soundUnavailable:
+		s.log.Info("sound device unavailable", "reason", s.err.Error())
+	case now == soundUnavailable:
+		s.log.Debug("sound device still unavailable", "reason", s.err.Error())
+	case was == soundUnavailable:
+		s.log.Info("sound device available again")
+	}
+}
+
+// failed records that dev stopped playing because of err, and closes it so
+// that the next beep opens the device again.
+func (s *sound) failed(dev speakerDevice, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dev != dev {
+		return // another beep saw it first
+	}
+	s.err, s.tried = err, time.Now()
+	s.logAvailability()
+	s.closeDevice()
+}
+
+// closeDevice closes the open device in the background. s.mu must be held.
+func (s *sound) closeDevice() {
+	dev := s.dev
+	s.dev = nil
 	s.ops.Go(func() {
 		s.spk.Lock()
 		defer s.spk.Unlock()
-		speaker.Close()
+		dev.close()
 	})
 }
 
-// armIdle schedules the speaker to close after idleAfter without beeps.
+// armIdle schedules the device to close after idleAfter without beeps.
 // s.mu must be held.
 func (s *sound) armIdle() {
 	s.idleGen++
@@ -172,20 +254,20 @@ func (s *sound) armIdle() {
 	s.idle = time.AfterFunc(s.idleAfter, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if gen == s.idleGen && s.open && s.playing == 0 {
-			s.closeSpeaker()
+		if gen == s.idleGen && s.dev != nil && s.playing == 0 {
+			s.closeDevice()
 			s.log.Debug("sound device closed after idle")
 		}
 	})
 }
 
 // unavailable reports why beep cannot run, "" if it can. The first call opens
-// the speaker to find out (waiting at most checkBound); later calls answer
+// the device to find out (waiting at most checkBound); later calls answer
 // from the last attempt, and after a failure start a new attempt in the
 // background at most every recheckEvery.
 func (s *sound) unavailable() string {
 	s.mu.Lock()
-	if s.open || (s.err == nil && !s.tried.IsZero()) {
+	if s.dev != nil || (s.err == nil && !s.tried.IsZero()) {
 		s.mu.Unlock()
 		return ""
 	}
@@ -206,7 +288,7 @@ func (s *sound) unavailable() string {
 	return ""
 }
 
-// close closes the speaker and waits, at most openBound, for every goroutine
+// close closes the device and waits, at most openBound, for every goroutine
 // that calls into it.
 func (s *sound) close() {
 	s.mu.Lock()
@@ -215,8 +297,8 @@ func (s *sound) close() {
 	if s.idle != nil {
 		s.idle.Stop()
 	}
-	if s.open {
-		s.closeSpeaker()
+	if s.dev != nil {
+		s.closeDevice()
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})

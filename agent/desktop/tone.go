@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Sound format of the speaker: faiface/beep's speaker writes signed 16-bit
-// little-endian stereo frames at this rate.
+// Sound format of the speaker: signed 16-bit little-endian stereo frames at
+// this rate.
 const (
 	sampleRate   = 44100
 	bufferFrames = sampleRate / 10 // 100 ms of speaker buffer: the latency of a beep

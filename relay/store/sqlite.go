@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -139,16 +141,32 @@ func Open(dir string) (*SQLite, error) {
 	return openPath(path, options{})
 }
 
+// creating serialises prepareFiles within this process (see there).
+var creating sync.Mutex
+
 // prepareFiles creates the database file with mode 0600 before SQLite sees
 // it (SQLite gives its -wal and -shm files the mode of the database file) and
 // tightens the mode of existing files that are readable by others.
+//
+// It never opens a file that already exists: closing any descriptor of the
+// database file drops every POSIX lock this process holds on it, including
+// those of SQLite connections that are open (an Open of the same directory
+// in another goroutine), after which other processes take locks they must
+// not get. For the same reason the file is created (O_EXCL) and its
+// descriptor closed under creating, so that no other Open in this process
+// reaches SQLite between the two.
 func prepareFiles(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	creating.Lock()
+	defer creating.Unlock()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+	case err != nil:
 		return fmt.Errorf("store: create %s: %w: %w", path, ErrUnavailable, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("store: create %s: %w: %w", path, ErrUnavailable, err)
+	default:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("store: create %s: %w: %w", path, ErrUnavailable, err)
+		}
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		fi, err := os.Stat(p)
@@ -219,7 +237,11 @@ func openPath(path string, o options) (*SQLite, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	s := &SQLite{db: db, path: path}
-	if err := s.migrate(context.Background()); err != nil {
+	bound := o.busyTimeout
+	if bound <= 0 {
+		bound = busyTimeout
+	}
+	if err := retryOpenRace(bound, func() error { return s.migrate(context.Background()) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -231,12 +253,50 @@ func openPath(path string, o options) (*SQLite, error) {
 		{&s.sessionByToken, `SELECT id, label, created_at, last_used FROM sessions WHERE token_hash = ?`},
 		{&s.isPaired, `SELECT EXISTS (SELECT 1 FROM pairings WHERE session_id = ? AND device_id = ?)`},
 	} {
-		if *p.stmt, err = db.Prepare(p.query); err != nil {
+		err := retryOpenRace(bound, func() (err error) { *p.stmt, err = db.Prepare(p.query); return err })
+		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open %s: %w", path, s.mapErr(context.Background(), "prepare statements", err))
 		}
 	}
 	return s, nil
+}
+
+// retryOpenRace runs fn, the first statements of Open, again while it fails
+// only because another connection (in this process or another) is opening
+// the same fresh file at the same moment, for at most bound. The busy
+// timeout (set before any other pragma on every connection) covers waiting
+// for a lock, but not these:
+//   - SQLITE_BUSY returned at once instead of waiting, when waiting could
+//     deadlock: two connections that both hold a read lock and both want
+//     to write, as "PRAGMA journal_mode=WAL" on a fresh file does;
+//   - SQLITE_LOCKED, the same within one process's shared cache.
+//
+// Each retry starts from a clean state (migrate re-reads the version under
+// its write lock), so a retry never applies a step twice.
+func retryOpenRace(bound time.Duration, fn func() error) error {
+	deadline := time.Now().Add(bound)
+	pause := 2 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !openRace(err) || time.Now().After(deadline) {
+			return err
+		}
+		// Jitter, so that two openers that collided do not collide again.
+		time.Sleep(pause/2 + rand.N(pause))
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// openRace says whether err is one of the transient failures of two
+// connections opening a fresh database at once (see retryOpenRace).
+func openRace(err error) bool {
+	var se coder
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
 // SchemaVersion is the schema version this program writes (PRAGMA

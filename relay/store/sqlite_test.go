@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -511,11 +514,58 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 	}
 }
 
-// TestConcurrentOpen opens one fresh directory from several goroutines (as
-// several processes could): every open succeeds and the schema is made once.
+// openChildEnv makes this test binary a child of TestConcurrentOpen: its
+// value is the store directory the child opens.
+const openChildEnv = "TETHER_STORE_OPEN_CHILD"
+
+// TestConcurrentOpen opens one fresh directory at the same moment from
+// several goroutines and from two other processes (this test binary run
+// again): every open succeeds, the schema is made once, and each sees the
+// others' writes. Before the busy retry about 1 run in 100 failed with
+// "read schema version: database is locked (SQLITE_BUSY)".
 func TestConcurrentOpen(t *testing.T) {
+	if dir := os.Getenv(openChildEnv); dir != "" {
+		openChild(t, dir)
+		return
+	}
 	dir := filepath.Join(t.TempDir(), "data")
-	const n = 6
+	const n, procs = 4, 2
+	// The children say "ready" once started, then wait for a line on stdin,
+	// so that their Open and the goroutines' run at the same moment.
+	starts := make([]io.WriteCloser, procs)
+	outs := make([]*bytes.Buffer, procs)
+	cmds := make([]*exec.Cmd, procs)
+	for i := range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConcurrentOpen$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), openChildEnv+"="+dir, fmt.Sprintf("TETHER_STORE_OPEN_CHILD_ID=p%d", i))
+		outs[i] = &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		var err error
+		if starts[i], err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+		hang := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() }) // hang guard only
+		defer hang.Stop()
+	}
+	// A child is ready once its ready file exists (written just before it
+	// waits for the start).
+	for i := range procs {
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(dir + fmt.Sprintf(".ready-p%d", i)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) { // hang guard only
+				t.Fatalf("child %d not ready after a minute", i)
+			}
+		}
+	}
+	for _, in := range starts {
+		fmt.Fprintln(in, "go")
+	}
 	stores := make([]*SQLite, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -523,6 +573,12 @@ func TestConcurrentOpen(t *testing.T) {
 		wg.Go(func() { stores[i], errs[i] = Open(dir) })
 	}
 	wg.Wait()
+	for i, cmd := range cmds {
+		starts[i].Close()
+		if err := cmd.Wait(); err != nil { // outs[i] is complete once Wait returns
+			t.Errorf("child %d: %v\n%s", i, err, outs[i])
+		}
+	}
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("Open %d: %v", i, err)
@@ -533,10 +589,40 @@ func TestConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if err := stores[0].CreateSession(context.Background(), Session{ID: "s", CreatedAt: base}, hash("s")); err != nil {
+	ctx := context.Background()
+	if err := stores[0].CreateSession(ctx, Session{ID: "s", CreatedAt: base}, hash("s")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stores[n-1].SessionByToken(context.Background(), hash("s")); err != nil {
+	for i := range procs {
+		id := fmt.Sprintf("p%d", i)
+		if _, err := stores[n-1].SessionByToken(ctx, hash(id)); err != nil {
+			t.Errorf("the session written by child %d is not there: %v", i, err)
+		}
+	}
+	if _, err := stores[n-1].SessionByToken(ctx, hash("s")); err != nil {
 		t.Errorf("other handle does not see the write: %v", err)
+	}
+	if v, err := userVersion(ctx, stores[1].db); err != nil || v != SchemaVersion() {
+		t.Errorf("schema version %d (%v), want %d", v, err, SchemaVersion())
+	}
+}
+
+// openChild is the child of TestConcurrentOpen: it writes its ready file
+// beside dir, waits for a line on stdin, opens dir and writes a session named after itself.
+func openChild(t *testing.T, dir string) {
+	id := os.Getenv("TETHER_STORE_OPEN_CHILD_ID")
+	if err := os.WriteFile(dir+".ready-"+id, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		t.Fatalf("waiting for the start: %v", err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open in child %s: %v", id, err)
+	}
+	defer s.Close()
+	if err := s.CreateSession(context.Background(), Session{ID: id, CreatedAt: base}, hash(id)); err != nil {
+		t.Fatalf("CreateSession in child %s: %v", id, err)
 	}
 }
