@@ -182,12 +182,11 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	req.Name, req.OS = strings.TrimSpace(req.Name), strings.TrimSpace(req.OS)
-	if req.Name == "" {
-		req.Name = "desktop"
-	}
-	if utf8.RuneCountInString(req.Name) > 64 || utf8.RuneCountInString(req.OS) > 32 || !printable(req.Name) || !printable(req.OS) {
-		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "name (≤ 64 characters) and os (≤ 32) must be printable text")
+	// The same check as a hello's name and OS (protocol.DecodeHello), so a
+	// name refused here cannot come in through the other door.
+	var perr *protocol.Error
+	if req.Name, req.OS, perr = protocol.CheckDeviceInfo(req.Name, req.OS); perr != nil {
+		writeError(w, http.StatusBadRequest, perr.Code, perr.Message)
 		return
 	}
 	now := s.cfg.Now()
@@ -207,10 +206,6 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Logger.Info("device registered", "device", d.ID, "name", d.Name, "os", d.OS, "addr", s.logAddr(r))
 	writeJSON(w, http.StatusCreated, map[string]string{"device_id": d.ID, "device_token": tok})
-}
-
-func printable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // POST /api/v1/pairing-codes
@@ -286,13 +281,20 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "a pairing code has 8 letters and digits, like ABCD-2345")
 		return
 	}
-	if utf8.RuneCountInString(req.Label) > 64 || !printable(req.Label) {
+	if utf8.RuneCountInString(req.Label) > 64 || !protocol.IsDisplayText(req.Label) {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "label must be printable text of at most 64 characters")
 		return
 	}
 	hash := s.hashCode(code)
-	if ok, retry := s.pairCode.allow(string(hash), now); !ok {
-		s.tooMany(w, refusePairCode, retry, "attempts with this code")
+	// Attempts per code are counted in the store, so that every node of a
+	// cluster shares one count.
+	attempts, windowEnd, err := s.cfg.Store.CountPairingAttempt(r.Context(), hash, now, s.cfg.CodeTTL)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if attempts > s.cfg.CodeAttempts {
+		s.tooMany(w, refusePairCode, windowEnd.Sub(now), "attempts with this code")
 		return
 	}
 	if !s.sameOrigin(r) {

@@ -98,8 +98,7 @@ type Config struct {
 	OpenRegisterRate  float64
 	OpenRegisterBurst int
 	// NeverConnectedTTL deletes devices that registered but never connected
-	// within this long, when the store can (see NeverConnectedDeleter);
-	// default 24 h.
+	// within this long; default 24 h.
 	NeverConnectedTTL time.Duration
 
 	// PrivateMetrics takes /metrics off Handler: serve MetricsHandler on a

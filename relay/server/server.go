@@ -30,7 +30,6 @@ type Server struct {
 
 	pairIP      *limiter    // pairing attempts by client address (or IPv6 prefix)
 	pairFailIP  *limiter    // failed pairing attempts by client address (or IPv6 prefix)
-	pairCode    *limiter    // pairing attempts by code
 	pairFails   *budget     // failed pairing attempts, relay-wide
 	pairFailLog *sampledLog // failed pairing attempts, logged at most every pairFailLogPeriod
 	enrollIP    *limiter    // device registrations by client address
@@ -71,7 +70,6 @@ func New(cfg Config) (*Server, error) {
 		hub:        newHub(cfg, m),
 		origins:    map[string]bool{origin(cfg.PublicURL): true},
 		pairIP:     newLimiter(cfg.PairRate, cfg.PairBurst, 100_000),
-		pairCode:   newLimiter(float64(cfg.CodeAttempts)/cfg.CodeTTL.Seconds(), cfg.CodeAttempts, 100_000),
 		pairFails:  newBudget(cfg.PairFailRate, cfg.PairFailBurst),
 		pairFailIP: newLimiter(cfg.PairFailAddrRate, cfg.PairFailAddrBurst, 100_000),
 		enrollIP:   newLimiter(1.0/60, 20, 100_000),
@@ -103,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 		s.origins[origin(o)] = true
 	}
 	s.routes()
+	s.shareClock()
 	return s, nil
 }
 
@@ -358,51 +357,42 @@ func (w *seenWriter) close(ctx context.Context) {
 // pairing attempts.
 const pairFailLogPeriod = 10 * time.Second
 
-// NeverConnectedDeleter is the store method the relay uses, when its store
-// has it, to delete devices that registered but never connected.
-type NeverConnectedDeleter interface {
-	// DeleteNeverConnectedDevices deletes the devices created before
-	// olderThan that never connected, and says how many.
-	DeleteNeverConnectedDevices(ctx context.Context, olderThan time.Time) (int, error)
-}
-
-// sweep deletes expired pairing codes every minute and devices that never
-// connected at start and then every hour, until ctx ends.
+// sweep deletes, until ctx ends, expired pairing codes and attempt counts
+// every minute, and every hour (and at start: a relay restarted within the
+// hour still sweeps) the devices that never connected and the sessions
+// unused for store.SessionIdleTTL.
 func (s *Server) sweep(ctx context.Context) {
 	codes := time.NewTicker(time.Minute)
 	defer codes.Stop()
-	devices := time.NewTicker(time.Hour)
-	defer devices.Stop()
-	if _, ok := s.cfg.Store.(NeverConnectedDeleter); !ok {
-		s.cfg.Logger.Warn("this store cannot delete devices that never connected; they are kept")
-	} else {
-		s.sweepNeverConnected(ctx) // at start too: a relay restarted within the hour still sweeps
-	}
+	hourly := time.NewTicker(time.Hour)
+	defer hourly.Stop()
+	s.sweepNeverConnected(ctx)
+	s.sweepIdleSessions(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-codes.C:
-			if n, err := s.cfg.Store.DeleteExpiredCodes(ctx, s.cfg.Now()); err != nil {
+			now := s.cfg.Now()
+			if n, err := s.cfg.Store.DeleteExpiredCodes(ctx, now); err != nil {
 				s.cfg.Logger.Warn("delete expired pairing codes", "err", err)
 			} else if n > 0 {
 				s.cfg.Logger.Debug("deleted expired pairing codes", "count", n)
 			}
-		case <-devices.C:
+			if _, err := s.cfg.Store.DeletePairingAttempts(ctx, now); err != nil {
+				s.cfg.Logger.Warn("delete pairing attempt counts", "err", err)
+			}
+		case <-hourly.C:
 			s.sweepNeverConnected(ctx)
+			s.sweepIdleSessions(ctx)
 		}
 	}
 }
 
 // sweepNeverConnected deletes the devices that registered more than
-// NeverConnectedTTL ago and never connected, if the store can. It blocks
-// on the store.
+// NeverConnectedTTL ago and never connected. It blocks on the store.
 func (s *Server) sweepNeverConnected(ctx context.Context) (int, error) {
-	del, ok := s.cfg.Store.(NeverConnectedDeleter)
-	if !ok {
-		return 0, nil
-	}
-	n, err := del.DeleteNeverConnectedDevices(ctx, s.cfg.Now().Add(-s.cfg.NeverConnectedTTL))
+	n, err := s.cfg.Store.DeleteNeverConnectedDevices(ctx, s.cfg.Now().Add(-s.cfg.NeverConnectedTTL))
 	if err != nil {
 		s.cfg.Logger.Warn("delete devices that never connected", "err", err)
 		return 0, fmt.Errorf("delete devices that never connected: %w", err)
