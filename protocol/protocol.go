@@ -144,6 +144,9 @@ type Presence struct {
 	Commands     []CommandSpec `json:"commands,omitempty"`
 	Paused       bool          `json:"paused,omitempty"`
 	Screen       *Screen       `json:"screen,omitempty"`
+	// Unavailable names the advertised commands that cannot run on the
+	// device now, with the reason (from its hello; online devices only).
+	Unavailable map[string]string `json:"unavailable,omitempty"`
 	// Removed is true when the device is no longer paired with this session.
 	Removed bool `json:"removed,omitempty"`
 }

@@ -20,6 +20,7 @@ const (
 	MaxHelloEnum       = 64       // values of one argument's enum
 	MaxEnumValueLen    = 256      // bytes in one enum value or scheme
 	MaxUnavailableLen  = 256      // bytes in one reason of Hello.Unavailable
+	MaxDescriptionLen  = 256      // bytes in a command's one-line description
 	MaxHelloData       = 64 << 10 // bytes of a hello's data as a whole
 )
 
@@ -139,7 +140,8 @@ func checkCommands(cs []CommandSpec) *Error {
 			return Errorf(CodeBadRequest, "hello command %q has more than %d args", truncate(c.Name, 32), MaxHelloArgs)
 		}
 		if err := firstErr(checkText("hello command name", c.Name, MaxNameLen),
-			checkText("hello command title", c.Title, MaxShortTextLen)); err != nil {
+			checkText("hello command title", c.Title, MaxShortTextLen),
+			checkText("hello command description", c.Description, MaxDescriptionLen)); err != nil {
 			return err
 		}
 		for _, a := range c.Args {

@@ -121,6 +121,12 @@ func TestDecodeHello(t *testing.T) {
 		{"command title with newline", "command title has control", func(h map[string]any) {
 			h["commands"] = []any{map[string]any{"name": "beep", "title": "Beep\nnow"}}
 		}},
+		{"command description too long", "command description longer", func(h map[string]any) {
+			h["commands"] = []any{map[string]any{"name": "beep", "description": strings.Repeat("d", protocol.MaxDescriptionLen+1)}}
+		}},
+		{"command description with bidi mark", "command description has control", func(h map[string]any) {
+			h["commands"] = []any{map[string]any{"name": "beep", "description": "Plays a tone‮"}}
+		}},
 		{"too many args", "args", func(h map[string]any) {
 			args := make([]any, protocol.MaxHelloArgs+1)
 			for i := range args {

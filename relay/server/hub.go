@@ -104,6 +104,7 @@ func (h *hub) presenceLocked(d store.Device) []byte {
 		p.Commands = a.hello.Commands
 		p.Paused = a.hello.Paused
 		p.Screen = a.hello.Screen
+		p.Unavailable = a.hello.Unavailable
 	}
 	return encode(&protocol.Message{Type: protocol.TypePresence, Device: d.ID, TS: protocol.Timestamp(h.cfg.Now()), Data: protocol.MustData(p)})
 }
