@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tether-desktop/tether/internal/wait"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -240,13 +241,7 @@ func (r *fakeRelay) registered() int {
 // waitFor polls cond until it holds (hang guard only).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.Until(t, what, hangGuard, cond)
 }
 
 // fakeDesktop records what the commands asked of it.

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -186,88 +183,13 @@ func TestDisplay(t *testing.T) {
 
 	t.Run("type into a real X client", func(t *testing.T) {
 		const text = "Hello, World! a_b+c=\"d\" ~{x}|\ttab\nline 2 é"
-		log := filepath.Join(t.TempDir(), "xev.log")
-		f, err := os.Create(log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		xev := exec.Command("xev", "-event", "keyboard", "-name", "tether-xev", "-geometry", "400x300+0+0")
-		xev.Env = append(os.Environ(), "DISPLAY="+display)
-		xev.Stdout = f
-		if err := xev.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { xev.Process.Kill(); xev.Wait() }()
-		var win string
-		for i := 0; win == ""; i++ {
-			if i > 600 { // hang guard only
-				t.Fatal("xev's window never appeared")
-			}
-			time.Sleep(50 * time.Millisecond)
-			out, _ := exec.Command("env", "DISPLAY="+display, "xdotool", "search", "--name", "tether-xev").Output()
-			win = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-		}
-		desktoptest.Run(t, display, "xdotool", "windowfocus", "--sync", win)
+		xev := desktoptest.StartXev(t, display, "tether-xev")
 		if err := d.TypeText(ctx, text); err != nil {
 			t.Fatal(err)
 		}
-		var typed string
-		for i := 0; ; i++ {
-			b, _ := os.ReadFile(log)
-			typed = xevText(string(b))
-			if typed == text || i > 200 { // hang guard only
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		typed := xev.WaitTyped(text)
 		if typed != text {
 			t.Errorf("xev received %q, want %q", typed, text)
 		}
 	})
-}
-
-var (
-	xevPress  = regexp.MustCompile(`(?m)^KeyPress event`)
-	xevLookup = regexp.MustCompile(`XLookupString gives (\d+) bytes: (?:\(([0-9a-f ]*)\) )?"`)
-	xevKeysym = regexp.MustCompile(`\(keysym 0x([0-9a-f]+), ([^)]+)\)`)
-)
-
-// xevText rebuilds the text typed into xev from its KeyPress reports: the
-// characters XLookupString gave, Return as "\n" and Tab as "\t".
-func xevText(log string) string {
-	var out strings.Builder
-	idx := xevPress.FindAllStringIndex(log, -1)
-	for i, at := range idx {
-		end := len(log)
-		if i+1 < len(idx) {
-			end = idx[i+1][0]
-		}
-		ev := log[at[0]:end]
-		if end := strings.Index(ev, "\n\n"); end >= 0 {
-			ev = ev[:end]
-		}
-		ks := xevKeysym.FindStringSubmatch(ev)
-		if ks == nil {
-			continue
-		}
-		switch ks[2] {
-		case "Return":
-			out.WriteString("\n")
-			continue
-		case "Tab":
-			out.WriteString("\t")
-			continue
-		}
-		m := xevLookup.FindStringSubmatch(ev)
-		if m == nil || m[1] == "0" {
-			continue
-		}
-		for _, h := range strings.Fields(m[2]) {
-			var b byte
-			fmt.Sscanf(h, "%x", &b)
-			out.WriteByte(b)
-		}
-	}
-	return out.String()
 }

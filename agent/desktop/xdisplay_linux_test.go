@@ -24,24 +24,6 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// syncBuffer is a log sink that is safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDisplayGoesAwayAndComesBack kills the X server under a live Desktop:
 // every display method answers unavailable ("went away") and nothing
 // crashes (Xlib would have exited the process); a pointer watch keeps

@@ -2,25 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/tether-desktop/tether/internal/browsertest"
 )
-
-// chromium returns the path of a Chromium-like browser, or "" if none.
-func chromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // artifactDir is where tests leave screenshots: $TETHER_ARTIFACTS, or
 // artifacts/ at the top of the repository.
@@ -42,13 +31,7 @@ func TestBrowserPairWatchBeep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a browser")
 	}
-	browser := chromium()
-	if browser == "" {
-		if os.Getenv("TETHER_REQUIRE_BROWSER") != "" {
-			t.Fatal("no chromium on this machine: scripts/setup --test installs it")
-		}
-		t.Skip("no chromium installed (scripts/setup --test installs it)")
-	}
+	browsertest.Require(t)
 	dir := t.TempDir()
 	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
 	home := filepath.Join(dir, "home")
@@ -60,17 +43,7 @@ func TestBrowserPairWatchBeep(t *testing.T) {
 	})
 	code := agent.pairingCode()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(dir, "chromium")),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancelTimeout()
+	ctx := browsertest.Start(t, browsertest.Options{Width: 1280, Height: 900, HangGuard: 5 * time.Minute})
 
 	// The pair link fills in the form.
 	if err := chromedp.Do(ctx, chromedp.Navigate(relay.url+"/pair?code="+code), chromedp.WaitVisible(`#pair-code`)); err != nil {

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -218,37 +217,11 @@ func TestDesktopEndToEnd(t *testing.T) {
 
 	t.Run("type_text lands in an X client", func(t *testing.T) {
 		const text = "Tether types: Hello, World! 42 $&*()\nnext line"
-		logPath := filepath.Join(t.TempDir(), "xev.log")
-		f, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		xev := exec.Command("xev", "-event", "keyboard", "-name", "tether-e2e-xev", "-geometry", "300x200+0+0")
-		xev.Env = append(os.Environ(), "DISPLAY="+display)
-		xev.Stdout = f
-		if err := xev.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { xev.Process.Kill(); xev.Wait() }()
-		var win string
-		waitFor(t, "xev window", func() bool {
-			cmd := exec.Command("xdotool", "search", "--name", "tether-e2e-xev")
-			cmd.Env = append(os.Environ(), "DISPLAY="+display)
-			out, _ := cmd.Output()
-			win = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-			return win != ""
-		})
-		desktoptest.Run(t, display, "xdotool", "windowfocus", "--sync", win)
+		xev := desktoptest.StartXev(t, display, "tether-e2e-xev")
 		if res := c.command(device, "type_text", map[string]string{"text": text}); code(res) != "ok" {
 			t.Fatalf("type_text: %s %+v", code(res), res.Error)
 		}
-		var typed string
-		waitFor(t, "the typed text in xev", func() bool {
-			b, _ := os.ReadFile(logPath)
-			typed = xevTyped(string(b))
-			return typed == text || len(typed) >= len(text)
-		})
+		typed := xev.WaitTyped(text)
 		if typed != text {
 			t.Errorf("xev received %q, want %q", typed, text)
 		}
@@ -334,41 +307,4 @@ func TestDesktopWithoutDisplay(t *testing.T) {
 		t.Fatal("the agent exited")
 	default:
 	}
-}
-
-var (
-	xevKeyPress = regexp.MustCompile(`(?m)^KeyPress event`)
-	xevBytes    = regexp.MustCompile(`XLookupString gives (\d+) bytes: (?:\(([0-9a-f ]*)\) )?"`)
-	xevSym      = regexp.MustCompile(`\(keysym 0x[0-9a-f]+, ([^)]+)\)`)
-)
-
-// xevTyped rebuilds the text typed into xev from its KeyPress reports.
-func xevTyped(log string) string {
-	var out strings.Builder
-	idx := xevKeyPress.FindAllStringIndex(log, -1)
-	for i, at := range idx {
-		end := len(log)
-		if i+1 < len(idx) {
-			end = idx[i+1][0]
-		}
-		ev := log[at[0]:end]
-		ks := xevSym.FindStringSubmatch(ev)
-		if ks == nil {
-			continue
-		}
-		if ks[1] == "Return" {
-			out.WriteString("\n")
-			continue
-		}
-		m := xevBytes.FindStringSubmatch(ev)
-		if m == nil || m[1] == "0" {
-			continue
-		}
-		for _, h := range strings.Fields(m[2]) {
-			var b byte
-			fmt.Sscanf(h, "%x", &b)
-			out.WriteByte(b)
-		}
-	}
-	return out.String()
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/internal/wait"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -226,13 +227,7 @@ func (a *agentProc) pairingCode() string {
 // waitFor polls cond until it holds; only a hang makes it fail.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, what, hangGuard, cond)
 }
 
 // pair redeems code over HTTP (with session, if any) and returns the session token.

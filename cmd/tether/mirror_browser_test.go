@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/tether-desktop/tether/internal/browsertest"
 	"github.com/tether-desktop/tether/internal/desktoptest"
 )
 
@@ -24,10 +24,7 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 		t.Skip("runs an X server and a browser")
 	}
 	desktoptest.Need(t, "Xvfb", "xdotool", "xsetroot")
-	browser := chromium()
-	if browser == "" {
-		browser = desktoptest.Need(t, "chromium")[0] // skips or fails
-	}
+	browsertest.Require(t)
 	display := desktoptest.Xvfb(t, "1280x800x24")
 
 	dir := t.TempDir()
@@ -47,17 +44,7 @@ func TestBrowserMirrorAndScreenshot(t *testing.T) {
 	}
 	code := agent.pairingCode()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(dir, "chromium")),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute) // hang guard
-	defer cancelTimeout()
+	ctx := browsertest.Start(t, browsertest.Options{Width: 1280, Height: 900, HangGuard: 5 * time.Minute})
 
 	js := func(expr string) (bool, error) { return chromedp.Run(ctx, chromedp.Evaluate[bool](expr)) }
 	until := func(what, expr string) {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-desktop/tether/internal/wait"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -180,7 +181,7 @@ func TestHalfOpenLink(t *testing.T) {
 	offline := c.waitPresence(device, faultBound, func(p protocol.Presence) bool { return !p.Online })
 	t.Logf("relay marked the device offline %v after the link went silent", offline.Round(time.Second))
 	// The agent must have noticed too: its status leaves "connected".
-	waitForWithin(t, "the agent to notice the dead link", faultBound-time.Since(start), func() bool {
+	wait.Until(t, "the agent to notice the dead link", faultBound-time.Since(start), func() bool {
 		out, err := agent.cli("status", "--json")
 		var s struct{ State string }
 		return err == nil && json.Unmarshal([]byte(out), &s) == nil && s.State != "connected"
@@ -190,17 +191,6 @@ func TestHalfOpenLink(t *testing.T) {
 	hole.dropped.Store(false)
 	back := c.waitPresence(device, faultBound, func(p protocol.Presence) bool { return p.Online })
 	t.Logf("agent back online %v after the network came back", back.Round(time.Millisecond))
-}
-
-func waitForWithin(t testing.TB, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // TestRelayKilledUnderTraffic kills the relay (-9) while a client sends

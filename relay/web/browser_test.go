@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -20,42 +19,14 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tether-desktop/tether/internal/browsertest"
 	"github.com/tether-desktop/tether/relay/web"
 )
-
-// findChromium returns the path of a Chromium-family browser, or "".
-func findChromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // browser starts a headless Chromium for one test and returns its context.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := findChromium()
-	if path == "" {
-		if os.Getenv("TETHER_REQUIRE_BROWSER") != "" {
-			t.Fatal("no Chromium found and TETHER_REQUIRE_BROWSER is set")
-		}
-		t.Skip("no Chromium on PATH")
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true))
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	// A hang guard only: every step below normally takes well under a second.
-	ctx, cancel3 := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancel3)
-	return ctx
+	return browsertest.Start(t, browsertest.Options{})
 }
 
 // eval runs a JavaScript expression in the page and returns its value.
