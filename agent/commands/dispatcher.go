@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tether-desktop/tether/protocol"
+	"golang.org/x/time/rate"
 )
 
 // Dispatcher decides whether a command may run and runs it. It is safe for
@@ -26,11 +27,8 @@ type Dispatcher struct {
 }
 
 type entry struct {
-	cmd Command
-
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
+	cmd   Command
+	limit *rate.Limiter // nil: no rate limit
 }
 
 // NewDispatcher returns a Dispatcher over cmds. allowed reports whether the
@@ -44,7 +42,11 @@ func NewDispatcher(cmds []Command, allowed func(name string) bool, paused func()
 		if _, dup := d.cmds[c.Spec.Name]; !dup {
 			d.names = append(d.names, c.Spec.Name)
 		}
-		d.cmds[c.Spec.Name] = &entry{cmd: c, tokens: float64(max(c.Burst, 1))}
+		e := &entry{cmd: c}
+		if c.Rate > 0 {
+			e.limit = rate.NewLimiter(rate.Limit(c.Rate), max(c.Burst, 1)) // starts full
+		}
+		d.cmds[c.Spec.Name] = e
 	}
 	slices.Sort(d.names)
 	return d
@@ -204,23 +206,7 @@ func (e *entry) unavailable() string {
 // take removes one token from e's bucket, refilled at Rate per second up to
 // Burst, and reports whether there was one. A Rate of 0 or less means no limit.
 func (e *entry) take(now time.Time) bool {
-	if e.cmd.Rate <= 0 {
-		return true
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.last.IsZero() {
-		e.last = now // the bucket starts full
-	}
-	if now.After(e.last) {
-		e.tokens = min(float64(max(e.cmd.Burst, 1)), e.tokens+now.Sub(e.last).Seconds()*e.cmd.Rate)
-		e.last = now
-	}
-	if e.tokens < 1 {
-		return false
-	}
-	e.tokens--
-	return true
+	return e.limit == nil || e.limit.AllowN(now, 1)
 }
 
 // truncate shortens s to at most n bytes, on a rune boundary.
