@@ -64,6 +64,12 @@ function dropDevice(id) {
   state.shots.delete(id);
   state.shotsWaiting.delete(id);
   if (state.selected === id) state.selected = '';
+  if (state.devices.size === 0) {
+    // The relay deletes a session left without devices: this socket's
+    // session is gone, and a new pairing brings a new one (and a new socket).
+    state.session = false;
+    sessionEnded();
+  }
 }
 
 /** Selects the device id and remembers the choice in this browser. */
