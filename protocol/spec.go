@@ -169,7 +169,8 @@ func FindCommand(specs []CommandSpec, name string) *CommandSpec {
 // KnownCommands are the command names of the contract. A device that does
 // not advertise one of them has it switched off (not_allowed); any other
 // name is unknown_command.
-var KnownCommands = []string{"beep", "notify", "screenshot", "mouse_move", "mouse_click", "type_text", "open_url"}
+var KnownCommands = []string{CommandBeep, CommandNotify, CommandScreenshot, CommandMouseMove,
+	CommandMouseClick, CommandTypeText, CommandOpenURL}
 
 // IsKnownCommand reports whether name is one of KnownCommands.
 func IsKnownCommand(name string) bool { return slices.Contains(KnownCommands, name) }
