@@ -17,7 +17,7 @@ const (
 func beepCommand(d Desktop) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "beep",
+			Name:        protocol.CommandBeep,
 			Title:       "Beep",
 			Description: "Plays a tone on the computer’s speaker.",
 			Args: []protocol.ArgSpec{

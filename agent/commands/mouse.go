@@ -22,7 +22,7 @@ func coordArgs(required bool) []protocol.ArgSpec {
 func mouseMoveCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "mouse_move",
+			Name:        protocol.CommandMouseMove,
 			Title:       "Move pointer",
 			Description: "Moves the pointer to a point on the screen.",
 			Args:        coordArgs(true),
@@ -44,7 +44,7 @@ func mouseMoveCommand(c Controller, unavailable func() string) Command {
 func mouseClickCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "mouse_click",
+			Name:        protocol.CommandMouseClick,
 			Title:       "Click",
 			Description: "Clicks a mouse button; at a point on the screen when x and y are given.",
 			Args: append([]protocol.ArgSpec{

@@ -20,7 +20,7 @@ const (
 func notifyCommand(d Desktop) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "notify",
+			Name:        protocol.CommandNotify,
 			Title:       "Notify",
 			Description: "Shows a notification on the computer’s screen.",
 			Args: []protocol.ArgSpec{

@@ -32,7 +32,7 @@ var lookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
 func openURLCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "open_url",
+			Name:        protocol.CommandOpenURL,
 			Title:       "Open link",
 			Description: "Opens a web link in the computer’s browser.",
 			Args: []protocol.ArgSpec{

@@ -33,7 +33,7 @@ var jpegQualities = []int{85, 70, 50, 30}
 func screenshotCommand(c Controller, unavailable func() string, budget int) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "screenshot",
+			Name:        protocol.CommandScreenshot,
 			Title:       "Screenshot",
 			Description: "Takes a picture of the computer’s screen.",
 			Args: []protocol.ArgSpec{

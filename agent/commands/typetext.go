@@ -14,7 +14,7 @@ const TypeTextMax = 1000
 func typeTextCommand(c Controller, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
-			Name:        "type_text",
+			Name:        protocol.CommandTypeText,
 			Title:       "Type text",
 			Description: "Types the text into the window that has the keyboard focus.",
 			Args: []protocol.ArgSpec{

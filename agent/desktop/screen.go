@@ -9,7 +9,7 @@ import (
 )
 
 // displayCommands need the display; their availability is the display's.
-var displayCommands = []string{"mouse_click", "mouse_move", "screenshot", "type_text"}
+var displayCommands = []string{protocol.CommandMouseClick, protocol.CommandMouseMove, protocol.CommandScreenshot, protocol.CommandTypeText}
 
 // screenBackend reaches this OS's screen, pointer and keyboard: X11 through
 // a pure-Go X protocol client on Linux (x11_linux.go), robotgo on Windows
