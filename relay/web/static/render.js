@@ -21,6 +21,7 @@ export function render() {
     renderSocketState();
     $('devices-card').hidden = true;
     $('device-panel').hidden = true;
+    renderDevices(); // empties the list: nothing of the old session stays in the page
     chart.show(null, false);
     return;
   }
