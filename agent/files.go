@@ -179,6 +179,13 @@ type Status struct {
 	// with the reason, as in the current hello (rebuilt every SettingsPoll).
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 	PID         int               `json:"pid,omitempty"`
+	// Custom names the owner's custom commands in force (from
+	// custom-commands.json), in the file's order; each is also in Allowed
+	// when switched on.
+	Custom []string `json:"custom,omitempty"`
+	// CustomError says why custom-commands.json was refused, when its
+	// latest version was; the commands of the previous version stay.
+	CustomError string `json:"custom_error,omitempty"`
 }
 
 // Connection states in Status.State.

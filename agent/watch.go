@@ -2,24 +2,41 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tether-desktop/tether/agent/commands"
 )
 
-// settingsWatcher is the running agent's one reader of config.json. Every
-// SettingsPoll it re-reads the file and rebuilds the hello (which also
-// notices the desktop gaining or losing what a command needs), and puts
-// both in the state, which wakes whoever cares. Edits from this process
-// (the tray) go through it too, so that a read and a write never cross.
-// Safe for concurrent use.
+// settingsWatcher is the running agent's one reader of config.json and of
+// custom-commands.json. Every SettingsPoll it re-reads config.json, reloads
+// the owner's custom commands when their file changed, and rebuilds the
+// hello (which also notices the desktop gaining or losing what a command
+// needs), and puts all of it in the state, which wakes whoever cares. Edits
+// from this process (the tray) go through it too, so that a read and a
+// write never cross. Safe for concurrent use.
 type settingsWatcher struct {
 	dir   string
 	log   *slog.Logger
 	state *state
 	desc  *describer
 
-	mu sync.Mutex // one reload or edit at a time
+	mu        sync.Mutex // one reload or edit at a time
+	customKey fileKey    // custom-commands.json as last loaded (or refused)
+	customSet bool       // customKey is meaningful
+}
+
+// fileKey tells whether a file changed: its size and modification time, or
+// its absence.
+type fileKey struct {
+	exists bool
+	size   int64
+	mod    time.Time
 }
 
 // run polls until ctx ends. It blocks; owned by Agent.Run.
@@ -41,6 +58,7 @@ func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
 func (w *settingsWatcher) reload() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.reloadCustomLocked()
 	s, err := LoadSettings(w.dir)
 	if err != nil {
 		w.log.Warn("cannot read settings; keeping the previous ones", "err", err)
@@ -48,6 +66,43 @@ func (w *settingsWatcher) reload() {
 		return
 	}
 	w.apply(s)
+}
+
+// reloadCustomLocked loads custom-commands.json when it changed since the
+// last look. A valid file replaces the dispatcher's custom commands; an
+// invalid one is refused, logged, and shown in the status, and the previous
+// commands stay. mu held.
+func (w *settingsWatcher) reloadCustomLocked() {
+	key := fileKey{}
+	if fi, err := os.Stat(filepath.Join(w.dir, commands.CustomFile)); err == nil {
+		key = fileKey{exists: true, size: fi.Size(), mod: fi.ModTime()}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		key = fileKey{exists: true, size: -1}
+	}
+	if w.customSet && key == w.customKey {
+		return
+	}
+	w.customKey, w.customSet = key, true
+	disp := w.desc.disp
+	defs, err := commands.LoadCustom(w.dir, disp.Reserved)
+	if err != nil {
+		w.log.Warn("custom commands refused; keeping the previous ones", "err", err)
+		w.state.update(func(st *Status) { st.CustomError = err.Error() })
+		return
+	}
+	disp.SetCustom(commands.Custom(defs))
+	names := make([]string, 0, len(defs))
+	for _, d := range defs {
+		names = append(names, d.Name)
+	}
+	if len(names) > 0 {
+		w.log.Info("custom commands loaded", "commands", names)
+	}
+	set := w.state.currentSettings()
+	w.state.update(func(st *Status) {
+		st.Custom, st.CustomError = names, ""
+		w.desc.fillStatus(st, set)
+	})
 }
 
 // edit changes config.json with f and applies the result at once. It blocks

@@ -17,6 +17,15 @@ func known(s agent.Settings) *commands.Dispatcher {
 		func(string) bool { return false }, func() bool { return s.Paused })
 }
 
+// knownIn is known with the owner's custom commands of dir added, and the
+// reason custom-commands.json is refused, if it is.
+func knownIn(dir string, s agent.Settings) (*commands.Dispatcher, error) {
+	d := known(s)
+	defs, err := commands.LoadCustom(dir, d.Reserved)
+	d.SetCustom(commands.Custom(defs))
+	return d, err
+}
+
 // allowedNames returns the commands the settings switch on, sorted.
 func allowedNames(s agent.Settings) []string {
 	d := known(s)
@@ -37,9 +46,12 @@ func (c *cli) setAllowed(names []string, on bool) error {
 	if err != nil {
 		return err
 	}
-	d := known(s)
+	d, customErr := knownIn(c.configDir, s)
 	for _, n := range names {
 		if n != "mouse" && n != commands.OpenURLPrivate && !d.Known(n) {
+			if customErr != nil {
+				return fmt.Errorf("unknown command %q (%v); known: %s", n, customErr, strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate), ", "))
+			}
 			return fmt.Errorf("unknown command %q; known: %s", n, strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate), ", "))
 		}
 	}
