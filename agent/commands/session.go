@@ -107,7 +107,7 @@ func sessionCommands(s Session, why func(string) func() string) []Command {
 		{
 			Spec: protocol.CommandSpec{Name: protocol.CommandMedia, Title: "Media",
 				Description: "Play/pause, next or previous in the media player.",
-				Args: []protocol.ArgSpec{{Name: "action", Type: protocol.ArgString, Required: true, Enum: MediaActions}}},
+				Args:        []protocol.ArgSpec{{Name: "action", Type: protocol.ArgString, Required: true, Enum: MediaActions}}},
 			DefaultOn: true, Rate: 5, Burst: 10, Timeout: 5 * time.Second,
 			Unavailable: why(protocol.CommandMedia),
 			Run: func(ctx context.Context, args map[string]any) (json.RawMessage, error) {
