@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/internal/relaytest"
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -275,5 +276,60 @@ func TestOneSocketPerTabOnRealRelay(t *testing.T) {
 	waitUntil(t, "back to the page's one watcher", func() bool { return a.watching() <= 1 })
 	if n := a.watching(); n != 1 {
 		t.Fatalf("after stopping the second Socket the relay counts %d watchers, want 1 (a socket leaked)", n)
+	}
+}
+
+// TestCustomCommandOutputOnRealRelay: an owner's command runs for real (the
+// scripted agent runs it as the agent does) and the log shows its exit code,
+// stdout and stderr as text — markup and shell syntax sent as arguments come
+// back literally — and keeps them over a reload.
+func TestCustomCommandOutputOnRealRelay(t *testing.T) {
+	relay, ctx := openPage(t, 1280, 900)
+	defs, err := commands.ParseCustom([]byte(`[
+		{"name":"echo_back","title":"Echo back","argv":["printf","[%s]","{text}"],"args":[{"name":"text","type":"string","max_len":100,"required":true}]},
+		{"name":"failing","title":"Failing","argv":["/bin/sh","-c","echo partial; echo 'no <i>disk</i>' >&2; exit 3"]}]`),
+		func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := studio(t, "beep")
+	for _, d := range defs {
+		h.Commands = append(h.Commands, d.Spec())
+	}
+	a := startSimAgent(t, relay, h)
+	a.custom = map[string]commands.CustomDef{}
+	for _, d := range defs {
+		a.custom[d.Name] = d
+	}
+	a.pairIn(t, ctx, relay)
+	waitFor(t, ctx, "the custom commands' forms", `!!document.getElementById('arg-echo_back-text') && !!document.getElementById('cmd-failing')`)
+
+	const sent = `$(id); <b>bold</b> & 'q'`
+	do(t, ctx, chromedp.SetValue("#arg-echo_back-text", sent), chromedp.Click("#cmd-echo_back"))
+	waitFor(t, ctx, "echo_back answered", `document.querySelector('#log [data-id="c1"]')?.dataset.status === 'ok'`)
+	do(t, ctx, chromedp.Click("#cmd-failing"))
+	waitFor(t, ctx, "failing answered", `document.querySelector('#log [data-id="c2"]')?.dataset.status === 'ok'`)
+
+	read := `(() => { const o = (id) => { const li = document.querySelector('#log [data-id="' + id + '"]');
+		return {code: li.querySelector('.exit-code')?.textContent || '', stdout: li.querySelector('pre.stdout')?.textContent ?? null,
+			stderr: li.querySelector('pre.stderr')?.textContent ?? null, markup: li.querySelectorAll('.output b, .output i').length,
+			red: getComputedStyle(li.querySelector('.exit-code')).fontWeight} };
+		return {c1: o('c1'), c2: o('c2')} })()`
+	check := func(when string) {
+		got := eval[map[string]map[string]any](t, ctx, read)
+		c1, c2 := got["c1"], got["c2"]
+		if c1["code"] != "exit code 0" || c1["stdout"] != "["+sent+"]" || c1["stderr"] != nil || c1["markup"] != float64(0) {
+			t.Errorf("%s: echo_back shows %v, want exit code 0 and stdout [%s] as text", when, c1, sent)
+		}
+		if c2["code"] != "exit code 3" || c2["stdout"] != "partial\n" || c2["stderr"] != "no <i>disk</i>\n" || c2["markup"] != float64(0) || c2["red"] != "600" {
+			t.Errorf("%s: failing shows %v, want exit code 3 (marked), stdout and stderr as text", when, c2)
+		}
+	}
+	check("live")
+	do(t, ctx, chromedp.Reload())
+	waitFor(t, ctx, "log kept", `!!document.querySelector('#log [data-id="c2"] .exit-code')`)
+	check("after a reload")
+	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
 	}
 }
