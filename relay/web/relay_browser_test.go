@@ -326,9 +326,58 @@ func TestCustomCommandOutputOnRealRelay(t *testing.T) {
 		}
 	}
 	check("live")
+	saveArtifact(t, ctx, "custom-command-output.png")
 	do(t, ctx, chromedp.Reload())
 	waitFor(t, ctx, "log kept", `!!document.querySelector('#log [data-id="c2"] .exit-code')`)
 	check("after a reload")
+	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
+	}
+}
+
+// TestSensorTilesOnRealRelay: the sensors a computer reports show as tiles
+// with a small history; those it does not report (here: no battery, no
+// temperatures, no active window) have no tile, and a sensor that goes away
+// takes its tile with it.
+func TestSensorTilesOnRealRelay(t *testing.T) {
+	relay, ctx := openPage(t, 1280, 900)
+	a := startSimAgent(t, relay, studio(t, "beep"))
+	a.pairIn(t, ctx, relay)
+	waitFor(t, ctx, "no tiles before telemetry", `document.getElementById('sensors-card').hidden`)
+	idle := func(s float64) *float64 { return &s }
+	start := time.Now().Add(-5 * time.Second)
+	for i := range 4 {
+		a.sample(start.Add(time.Duration(i)*time.Second), protocol.Telemetry{
+			CPUPercent: 10, MemPercent: 20,
+			Disks:         []protocol.DiskUsage{{Mount: "/", FSType: "ext4", TotalBytes: 256 << 30, UsedBytes: 64 << 30, UsedPercent: 25 + float64(i)}},
+			Net:           &protocol.NetRates{RxBytesPerS: 2 << 20, TxBytesPerS: 512 << 10, Interfaces: []protocol.NetIface{{Name: "eth0", RxBytesPerS: 2 << 20, TxBytesPerS: 512 << 10}}},
+			Load:          &protocol.Load{Load1: 0.5, Load5: 0.25, Load15: 0.125},
+			UptimeSeconds: 3*86400 + 4*3600,
+			IdleSeconds:   idle(float64(90 + i)),
+		})
+		waitFor(t, ctx, "sample shown", fmt.Sprintf(`document.querySelector('#tile-disk svg')?.dataset.points === '%d'`, i+1))
+	}
+	got := eval[map[string]string](t, ctx, `(() => { const o = {}; for (const el of document.querySelectorAll('#sensors .tile'))
+		o[el.dataset.sensor] = el.querySelector('.tile-value').textContent + ' | ' + el.querySelector('.tile-detail').textContent; return o })()`)
+	want := map[string]string{
+		"disk": "28% used | / 28% of 256 GiB",
+		"net":  "↓ 2.0 MiB/s ↑ 512 KiB/s | eth0 ↓ 2.0 MiB/s ↑ 512 KiB/s",
+		"load": "0.50 | 0.25 · 0.13 · up 3 d 4 h",
+		"idle": "1 min | since the last key or pointer input",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("tiles %v, want %v", got, want)
+	}
+	saveArtifact(t, ctx, "sensor-tiles.png")
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#tile-battery, #tile-temp, #tile-window, #tile-disk-io').length`); n != 0 {
+		t.Errorf("%v tiles for sensors the computer does not report", n)
+	}
+	// The disks go away (no longer reported), a battery appears.
+	a.sample(time.Now(), protocol.Telemetry{CPUPercent: 10, MemPercent: 20, Battery: &protocol.Battery{Percent: 81, Charging: true}})
+	waitFor(t, ctx, "battery tile, no disk tile", `!!document.getElementById('tile-battery') && !document.getElementById('tile-disk')`)
+	if got := eval[string](t, ctx, text("tile-battery")); !strings.Contains(got, "81%") || !strings.Contains(got, "charging") {
+		t.Errorf("battery tile %q", got)
+	}
 	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
 		t.Errorf("CSP violations: %v", v)
 	}

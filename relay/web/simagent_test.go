@@ -148,6 +148,11 @@ func (a *simAgent) telemetry(at time.Time, cpu, mem float64) {
 			"mem_used_bytes": int64(mem * 80e6), "mem_total_bytes": int64(8e9)})})
 }
 
+// sample sends one telemetry frame with data, taken at.
+func (a *simAgent) sample(at time.Time, data protocol.Telemetry) {
+	a.send(&protocol.Message{Type: protocol.TypeTelemetry, TS: protocol.Timestamp(at), Data: protocol.MustData(data)})
+}
+
 func (a *simAgent) read() {
 	defer close(a.done)
 	for {
