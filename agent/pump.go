@@ -16,7 +16,10 @@ import (
 // hello changed, and the probe of the link after a wake from sleep. It
 // returns nil when ctx ends, or the error of a failed probe. Owned by serve.
 func (l *link) pump(ctx context.Context) error {
+	// The telemetry ticker runs only while someone watches: an agent
+	// nobody watches (nearly all its life) wakes for nothing.
 	tel := time.NewTicker(l.telemetryEvery)
+	tel.Stop()
 	defer tel.Stop()
 	sleep := time.NewTicker(l.sleepEvery)
 	defer sleep.Stop()
@@ -25,6 +28,9 @@ func (l *link) pump(ctx context.Context) error {
 	// point has already closed its channel and would wake nobody.
 	changed := l.state.changes()
 	watched := l.state.watchers() > 0
+	if watched {
+		tel.Reset(l.telemetryEvery)
+	}
 	l.refreshHello(ctx)
 	for {
 		select {
@@ -33,8 +39,12 @@ func (l *link) pump(ctx context.Context) error {
 		case <-changed:
 			changed = l.state.changes()
 			now := l.state.watchers() > 0
-			if now && !watched {
+			switch {
+			case now && !watched:
 				l.telemetry(ctx)
+				tel.Reset(l.telemetryEvery)
+			case !now && watched:
+				tel.Stop()
 			}
 			watched = now
 			l.refreshHello(ctx)

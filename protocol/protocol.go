@@ -221,6 +221,10 @@ var knownTypes = map[string]bool{
 // name, ts and error.code by their Max…Len and free of control characters,
 // error.message by MaxMessageLen. It never panics; every refusal is an *Error
 // with code bad_request. Which types a peer may send is the caller's rule.
+//
+// It is longer than most functions on purpose: it is the decoding rules of
+// PROTOCOL.md §4.1 in their order, one check after the other, and reads best
+// as that one list.
 func Decode(frame []byte) (*Message, error) {
 	frame = bytes.Trim(frame, " \t\r\n") // JSON whitespace only
 	if len(frame) == 0 {
