@@ -175,6 +175,9 @@ type Status struct {
 	Allowed []string `json:"allowed"`
 	Paused  bool     `json:"paused,omitempty"`
 	Mouse   bool     `json:"mouse,omitempty"`
+	// WindowTitle says the owner shares the focused window's title in
+	// telemetry (`tether allow window_title`; off by default).
+	WindowTitle bool `json:"window_title,omitempty"`
 	// Unavailable names the commands switched on that cannot run here now,
 	// with the reason, as in the current hello (rebuilt every SettingsPoll).
 	Unavailable map[string]string `json:"unavailable,omitempty"`

@@ -27,6 +27,7 @@ const (
 	IDUnpairAll   = "unpair_all"
 	IDPause       = "pause"
 	IDMouse       = "mouse"
+	IDWindow      = "window_title"
 	IDCommands    = "commands"
 	IDOpenPage    = "open_page"
 	IDAutostart   = "autostart"
@@ -40,6 +41,7 @@ const (
 	TitleUnpairAll = "Unpair all"
 	TitlePause     = "Pause"
 	TitleMouse     = "Share mouse activity"
+	TitleWindow    = "Share the active window's title"
 	TitleCommands  = "Allowed commands"
 	TitleOpenPage  = "Open control page"
 	TitleAutostart = "Start at login"
@@ -225,6 +227,7 @@ func Items(m Model) []Item {
 		{ID: "sep2", Separator: true},
 		{ID: IDPause, Title: TitlePause, Tooltip: "No telemetry; every command is refused", Checkable: true, Checked: m.Status.Paused},
 		{ID: IDMouse, Title: TitleMouse, Tooltip: "Send mouse clicks to paired browsers that watch", Checkable: true, Checked: m.Status.Mouse},
+		{ID: IDWindow, Title: TitleWindow, Tooltip: "Show paired browsers that watch which window has the focus", Checkable: true, Checked: m.Status.WindowTitle},
 		{ID: IDCommands, Title: TitleCommands, Children: cmds},
 		{ID: "sep3", Separator: true},
 		{ID: IDOpenPage, Title: TitleOpenPage, Tooltip: "Open " + m.Status.Relay},

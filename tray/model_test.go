@@ -86,7 +86,7 @@ func TestItems(t *testing.T) {
 			for _, it := range items {
 				ids = append(ids, it.ID)
 			}
-			want := "status error sep1 pair code paired unpair_all sep2 pause mouse commands sep3 open_page autostart quit"
+			want := "status error sep1 pair code paired unpair_all sep2 pause mouse window_title commands sep3 open_page autostart quit"
 			if strings.Join(ids, " ") != want {
 				t.Errorf("ids %q", strings.Join(ids, " "))
 			}
@@ -172,6 +172,14 @@ func TestItems(t *testing.T) {
 			mo, _ := find(items, IDMouse)
 			if !p.Checked || !mo.Checked || !p.Checkable || !mo.Checkable {
 				t.Errorf("%+v %+v", p, mo)
+			}
+			if w, _ := find(items, IDWindow); w.Checked || !w.Checkable {
+				t.Errorf("window title shared by default: %+v", w)
+			}
+		}},
+		{"window title ticks", func(m *Model) { m.Status.WindowTitle = true }, func(t *testing.T, items []Item) {
+			if w, _ := find(items, IDWindow); !w.Checked || w.Title != TitleWindow {
+				t.Errorf("%+v", w)
 			}
 		}},
 		{"autostart", func(m *Model) { m.Autostart = true }, func(t *testing.T, items []Item) {

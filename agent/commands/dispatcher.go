@@ -92,9 +92,9 @@ func (d *Dispatcher) IsBuiltin(name string) bool { _, ok := d.builtin[name]; ret
 
 // Reserved reports whether a custom command may not be called name: a
 // built-in command of this build or of the contract, or another word of
-// the whitelist ("mouse", OpenURLPrivate).
+// the whitelist ("mouse", OpenURLPrivate, "window_title").
 func (d *Dispatcher) Reserved(name string) bool {
-	return d.IsBuiltin(name) || protocol.IsKnownCommand(name) || name == "mouse" || name == OpenURLPrivate
+	return d.IsBuiltin(name) || protocol.IsKnownCommand(name) || name == "mouse" || name == OpenURLPrivate || name == "window_title"
 }
 
 // Names returns every known command, built-in and custom, sorted.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/commands"
+	"github.com/tether-desktop/tether/agent/telemetry"
 )
 
 // known builds the command set of this build, for names and defaults only.
@@ -48,11 +49,12 @@ func (c *cli) setAllowed(names []string, on bool) error {
 	}
 	d, customErr := knownIn(c.configDir, s)
 	for _, n := range names {
-		if n != "mouse" && n != commands.OpenURLPrivate && !d.Known(n) {
+		if n != "mouse" && n != commands.OpenURLPrivate && n != telemetry.WindowTitle && !d.Known(n) {
+			known := strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate, telemetry.WindowTitle), ", ")
 			if customErr != nil {
-				return fmt.Errorf("unknown command %q (%v); known: %s", n, customErr, strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate), ", "))
+				return fmt.Errorf("unknown command %q (%v); known: %s", n, customErr, known)
 			}
-			return fmt.Errorf("unknown command %q; known: %s", n, strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate), ", "))
+			return fmt.Errorf("unknown command %q; known: %s", n, known)
 		}
 	}
 	for _, n := range names {
