@@ -100,6 +100,13 @@ func TestCustomCommandsFollowTheirFile(t *testing.T) {
 		}
 	}
 
+	// A file too large to read is refused; the same valid text again clears it.
+	valid, _ := os.ReadFile(path)
+	write(`[` + strings.Repeat(" ", commands.MaxCustomFileSize) + `]`)
+	waitFor(t, "an oversized file refused", func() bool { return strings.Contains(a.Status().CustomError, "larger than") })
+	write(string(valid))
+	waitFor(t, "the valid file again", func() bool { st := a.Status(); return st.CustomError == "" && len(st.Custom) == 2 })
+
 	// Removing the file removes the commands.
 	os.Remove(path)
 	waitFor(t, "custom commands gone", func() bool { return len(a.Status().Custom) == 0 })

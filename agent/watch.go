@@ -1,12 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
-	"errors"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,17 +23,11 @@ type settingsWatcher struct {
 	state *state
 	desc  *describer
 
-	mu        sync.Mutex // one reload or edit at a time
-	customKey fileKey    // custom-commands.json as last loaded (or refused)
-	customSet bool       // customKey is meaningful
-}
-
-// fileKey tells whether a file changed: its size and modification time, or
-// its absence.
-type fileKey struct {
-	exists bool
-	size   int64
-	mod    time.Time
+	mu         sync.Mutex // one reload or edit at a time
+	customText []byte     // custom-commands.json as last parsed (nil: no file)
+	customSet  bool       // customText is meaningful
+	parseErr   string     // why customText was refused; "" when it is in force
+	readErr    string     // why the file cannot be read now, as last logged
 }
 
 // run polls until ctx ends. It blocks; owned by Agent.Run.
@@ -73,23 +64,36 @@ func (w *settingsWatcher) reload() {
 // invalid one is refused, logged, and shown in the status, and the previous
 // commands stay. mu held.
 func (w *settingsWatcher) reloadCustomLocked() {
-	key := fileKey{}
-	if fi, err := os.Stat(filepath.Join(w.dir, commands.CustomFile)); err == nil {
-		key = fileKey{exists: true, size: fi.Size(), mod: fi.ModTime()}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		key = fileKey{exists: true, size: -1}
-	}
-	if w.customSet && key == w.customKey {
-		return
-	}
-	w.customKey, w.customSet = key, true
-	disp := w.desc.disp
-	defs, err := commands.LoadCustom(w.dir, disp.Reserved)
+	text, err := commands.ReadCustomFile(w.dir)
 	if err != nil {
-		w.log.Warn("custom commands refused; keeping the previous ones", "err", err)
-		w.state.update(func(st *Status) { st.CustomError = err.Error() })
+		if w.readErr != err.Error() {
+			w.readErr = err.Error()
+			w.log.Warn("custom commands refused; keeping the previous ones", "err", err)
+			w.state.update(func(st *Status) { st.CustomError = err.Error() })
+		}
 		return
 	}
+	unreadable := w.readErr != ""
+	w.readErr = ""
+	if w.customSet && bytes.Equal(text, w.customText) && (text == nil) == (w.customText == nil) {
+		if unreadable { // readable again, as it was: its own verdict stands
+			w.state.update(func(st *Status) { st.CustomError = w.parseErr })
+		}
+		return
+	}
+	w.customText, w.customSet = text, true
+	disp := w.desc.disp
+	var defs []commands.CustomDef
+	if text != nil {
+		defs, err = commands.ParseCustomFile(text, disp.Reserved)
+	}
+	if err != nil {
+		w.parseErr = err.Error()
+		w.log.Warn("custom commands refused; keeping the previous ones", "err", err)
+		w.state.update(func(st *Status) { st.CustomError = w.parseErr })
+		return
+	}
+	w.parseErr = ""
 	disp.SetCustom(commands.Custom(defs))
 	names := make([]string, 0, len(defs))
 	for _, d := range defs {

@@ -87,6 +87,17 @@ var (
 // LoadCustom reads custom-commands.json in dir and checks it with
 // ParseCustom. A missing file is no commands and no error.
 func LoadCustom(dir string, builtin func(name string) bool) ([]CustomDef, error) {
+	data, err := ReadCustomFile(dir)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return ParseCustomFile(data, builtin)
+}
+
+// ReadCustomFile returns the bytes of custom-commands.json in dir, nil
+// (and no error) when there is no such file, or an error when it cannot be
+// read or is larger than MaxCustomFileSize.
+func ReadCustomFile(dir string) ([]byte, error) {
 	f, err := os.Open(filepath.Join(dir, CustomFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -102,6 +113,14 @@ func LoadCustom(dir string, builtin func(name string) bool) ([]CustomDef, error)
 	if len(data) > MaxCustomFileSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", CustomFile, MaxCustomFileSize)
 	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// ParseCustomFile is ParseCustom with the file's name in its errors.
+func ParseCustomFile(data []byte, builtin func(name string) bool) ([]CustomDef, error) {
 	defs, err := ParseCustom(data, builtin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", CustomFile, err)
