@@ -37,6 +37,7 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log) // for the packages that log without a Config (agent/telemetry)
 	if c.unattended {
 		c.noTray = true
 		return installer.RunUnattended(ctx, c.installerConfig(), func(ctx context.Context) error {
