@@ -1,6 +1,7 @@
 package desktop
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -30,7 +31,15 @@ $texts = $xml.GetElementsByTagName('text')
 $texts.Item(0).AppendChild($xml.CreateTextNode($env:TETHER_NOTIFY_TITLE)) > $null
 $texts.Item(1).AppendChild($xml.CreateTextNode($env:TETHER_NOTIFY_BODY)) > $null
 $app = '{1AC14E77-02E7-4E5D-B744-2EB1AE5198B7}\WindowsPowerShell\v1.0\powershell.exe'
-[Windows.UI.Notifications.ToastNotificationManager]::CreateToastNotifier($app).Show([Windows.UI.Notifications.ToastNotification]::new($xml))`
+$notifier = [Windows.UI.Notifications.ToastNotificationManager]::CreateToastNotifier($app)
+if ($notifier.Setting -ne [Windows.UI.Notifications.NotificationSetting]::Enabled) { throw "toasts are switched off: $($notifier.Setting)" }
+$notifier.Show([Windows.UI.Notifications.ToastNotification]::new($xml))
+[Console]::Out.Write('` + toastShown + `')`
+
+// toastShown is what the script prints once Show returned: PowerShell's exit
+// status alone proves nothing (a stub or a policy that skips the script
+// exits 0 too).
+const toastShown = "tether-toast-shown"
 
 // createNoWindow keeps PowerShell from flashing a console window.
 const createNoWindow = 0x08000000
@@ -42,8 +51,12 @@ func (n *notifier) notify(ctx context.Context, title, body string) error {
 	cmd := exec.CommandContext(ctx, "powershell.exe", "-NoProfile", "-NonInteractive", "-EncodedCommand", encodePS(toastScript))
 	cmd.Env = append(os.Environ(), "TETHER_NOTIFY_TITLE="+title, "TETHER_NOTIFY_BODY="+body)
 	cmd.SysProcAttr = &syscall.SysProcAttr{HideWindow: true, CreationFlags: createNoWindow}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("powershell toast: %w: %s", err, out)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("powershell toast: %w: %s", err, bytes.TrimSpace(out))
+	}
+	if !bytes.Contains(out, []byte(toastShown)) {
+		return protocol.Errorf(protocol.CodeUnavailable, "no toast was shown (PowerShell exited without showing it: %q)", bytes.TrimSpace(out))
 	}
 	return nil
 }
