@@ -238,8 +238,20 @@ type build struct {
 // directory removed by Cleanup, and returns the .exe's path.
 func Build(t testing.TB, pkg string, gui bool) string {
 	t.Helper()
+	return buildExe(t, pkg, gui, true)
+}
+
+// BuildNoCgo cross-builds pkg for windows/amd64 without cgo (the relay), once
+// per test process, and returns the .exe's path.
+func BuildNoCgo(t testing.TB, pkg string) string {
+	t.Helper()
+	return buildExe(t, pkg, false, false)
+}
+
+func buildExe(t testing.TB, pkg string, gui, cgo bool) string {
+	t.Helper()
 	find(t)
-	key := fmt.Sprintf("%s gui=%v", pkg, gui)
+	key := fmt.Sprintf("%s gui=%v cgo=%v", pkg, gui, cgo)
 	v, _ := builds.LoadOrStore(key, &build{})
 	b := v.(*build)
 	b.once.Do(func() {
@@ -259,7 +271,10 @@ func Build(t testing.TB, pkg string, gui bool) string {
 			ldflags += " -H=windowsgui"
 		}
 		cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", b.path, pkg)
-		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=1", "CC="+Mingw)
+		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+		if cgo {
+			cmd.Env = append(cmd.Env, "CGO_ENABLED=1", "CC="+Mingw)
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s for windows: %v\n%s", key, err, out)
 		}
