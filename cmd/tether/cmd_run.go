@@ -40,9 +40,11 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 	slog.SetDefault(log) // for the packages that log without a Config (agent/telemetry)
 	if c.unattended {
 		c.noTray = true
-		return installer.RunUnattended(ctx, c.installerConfig(), func(ctx context.Context) error {
-			return c.runHeadlessOrTray(ctx, log)
-		})
+		body := func(ctx context.Context) error { return c.runHeadlessOrTray(ctx, log) }
+		if ok, err := installer.RunWindowsService(ctx, body); ok {
+			return err
+		}
+		return installer.RunUnattended(ctx, c.installerConfig(), body)
 	}
 	return c.runHeadlessOrTray(ctx, log)
 }
@@ -77,6 +79,7 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer c.serveControl(a, cancel, log)()
+	defer watchEndSession(cancel, log)()
 	if !useTray {
 		if err := a.Run(ctx); err != nil {
 			return err

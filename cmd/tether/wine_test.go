@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestWine(t *testing.T) {
 	t.Logf("prefix and builds ready in %v", time.Since(start).Round(time.Second))
 	relay := startRelay(t, freeAddr(t), filepath.Join(dir, "relay"))
 	cfg := filepath.Join(dir, "cfg")
-	tether := func(exe string, args ...string) (string, error) {
+	tether := func(t *testing.T, exe string, args ...string) (string, error) {
 		t.Helper()
 		out, errOut, err := w.Run(t, wineCall, exe, append([]string{"--config-dir", winetest.Path(cfg), "--relay", relay.url}, args...)...)
 		if err != nil {
@@ -52,9 +53,10 @@ func TestWine(t *testing.T) {
 		}
 		return out, nil
 	}
-	must := func(exe string, args ...string) string {
+	// must runs a tether command; it fails the (sub)test t that calls it.
+	must := func(t *testing.T, exe string, args ...string) string {
 		t.Helper()
-		out, err := tether(exe, args...)
+		out, err := tether(t, exe, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,48 +65,68 @@ func TestWine(t *testing.T) {
 
 	t.Run("version from both builds", func(t *testing.T) {
 		for _, exe := range []string{console, gui} {
-			if out := must(exe, "version"); !strings.Contains(out, "tether wine-test") || !strings.Contains(out, "windows/amd64") {
+			if out := must(t, exe, "version"); !strings.Contains(out, "tether wine-test") || !strings.Contains(out, "windows/amd64") {
 				t.Errorf("%s version printed %q", filepath.Base(exe), out)
 			}
 		}
 	})
 
-	must(console, "allow", "screenshot", "mouse_move", "mouse_click")
-	agentLog := filepath.Join(dir, "agent.log")
-	logf, err := os.Create(agentLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	run := w.Command(t.Context(), gui, "--config-dir", winetest.Path(cfg), "--relay", relay.url, "run", "--no-tray")
-	run.Stdout, run.Stderr = logf, logf
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- run.Wait() }()
-	t.Cleanup(func() {
-		run.Process.Kill()
-		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(agentLog)
-			t.Logf("--- agent log ---\n%s", tail(b, 60))
+	must(t, console, "allow", "screenshot", "mouse_move", "mouse_click")
+	// startAgent runs `tether run --no-tray` from exe; the channel is closed when it exits.
+	startAgent := func(exe, name string) <-chan struct{} {
+		t.Helper()
+		agentLog := filepath.Join(dir, name+".log")
+		logf, err := os.Create(agentLog)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		run := w.Command(t.Context(), exe, "--config-dir", winetest.Path(cfg), "--relay", relay.url, "run", "--no-tray")
+		run.Stdout, run.Stderr = logf, logf
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { run.Wait(); logf.Close(); close(exited) }()
+		t.Cleanup(func() {
+			run.Process.Kill()
+			<-exited
+			if t.Failed() {
+				b, _ := os.ReadFile(agentLog)
+				t.Logf("--- %s log ---\n%s", name, tail(b, 60))
+			}
+		})
+		return exited
+	}
+	exitedWithin := func(t *testing.T, exited <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-exited:
+		case <-time.After(hangGuard):
+			t.Fatalf("the agent still runs after %s", what)
+		}
+	}
+	stoppedCleanly := func(t *testing.T) {
+		t.Helper()
+		st, err := agent.ReadStatus(cfg)
+		if err != nil || st.State != agent.StateStopped {
+			t.Fatalf("status.json: %+v %v, want stopped", st, err)
+		}
+	}
+	exited := startAgent(gui, "agent")
 
-	status := func() statusReport {
+	status := func(t *testing.T) statusReport {
 		t.Helper()
 		var r statusReport
-		out := must(console, "status", "--json")
+		out := must(t, console, "status", "--json")
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("status --json printed %q: %v", out, err)
 		}
 		return r
 	}
-	waitFor(t, "the agent connected", func() bool { return status().State == agent.StateConnected })
+	waitFor(t, "the agent connected", func() bool { return status(t).State == agent.StateConnected })
 
 	var p struct{ Code string }
-	if err := json.Unmarshal([]byte(must(console, "pair", "--json")), &p); err != nil || p.Code == "" {
+	if err := json.Unmarshal([]byte(must(t, console, "pair", "--json")), &p); err != nil || p.Code == "" {
 		t.Fatalf("pair --json: %+v %v", p, err)
 	}
 	session, device := pair(t, relay.url, p.Code, "")
@@ -165,38 +187,169 @@ func TestWine(t *testing.T) {
 	})
 
 	t.Run("stop ends the agent cleanly", func(t *testing.T) {
-		if out := must(console, "stop"); !strings.Contains(out, "Stopped Tether") {
+		if out := must(t, console, "stop"); !strings.Contains(out, "Stopped Tether") {
 			t.Fatalf("stop printed %q", out)
 		}
-		select {
-		case <-exited:
-			exited <- nil // for the cleanup
-		case <-time.After(hangGuard):
-			t.Fatal("the agent still runs after tether stop")
-		}
-		st, err := agent.ReadStatus(cfg)
-		if err != nil || st.State != agent.StateStopped {
-			t.Fatalf("status.json after stop: %+v %v, want stopped", st, err)
-		}
-		if r := status(); r.State != agent.StateStopped {
+		exitedWithin(t, exited, "tether stop")
+		stoppedCleanly(t)
+		if r := status(t); r.State != agent.StateStopped {
 			t.Errorf("status after stop: %q", r.State)
 		}
-		if out := must(console, "stop"); !strings.Contains(out, "not running") {
+		if out := must(t, console, "stop"); !strings.Contains(out, "not running") {
 			t.Errorf("second stop printed %q", out)
+		}
+	})
+
+	t.Run("taskkill without /F stops the GUI build cleanly", func(t *testing.T) {
+		// Windows' SIGTERM for a GUI program: WM_CLOSE to its windows.
+		exited := startAgent(gui, "agent-taskkill")
+		var r statusReport
+		waitFor(t, "the agent connected again", func() bool { r = status(t); return r.State == agent.StateConnected && r.Agent.PID != 0 })
+		if out, errOut, err := w.Run(t, wineCall, "taskkill", "/PID", fmt.Sprint(r.Agent.PID)); err != nil {
+			t.Fatalf("taskkill /PID %d: %v %s %s", r.Agent.PID, err, out, errOut)
+		}
+		exitedWithin(t, exited, "taskkill")
+		stoppedCleanly(t)
+	})
+
+	t.Run("unattended service through the service manager", func(t *testing.T) {
+		if out := must(t, console, "install", "--unattended"); !strings.Contains(out, "Installed and started") {
+			t.Fatalf("install --unattended printed %q", out)
+		}
+		waitFor(t, "the service's agent connected", func() bool { return status(t).State == agent.StateConnected })
+		if out, _, err := w.Run(t, wineCall, "sc", "query", "tether-unattended"); err != nil || !strings.Contains(out, "RUNNING") {
+			t.Errorf("sc query: %q %v, want RUNNING", out, err)
+		}
+		must(t, console, "stop", "--unattended")
+		waitFor(t, "the service's agent stopped", func() bool { st, err := agent.ReadStatus(cfg); return err == nil && st.State == agent.StateStopped })
+		must(t, console, "uninstall", "--unattended")
+		if out, _, err := w.Run(t, wineCall, "sc", "query", "tether-unattended"); err == nil && strings.Contains(out, "tether-unattended") {
+			t.Errorf("the service is still there after uninstall: %q", out)
 		}
 	})
 
 	t.Run("install and uninstall the Run value", func(t *testing.T) {
 		const key = `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`
-		must(console, "install")
+		must(t, console, "install")
 		out, errOut, err := w.Run(t, wineCall, "reg", "query", key, "/v", "Tether")
 		if err != nil || !strings.Contains(out, "tether") || !strings.Contains(out, "run") {
 			t.Fatalf("reg query after install: %v %q %q", err, out, errOut)
 		}
-		must(console, "uninstall")
+		must(t, console, "uninstall")
 		if out, _, err := w.Run(t, wineCall, "reg", "query", key, "/v", "Tether"); err == nil {
 			t.Fatalf("the Run value is still there after uninstall: %q", out)
 		}
 	})
+	t.Run("msi installs per user and uninstalls cleanly", func(t *testing.T) { testMSI(t, w, gui, relay.url) })
 	t.Logf("the Wine test took %v", time.Since(start).Round(time.Second))
+}
+
+// wineMSI builds the MSI as scripts/package does, from the GUI build, the
+// relay and installer/tether.wxs, and returns its path.
+func wineMSI(t *testing.T, gui string) string {
+	t.Helper()
+	desktoptest.Need(t, "wixl")
+	src := t.TempDir()
+	relay := winetest.BuildNoCgo(t, "../tether-relay")
+	for from, to := range map[string]string{gui: "tether.exe", relay: "tether-relay.exe",
+		"../../README.md": "README.md", "../../assets/icons/connected.ico": "tether.ico"} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, to), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msi := filepath.Join(t.TempDir(), "tether.msi")
+	wxs, _ := filepath.Abs("../../installer/tether.wxs")
+	cmd := exec.Command("wixl", "-a", "x64", "-D", "Version=0.0.1", "-D", "SourceDir=.", "-o", msi, wxs)
+	cmd.Dir = src // wixl takes files relative to the working directory only
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wixl: %v\n%s", err, out)
+	}
+	return msi
+}
+
+// testMSI installs the MSI per user, starts Tether as logon would (the Run
+// value's command line), and uninstalls it: everything it added is gone.
+func testMSI(t *testing.T, w *winetest.Wine, gui, relayURL string) {
+	msi := wineMSI(t, gui)
+	reg := func(args ...string) (string, error) {
+		out, _, err := w.Run(t, wineCall, "reg", append([]string{"query"}, args...)...)
+		return out, err
+	}
+	const run = `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`
+	user := w.UserDir(t)
+	home := filepath.Join(user, "AppData", "Local", "Programs", "Tether")
+	added := []string{
+		filepath.Join(home, "tether.exe"), filepath.Join(home, "tether-relay.exe"), filepath.Join(home, "README.md"),
+		filepath.Join(user, "AppData", "Roaming", "Microsoft", "Windows", "Start Menu", "Programs", "Tether.lnk"),
+	}
+	arp := func() bool { // the Apps & features entry (Wine keeps it under HKLM)
+		for _, root := range []string{"HKCU", "HKLM"} {
+			out, _ := reg(root+`\Software\Microsoft\Windows\CurrentVersion\Uninstall`, "/s")
+			if strings.Contains(out, "REG_SZ    Tether") {
+				return true
+			}
+		}
+		return false
+	}
+
+	if out, errOut, err := w.Run(t, 2*time.Minute, "msiexec", "/i", winetest.Path(msi), "/qn"); err != nil {
+		t.Fatalf("msiexec /i: %v %s %s", err, out, errOut)
+	}
+	for _, f := range added {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("not installed: %v", err)
+		}
+	}
+	value, err := reg(run, "/v", "Tether")
+	want := `C:\users\` + filepath.Base(user) + `\AppData\Local\Programs\Tether\tether.exe" run`
+	if err != nil || !strings.Contains(value, want) {
+		t.Fatalf("Run value %q (%v), want %s", value, err, want)
+	}
+	if !arp() {
+		t.Error("no Apps & features entry after install")
+	}
+
+	// Logon: the Run value's command, with the relay in the user's config.json.
+	cfg := filepath.Join(user, "AppData", "Roaming", "tether")
+	os.MkdirAll(cfg, 0o700)
+	if err := os.WriteFile(filepath.Join(cfg, agent.SettingsFile), []byte(`{"relay":"`+relayURL+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	installed := filepath.Join(home, "tether.exe")
+	logon := w.Command(t.Context(), installed, "run")
+	if err := logon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { logon.Wait(); close(exited) }()
+	defer func() { logon.Process.Kill(); <-exited }()
+	waitFor(t, "the installed agent connected", func() bool {
+		out, _, _ := w.Run(t, wineCall, installed, "status", "--json")
+		var r statusReport
+		return json.Unmarshal([]byte(out), &r) == nil && r.State == agent.StateConnected
+	})
+	if out, _, err := w.Run(t, wineCall, installed, "stop"); err != nil || !strings.Contains(out, "Stopped Tether") {
+		t.Fatalf("stop: %q %v", out, err)
+	}
+
+	if out, errOut, err := w.Run(t, 2*time.Minute, "msiexec", "/x", winetest.Path(msi), "/qn"); err != nil {
+		t.Fatalf("msiexec /x: %v %s %s", err, out, errOut)
+	}
+	for _, f := range append(added, home) {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("left after uninstall: %s", f)
+		}
+	}
+	for _, key := range []string{run + ` /v Tether`, `HKCU\Software\Tether`} {
+		if out, err := reg(strings.Fields(key)...); err == nil {
+			t.Errorf("left after uninstall: %s: %q", key, out)
+		}
+	}
+	if arp() {
+		t.Error("the Apps & features entry is left after uninstall")
+	}
 }
