@@ -72,15 +72,19 @@ func TestWine(t *testing.T) {
 	})
 
 	must(t, console, "allow", "screenshot", "mouse_move", "mouse_click")
-	// startAgent runs `tether run --no-tray` from exe; the channel is closed when it exits.
-	startAgent := func(exe, name string) <-chan struct{} {
+	// startAgent runs `tether run` from exe, with args (default --no-tray);
+	// the channel is closed when it exits.
+	startAgent := func(exe, name string, args ...string) <-chan struct{} {
 		t.Helper()
 		agentLog := filepath.Join(dir, name+".log")
 		logf, err := os.Create(agentLog)
 		if err != nil {
 			t.Fatal(err)
 		}
-		run := w.Command(t.Context(), exe, "--config-dir", winetest.Path(cfg), "--relay", relay.url, "run", "--no-tray")
+		if len(args) == 0 {
+			args = []string{"run", "--no-tray"}
+		}
+		run := w.Command(t.Context(), exe, append([]string{"--config-dir", winetest.Path(cfg), "--relay", relay.url}, args...)...)
 		run.Stdout, run.Stderr = logf, logf
 		if err := run.Start(); err != nil {
 			t.Fatal(err)
@@ -212,6 +216,49 @@ func TestWine(t *testing.T) {
 		stoppedCleanly(t)
 	})
 
+	t.Run("tray menu: Pause", func(t *testing.T) {
+		// With no X tray manager Wine shows tray icons in its own "Wine System
+		// Tray" window, and the icon's menu is a real Win32 popup menu.
+		exited := startAgent(gui, "agent-tray", "run")
+		waitFor(t, "the tray agent connected", func() bool { return status(t).State == agent.StateConnected })
+		var tray string
+		waitFor(t, "Wine's tray window", func() bool {
+			out, err := xdo(display, "search", "--onlyvisible", "--name", "Wine System Tray")
+			tray = strings.TrimSpace(out)
+			return err == nil && tray != ""
+		})
+		geo := desktoptest.Run(t, display, "xdotool", "getwindowgeometry", "--shell", strings.Fields(tray)[0])
+		var x, y int
+		for _, l := range strings.Fields(geo) {
+			fmt.Sscanf(l, "X=%d", &x)
+			fmt.Sscanf(l, "Y=%d", &y)
+		}
+		windows := func() int {
+			out, _ := xdo(display, "search", "--onlyvisible", "--name", ".*")
+			return len(strings.Fields(out))
+		}
+		before := windows()
+		desktoptest.Run(t, display, "xdotool", "mousemove", fmt.Sprint(x+10), fmt.Sprint(y+10), "click", "3")
+		waitFor(t, "the tray menu opened", func() bool { return windows() > before })
+		// Down walks the visible items, disabled ones included: the status
+		// line, Pair a browser…, Paired browsers, Unpair all, then Pause.
+		desktoptest.Run(t, display, "xdotool", "key", "Down", "Down", "Down", "Down", "Down", "Return")
+		c.presence(device, func(p protocol.Presence) bool { return p.Paused })
+		s, err := agent.LoadSettings(cfg)
+		if err != nil || !s.Paused || s.Mouse {
+			t.Fatalf("settings after clicking Pause: %+v %v, want paused and nothing else changed", s, err)
+		}
+		if res := c.command(device, "beep", map[string]int{"frequency_hz": 440, "duration_ms": 50}); code(res) != protocol.CodePaused {
+			t.Errorf("beep while paused: %s", code(res))
+		}
+		must(t, console, "stop")
+		exitedWithin(t, exited, "tether stop")
+		s.Paused = false
+		if err := agent.SaveSettings(cfg, s); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("unattended service through the service manager", func(t *testing.T) {
 		if out := must(t, console, "install", "--unattended"); !strings.Contains(out, "Installed and started") {
 			t.Fatalf("install --unattended printed %q", out)
@@ -242,6 +289,14 @@ func TestWine(t *testing.T) {
 	})
 	t.Run("msi installs per user and uninstalls cleanly", func(t *testing.T) { testMSI(t, w, gui, relay.url) })
 	t.Logf("the Wine test took %v", time.Since(start).Round(time.Second))
+}
+
+// xdo runs xdotool on display and returns its output.
+func xdo(display string, args ...string) (string, error) {
+	cmd := exec.Command("xdotool", args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	out, err := cmd.Output()
+	return string(out), err
 }
 
 // wineMSI builds the MSI as scripts/package does, from the GUI build, the
