@@ -11,6 +11,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,7 +155,20 @@ func TestWine(t *testing.T) {
 		if code(res) != "ok" {
 			t.Fatalf("beep: %s %+v", code(res), res.Error)
 		}
-		waitFor(t, "audio written", func() bool { fi, err := os.Stat(raw); return err == nil && fi.Size() > 0 })
+		// Wine's mixer passes the tone on in periods after the command
+		// answered: wait until the whole tone is in the file.
+		var hz, secs float64
+		waitFor(t, "the whole tone written", func() bool {
+			if fi, err := os.Stat(raw); err != nil || fi.Size() == 0 {
+				return false
+			}
+			hz, secs = tone(t, raw)
+			return secs >= 0.3*0.95
+		})
+		t.Logf("beep heard through Wine's ALSA driver: %.1f Hz for %.3f s", hz, secs)
+		if math.Abs(hz-440)/440 > 0.03 || math.Abs(secs-0.3)/0.3 > 0.05 {
+			t.Errorf("tone %.1f Hz for %.3f s, want 440 Hz ±3%% for 0.300 s ±5%%", hz, secs)
+		}
 	})
 
 	t.Run("mouse and screenshot on the X server", func(t *testing.T) {
