@@ -21,10 +21,13 @@ func attachConsole() {
 	if h, err := windows.GetStdHandle(windows.STD_OUTPUT_HANDLE); err == nil && h != 0 && h != windows.InvalidHandle {
 		return
 	}
-	if r, _, _ := procAttachConsole.Call(attachParentProcess); r == 0 {
+	// ERROR_ACCESS_DENIED: already attached to a console (Wine attaches a
+	// GUI program to its parent's), whose output handles were not passed.
+	if r, _, err := procAttachConsole.Call(attachParentProcess); r == 0 && err != windows.ERROR_ACCESS_DENIED {
 		return
 	}
-	out, err := os.OpenFile("CONOUT$", os.O_WRONLY, 0)
+	// Read access too: Go then sees a console and writes UTF-16 to it.
+	out, err := os.OpenFile("CONOUT$", os.O_RDWR, 0)
 	if err != nil {
 		return
 	}

@@ -141,6 +141,18 @@ func TestWine(t *testing.T) {
 		t.Fatalf("presence %+v (screen %+v), want windows on a 1024×768 screen", pr, pr.Screen)
 	}
 
+	t.Run("the GUI build prints in the console it was started from", func(t *testing.T) {
+		// As cmd.exe starts it: a console, but no standard handles passed.
+		line := fmt.Sprintf("%q --config-dir %q --relay %s pair", winetest.Path(gui), winetest.Path(cfg), relay.url)
+		screen, err := w.RunInConsole(t, wineCall, line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(screen, "Pairing code: ") || !strings.Contains(screen, relay.url+"/pair?code=") {
+			t.Fatalf("the console shows %q, want the pairing code and its link", screen)
+		}
+	})
+
 	t.Run("telemetry without per-core CPU", func(t *testing.T) {
 		// Wine lacks NtQuerySystemInformationEx: per-core CPU cannot be read.
 		var tm protocol.Telemetry

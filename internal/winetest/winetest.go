@@ -26,6 +26,9 @@ import (
 //go:embed testdata/prng.c
 var prngSource []byte
 
+//go:embed testdata/noconsole.c
+var noconsoleSource []byte
+
 // Mingw is the C cross-compiler of the Windows builds.
 const Mingw = "x86_64-w64-mingw32-gcc"
 
@@ -40,6 +43,13 @@ type Wine struct {
 	Prefix     string
 	wine, serv string
 	env        []string
+	tmp        string // the test's directory around Prefix
+
+	noconsole struct { // built on first use by RunInConsole
+		once sync.Once
+		exe  string
+		err  error
+	}
 }
 
 // find returns wine64 and wineserver, skipping or failing the test when
@@ -92,7 +102,7 @@ func New(t testing.TB, display string, env ...string) *Wine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Wine{Prefix: filepath.Join(dir, "prefix"), wine: wine, serv: server}
+	w := &Wine{Prefix: filepath.Join(dir, "prefix"), wine: wine, serv: server, tmp: dir}
 	w.env = append(os.Environ(),
 		"WINEPREFIX="+w.Prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=",
 		"WINESERVER="+server, "DISPLAY="+display)
@@ -172,6 +182,39 @@ func (w *Wine) run(timeout time.Duration, exe string, args ...string) (string, s
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())
 	return string(o), string(e), err
+}
+
+// RunInConsole runs cmdline (a Windows command line) the way cmd.exe runs a
+// GUI-subsystem program typed into a console window: in a console of its
+// own, with no standard handles passed to it. It waits at most timeout and
+// returns what the console shows then. Wine draws the console in a window,
+// so the prefix needs a display (New's display).
+func (w *Wine) RunInConsole(t testing.TB, timeout time.Duration, cmdline string) (string, error) {
+	t.Helper()
+	w.noconsole.once.Do(func() {
+		src := filepath.Join(w.tmp, "noconsole.c")
+		w.noconsole.exe = filepath.Join(w.tmp, "noconsole.exe")
+		if w.noconsole.err = os.WriteFile(src, noconsoleSource, 0o644); w.noconsole.err != nil {
+			return
+		}
+		if out, err := exec.Command(Mingw, "-O2", "-o", w.noconsole.exe, src).CombinedOutput(); err != nil {
+			w.noconsole.err = fmt.Errorf("build noconsole.exe: %v\n%s", err, out)
+		}
+	})
+	if w.noconsole.err != nil {
+		return "", w.noconsole.err
+	}
+	f, err := os.CreateTemp(w.tmp, "console-*.txt")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	if out, errOut, err := w.run(timeout, w.noconsole.exe, Path(f.Name()), cmdline); err != nil {
+		return "", fmt.Errorf("noconsole.exe %s: %w: %s %s", cmdline, err, out, errOut)
+	}
+	screen, err := os.ReadFile(f.Name())
+	return string(screen), err
 }
 
 // Wait waits, at most timeout, until every process of the prefix has ended
