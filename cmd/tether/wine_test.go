@@ -384,10 +384,11 @@ func xdo(display string, args ...string) (string, error) {
 }
 
 // wineMSI builds the MSI as scripts/package does, from the GUI build, the
-// relay and installer/tether.wxs, and returns its path.
+// relay, installer/tether.wxs and the shortcut's AppUserModelID, and returns
+// its path.
 func wineMSI(t *testing.T, gui string) string {
 	t.Helper()
-	desktoptest.Need(t, "wixl")
+	desktoptest.Need(t, "wixl", "msibuild")
 	src := t.TempDir()
 	relay := winetest.BuildNoCgo(t, "../tether-relay")
 	for from, to := range map[string]string{gui: "tether.exe", relay: "tether-relay.exe",
@@ -406,6 +407,9 @@ func wineMSI(t *testing.T, gui string) string {
 	cmd.Dir = src // wixl takes files relative to the working directory only
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("wixl: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("msibuild", msi, "-i", "../../installer/tether-aumid.idt").CombinedOutput(); err != nil {
+		t.Fatalf("msibuild: %v\n%s", err, out)
 	}
 	return msi
 }
