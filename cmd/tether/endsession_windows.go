@@ -65,6 +65,7 @@ var endSession struct {
 	mu      sync.Mutex
 	stop    func()
 	stopped chan struct{}
+	log     *slog.Logger
 }
 
 func endSessionProc(hwnd windows.Handle, message uint32, wParam, lParam uintptr) uintptr {
@@ -74,9 +75,11 @@ func endSessionProc(hwnd windows.Handle, message uint32, wParam, lParam uintptr)
 			break // the session goes on
 		}
 		endSession.mu.Lock()
-		stop, stopped := endSession.stop, endSession.stopped
+		stop, stopped, log := endSession.stop, endSession.stopped, endSession.log
 		endSession.mu.Unlock()
 		if stop != nil && message != wmQueryEndSession {
+			name := map[uint32]string{wmClose: "WM_CLOSE", wmEndSession: "WM_ENDSESSION"}[message]
+			log.Info("Windows asked Tether to close: stopping", "message", name)
 			stop()
 		}
 		if message == wmEndSession && stopped != nil {
@@ -108,7 +111,7 @@ func watchEndSession(stop func(), log *slog.Logger) (done func()) {
 	endSession.once.Do(func() { endSession.wndProc = windows.NewCallback(endSessionProc) })
 	stopped := make(chan struct{})
 	endSession.mu.Lock()
-	endSession.stop, endSession.stopped = stop, stopped
+	endSession.stop, endSession.stopped, endSession.log = stop, stopped, log
 	endSession.mu.Unlock()
 	hwndc := make(chan windows.Handle, 1)
 	go func() { // owned here: done waits for it

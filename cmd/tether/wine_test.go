@@ -243,6 +243,9 @@ func TestWine(t *testing.T) {
 		}
 		exitedWithin(t, exited, "taskkill")
 		stoppedCleanly(t)
+		if b, _ := os.ReadFile(filepath.Join(dir, "agent-taskkill.log")); !strings.Contains(string(b), "message=WM_CLOSE") {
+			t.Errorf("the agent's log does not say WM_CLOSE stopped it:\n%s", b)
+		}
 	})
 
 	t.Run("tray menu: Pause", func(t *testing.T) {

@@ -45,6 +45,9 @@ type Wine struct {
 	env        []string
 	tmp        string // the test's directory around Prefix
 
+	mu         sync.Mutex
+	relaunched int // launches of wine64 that failed at once and were retried
+
 	noconsole struct { // built on first use by RunInConsole
 		once sync.Once
 		exe  string
@@ -110,6 +113,9 @@ func New(t testing.TB, display string, env ...string) *Wine {
 	t.Cleanup(func() {
 		w.Kill(t)
 		os.RemoveAll(dir)
+		if w.relaunched > 0 {
+			t.Logf("wine64 failed at launch, with no output, %d times; each was retried once", w.relaunched)
+		}
 	})
 
 	shim := filepath.Join(dir, "bcryptprimitives.dll")
@@ -157,6 +163,23 @@ func (w *Wine) Run(t testing.TB, timeout time.Duration, exe string, args ...stri
 }
 
 func (w *Wine) run(timeout time.Duration, exe string, args ...string) (string, string, error) {
+	out, errOut, err, instant := w.runOnce(timeout, exe, args...)
+	if instant {
+		// wine64 itself, not the program, failed at launch: no Go program
+		// exits this fast under Wine. Seen once on a machine under heavy
+		// load; try once more, and say so when the test ends.
+		w.mu.Lock()
+		w.relaunched++
+		w.mu.Unlock()
+		out, errOut, err, _ = w.runOnce(timeout, exe, args...)
+	}
+	return out, errOut, err
+}
+
+// instantExit is shorter than any program's run under Wine.
+const instantExit = 20 * time.Millisecond
+
+func (w *Wine) runOnce(timeout time.Duration, exe string, args ...string) (stdout, stderr string, err error, instant bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := w.Command(ctx, exe, args...)
@@ -164,24 +187,28 @@ func (w *Wine) run(timeout time.Duration, exe string, args ...string) (string, s
 	// way (services.exe, explorer.exe) inherit them and outlive exe.
 	out, err := os.CreateTemp("", "wine-out")
 	if err != nil {
-		return "", "", err
+		return "", "", err, false
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
 	errf, err := os.CreateTemp("", "wine-err")
 	if err != nil {
-		return "", "", err
+		return "", "", err, false
 	}
 	defer os.Remove(errf.Name())
 	defer errf.Close()
 	cmd.Stdout, cmd.Stderr = out, errf
+	start := time.Now()
 	err = cmd.Run()
+	took := time.Since(start)
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%s %s: still running after %v: %w", exe, strings.Join(args, " "), timeout, ctx.Err())
 	}
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())
-	return string(o), string(e), err
+	var exit *exec.ExitError
+	instant = errors.As(err, &exit) && took < instantExit && len(o) == 0 && len(e) == 0
+	return string(o), string(e), err, instant
 }
 
 // RunInConsole runs cmdline (a Windows command line) the way cmd.exe runs a
