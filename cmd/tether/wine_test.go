@@ -307,12 +307,26 @@ func TestWine(t *testing.T) {
 		}
 	})
 
-	t.Run("install and uninstall the Run value", func(t *testing.T) {
+	t.Run("install, start, stop, start again, uninstall", func(t *testing.T) {
 		const key = `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`
 		must(t, console, "install")
 		out, errOut, err := w.Run(t, wineCall, "reg", "query", key, "/v", "Tether")
 		if err != nil || !strings.Contains(out, "tether") || !strings.Contains(out, "run") {
 			t.Fatalf("reg query after install: %v %q %q", err, out, errOut)
+		}
+		// A stopped agent leaves nothing that makes start think one runs.
+		for i := range 2 {
+			if out := must(t, console, "start"); !strings.Contains(out, "Started Tether") {
+				t.Fatalf("start #%d printed %q", i+1, out)
+			}
+			waitFor(t, "the started agent connected", func() bool { return status(t).State == agent.StateConnected })
+			if out := must(t, console, "start"); !strings.Contains(out, "already running") {
+				t.Errorf("start while running printed %q", out)
+			}
+			if out := must(t, console, "stop"); !strings.Contains(out, "Stopped Tether") {
+				t.Fatalf("stop #%d printed %q", i+1, out)
+			}
+			stoppedCleanly(t)
 		}
 		must(t, console, "uninstall")
 		if out, _, err := w.Run(t, wineCall, "reg", "query", key, "/v", "Tether"); err == nil {
