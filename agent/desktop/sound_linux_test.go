@@ -3,7 +3,6 @@
 package desktop
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tether-desktop/tether/internal/logbuf"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -170,24 +169,6 @@ func TestBeepRetriesWhenACardAppears(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a log handler and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestBeepLogsAvailabilityOnce checks that the agent's log says once that
 // the sound device is unavailable, however often it tries again, then once
 // that it is available again, then once that it is gone again, each time on
@@ -196,7 +177,7 @@ func (b *syncBuffer) String() string {
 func TestBeepLogsAvailabilityOnce(t *testing.T) {
 	conf := os.Getenv("ALSA_CONFIG_PATH")
 	if isChild(t.Name()) {
-		var out syncBuffer
+		var out logbuf.Buffer
 		d := New(slog.New(slog.NewTextHandler(&out, nil)))
 		defer d.Close()
 		d.sound.idleAfter = 50 * time.Millisecond

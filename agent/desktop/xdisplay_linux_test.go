@@ -21,6 +21,7 @@ import (
 	"github.com/jezek/xgb/xproto"
 
 	"github.com/tether-desktop/tether/internal/desktoptest"
+	"github.com/tether-desktop/tether/internal/logbuf"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -34,7 +35,7 @@ func TestDisplayGoesAwayAndComesBack(t *testing.T) {
 	desktoptest.Need(t, "Xvfb", "xdotool")
 	srv := desktoptest.StartXvfbAt(t, "800x600x24")
 	t.Setenv("DISPLAY", srv.Display)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	d := New(slog.New(slog.NewTextHandler(&logs, nil)))
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard only
@@ -149,7 +150,7 @@ func TestDisplayAppearsLater(t *testing.T) {
 	srv := desktoptest.StartXvfbAt(t, "640x480x24")
 	srv.Kill()
 	t.Setenv("DISPLAY", srv.Display)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	d := New(slog.New(slog.NewTextHandler(&logs, nil)))
 	defer d.Close()
 	want := fmt.Sprintf("no X display (cannot open DISPLAY %q)", srv.Display)

@@ -4,7 +4,9 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 
@@ -19,59 +21,91 @@ import (
 // its own (gopsutil's cpu.Percent with interval 0 keeps them in package
 // globals, shared by every caller in the process).
 //
+// A part that cannot be read is left out of the sample (CPU per core where
+// Windows restricts it, or under Wine, which lacks the call), and the
+// Sampler logs that once per part with slog's default logger; only when
+// nothing can be read is Sample an error.
+//
 // A Sampler is safe for one goroutine at a time.
 type Sampler struct {
 	prevTotal cpu.TimesStat
 	prevCores []cpu.TimesStat
+
+	// times and memory read the system (gopsutil); tests swap them.
+	times  func(ctx context.Context, perCore bool) ([]cpu.TimesStat, error)
+	memory func(ctx context.Context) (*mem.VirtualMemoryStat, error)
+	warned map[string]bool // the parts whose failure was logged
 }
 
 // NewSampler returns a Sampler whose first Sample compares with the CPU times
 // read here, so even the first sample has a meaningful CPU figure once some
 // time has passed.
 func NewSampler() *Sampler {
-	s := &Sampler{}
-	if t, err := cpu.Times(false); err == nil && len(t) == 1 {
+	return newSampler(cpu.TimesWithContext, mem.VirtualMemoryWithContext)
+}
+
+func newSampler(times func(context.Context, bool) ([]cpu.TimesStat, error), memory func(context.Context) (*mem.VirtualMemoryStat, error)) *Sampler {
+	s := &Sampler{times: times, memory: memory, warned: map[string]bool{}}
+	ctx := context.Background()
+	if t, err := times(ctx, false); err == nil && len(t) == 1 {
 		s.prevTotal = t[0]
 	}
-	s.prevCores, _ = cpu.Times(true)
+	s.prevCores, _ = times(ctx, true)
 	return s
+}
+
+// partFailed logs, once per part, that it cannot be read.
+func (s *Sampler) partFailed(part string, err error) {
+	if !s.warned[part] {
+		s.warned[part] = true
+		slog.Warn("telemetry: cannot read "+part+"; sending the rest without it", "err", err)
+	}
 }
 
 // Sample reads CPU (total and per core) and memory now. It never sleeps: CPU
 // use is measured since the previous call (or since NewSampler), and is 0
-// when no CPU time has passed in between.
+// when no CPU time has passed in between. A part that cannot be read is left
+// out (see Sampler); Sample fails only when no part could be read.
 func (s *Sampler) Sample(ctx context.Context) (protocol.Telemetry, error) {
 	var out protocol.Telemetry
-	total, err := cpu.TimesWithContext(ctx, false)
+	var errs []error
+	total, err := s.times(ctx, false)
+	if err == nil && len(total) != 1 {
+		err = fmt.Errorf("got %d totals, want 1", len(total))
+	}
 	if err != nil {
-		return out, fmt.Errorf("read cpu times: %w", err)
-	}
-	if len(total) != 1 {
-		return out, fmt.Errorf("read cpu times: got %d totals, want 1", len(total))
-	}
-	cores, err := cpu.TimesWithContext(ctx, true)
-	if err != nil {
-		return out, fmt.Errorf("read per-core cpu times: %w", err)
-	}
-	vm, err := mem.VirtualMemoryWithContext(ctx)
-	if err != nil {
-		return out, fmt.Errorf("read memory: %w", err)
-	}
-
-	out.CPUPercent = busyPercent(s.prevTotal, total[0])
-	if len(s.prevCores) == len(cores) {
-		out.CPUPerCore = make([]float64, len(cores))
-		for i := range cores {
-			out.CPUPerCore[i] = busyPercent(s.prevCores[i], cores[i])
-		}
+		s.partFailed("cpu times", err)
+		errs = append(errs, fmt.Errorf("read cpu times: %w", err))
 	} else {
-		// A core came or went (or the first read failed): start over from here.
-		out.CPUPerCore = make([]float64, len(cores))
+		out.CPUPercent = busyPercent(s.prevTotal, total[0])
+		s.prevTotal = total[0]
 	}
-	s.prevTotal, s.prevCores = total[0], cores
 
-	out.MemPercent = clampPercent(vm.UsedPercent)
-	out.MemUsed, out.MemTotal = vm.Used, vm.Total
+	cores, err := s.times(ctx, true)
+	if err != nil {
+		s.partFailed("per-core cpu times", err)
+		errs = append(errs, fmt.Errorf("read per-core cpu times: %w", err))
+	} else {
+		out.CPUPerCore = make([]float64, len(cores))
+		if len(s.prevCores) == len(cores) {
+			for i := range cores {
+				out.CPUPerCore[i] = busyPercent(s.prevCores[i], cores[i])
+			}
+		} // else a core came or went (or the first read failed): start over from here.
+		s.prevCores = cores
+	}
+
+	vm, err := s.memory(ctx)
+	if err != nil {
+		s.partFailed("memory", err)
+		errs = append(errs, fmt.Errorf("read memory: %w", err))
+	} else {
+		out.MemPercent = clampPercent(vm.UsedPercent)
+		out.MemUsed, out.MemTotal = vm.Used, vm.Total
+	}
+	if len(errs) == 3 {
+		return out, errors.Join(errs...)
+	}
 	return out, nil
 }
 

@@ -1,13 +1,18 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/mem"
 )
 
 // spin keeps every core busy for d.
@@ -92,5 +97,44 @@ func BenchmarkSample(b *testing.B) {
 		if _, err := s.Sample(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSampleWithoutPerCore reads the system as usual except per-core CPU
+// times, which fail as they do under Wine (NtQuerySystemInformationEx is
+// missing) and on machines that restrict them: CPU and memory still arrive,
+// per-core is left out, and the failure is logged once.
+func TestSampleWithoutPerCore(t *testing.T) {
+	var logged bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
+	noCores := errors.New("not implemented")
+	times := func(ctx context.Context, perCore bool) ([]cpu.TimesStat, error) {
+		if perCore {
+			return nil, noCores
+		}
+		return cpu.TimesWithContext(ctx, false)
+	}
+	s := newSampler(times, mem.VirtualMemoryWithContext)
+	for i := range 3 {
+		spin(50 * time.Millisecond)
+		got, err := s.Sample(context.Background())
+		if err != nil {
+			t.Fatalf("sample %d: %v", i, err)
+		}
+		if got.CPUPercent <= 0 || got.MemTotal == 0 || got.MemPercent <= 0 || got.CPUPerCore != nil {
+			t.Fatalf("sample %d = %+v, want CPU and memory without per-core", i, got)
+		}
+	}
+	if n := strings.Count(logged.String(), "per-core cpu times"); n != 1 {
+		t.Fatalf("the failure was logged %d times, want once:\n%s", n, logged.String())
+	}
+
+	fail := func(context.Context, bool) ([]cpu.TimesStat, error) { return nil, noCores }
+	noMem := func(context.Context) (*mem.VirtualMemoryStat, error) { return nil, noCores }
+	if _, err := newSampler(fail, noMem).Sample(context.Background()); !errors.Is(err, noCores) {
+		t.Fatalf("nothing readable: err %v, want the readers' error", err)
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"rsc.io/qr"
 
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/internal/logbuf"
 	"github.com/tether-desktop/tether/internal/relaytest"
 )
 
@@ -146,7 +146,7 @@ func TestPairRunStatusUnpairAgainstTheRelay(t *testing.T) {
 	// run connects with the same identity and stops on cancel.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	runLog := &syncWriter{}
+	runLog := &logbuf.Buffer{}
 	go func() {
 		done <- runContext(ctx, os.Getenv, []string{"run", "--no-tray", "--name", "cli-test"}, io.Discard, runLog)
 	}()
@@ -205,24 +205,6 @@ func TestPairRunStatusUnpairAgainstTheRelay(t *testing.T) {
 	if c, _ := agent.LoadCredentials(dir); c.DeviceID == "d_gone" || c.Relay != other {
 		t.Errorf("credentials after re-registering: %v", c)
 	}
-}
-
-// syncWriter collects what a goroutine writes, for reading afterwards.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestQRCodeReadsBack(t *testing.T) {

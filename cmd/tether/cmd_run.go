@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/control"
 	"github.com/tether-desktop/tether/agent/desktop"
 	"github.com/tether-desktop/tether/installer"
 	"github.com/tether-desktop/tether/tray"
@@ -36,11 +37,14 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log) // for the packages that log without a Config (agent/telemetry)
 	if c.unattended {
 		c.noTray = true
-		return installer.RunUnattended(ctx, c.installerConfig(), func(ctx context.Context) error {
-			return c.runHeadlessOrTray(ctx, log)
-		})
+		body := func(ctx context.Context) error { return c.runHeadlessOrTray(ctx, log) }
+		if ok, err := installer.RunWindowsService(ctx, body); ok {
+			return err
+		}
+		return installer.RunUnattended(ctx, c.installerConfig(), body)
 	}
 	return c.runHeadlessOrTray(ctx, log)
 }
@@ -72,6 +76,10 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer c.serveControl(a, cancel, log)()
+	defer watchEndSession(cancel, log)()
 	if !useTray {
 		if err := a.Run(ctx); err != nil {
 			return err
@@ -80,8 +88,6 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 		return nil
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	tc := tray.Config{Agent: a, Quit: cancel, Logger: log}
 	if in, err := installer.New(c.installerConfig()); err == nil {
 		tc.Autostart = in
@@ -105,6 +111,36 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 	err = <-errc
 	log.Info("agent stopped")
 	return err
+}
+
+// serveControl serves the local control channel (agent/control) while the
+// agent runs: `tether status` asks it, and `tether stop` cancels the agent
+// through stop. It returns the function that closes it. Without the channel
+// the agent still runs (the CLI then falls back to status.json).
+func (c *cli) serveControl(a *agent.Agent, stop context.CancelFunc, log *slog.Logger) (closeIt func()) {
+	if err := os.MkdirAll(c.configDir, 0o700); err != nil {
+		log.Warn("no control channel", "err", err)
+		return func() {}
+	}
+	srv, err := control.Listen(c.configDir, control.Handlers{
+		Status: func() any { return a.Status() },
+		Stop: func() {
+			log.Info("asked to stop on the control channel")
+			stop()
+		},
+	})
+	if err != nil {
+		log.Warn("no control channel: tether stop and status fall back to the process id and status.json", "err", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() { // owned here: closeIt waits for it
+		defer close(done)
+		if err := srv.Serve(); err != nil {
+			log.Warn("control channel stopped", "err", err)
+		}
+	}()
+	return func() { srv.Close(); <-done }
 }
 
 // autostartWanted reports whether the packaged autostart entry should start

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	ksvc "github.com/kardianos/service"
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/control"
 	"github.com/tether-desktop/tether/installer"
 )
 
@@ -178,6 +180,9 @@ func (u userService) start() (string, error) {
 	return fmt.Sprintf("Started Tether (process %d).", pid), nil
 }
 
+// stopTimeout bounds how long tether stop waits for the agent to finish.
+const stopTimeout = 30 * time.Second
+
 func (u userService) stop() (string, error) {
 	err := u.in.Stop()
 	if !errors.Is(err, installer.ErrNoManager) {
@@ -186,6 +191,17 @@ func (u userService) stop() (string, error) {
 		}
 		return "Stopped Tether.", nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	pid, err := control.Stop(ctx, u.c.configDir)
+	if err == nil {
+		return fmt.Sprintf("Stopped Tether (process %d).", pid), nil
+	}
+	if !errors.Is(err, control.ErrNotRunning) {
+		return "", fmt.Errorf("stop: %w", err)
+	}
+	// Nothing answers on the control channel: an agent without one (too old,
+	// or it could not open it) may still run under the pid status.json names.
 	st, running := u.c.runningAgent()
 	if !running {
 		return "Tether is not running.", nil

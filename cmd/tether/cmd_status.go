@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,13 +10,32 @@ import (
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/control"
 	"github.com/tether-desktop/tether/installer"
 )
 
-// runningAgent reads status.json and reports whether it says an agent runs now.
+// askTimeout bounds one question on the control channel.
+const askTimeout = 5 * time.Second
+
+// runningAgent reports whether an agent runs on this config directory, and
+// its status: it runs when it answers on the control channel (agent/control).
+// When nothing answers, none runs, whatever status.json says (a killed
+// agent leaves "connected" there). Only when the channel cannot be asked at
+// all does status.json decide, by its age.
 func (c *cli) runningAgent() (agent.Status, bool) {
-	st, err := agent.ReadStatus(c.configDir)
-	return st, err == nil && st.State != agent.StateStopped && time.Since(st.Updated) < staleAfter
+	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
+	defer cancel()
+	var st agent.Status
+	pid, err := control.Status(ctx, c.configDir, &st)
+	if err == nil {
+		st.PID = pid
+		return st, true
+	}
+	fst, ferr := agent.ReadStatus(c.configDir)
+	if errors.Is(err, control.ErrNotRunning) {
+		return fst, false
+	}
+	return fst, ferr == nil && fst.State != agent.StateStopped && time.Since(fst.Updated) < staleAfter
 }
 
 // statusReport is what `tether status --json` prints.
@@ -63,11 +83,13 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		r.Service = serviceReport{Target: string(in.Target()), Path: in.Path(), Installed: ok}
 	}
 	r.State = "not running"
-	if st, err := agent.ReadStatus(c.configDir); err == nil {
+	if st, running := c.runningAgent(); running {
+		r.Agent, r.State = &st, st.State
+		r.AgeS = time.Since(st.Updated).Round(time.Millisecond).Seconds()
+	} else if st, err := agent.ReadStatus(c.configDir); err == nil {
 		r.Agent = &st
-		age := time.Since(st.Updated)
-		r.AgeS = age.Round(time.Millisecond).Seconds()
-		if age < staleAfter || st.State == agent.StateStopped {
+		r.AgeS = time.Since(st.Updated).Round(time.Millisecond).Seconds()
+		if st.State == agent.StateStopped {
 			r.State = st.State
 		}
 	}

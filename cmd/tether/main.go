@@ -14,5 +14,6 @@ var (
 )
 
 func main() {
+	attachConsole()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
