@@ -4,7 +4,7 @@
 // scripts/flakehunt. Three modes:
 //
 //	go test -json … | go run scripts/testsummary.go -echo FILE
-//	    copies the events to FILE and prints what `go test` without -json
+//	    appends the events to FILE and prints what `go test` without -json
 //	    prints: package results, and the output of failed tests only.
 //	go run scripts/testsummary.go -summary [-passed N] FILE
 //	    prints one line "N passed, N failed, N skipped" (tests and subtests;
@@ -71,7 +71,8 @@ func main() {
 // echoEvents copies the events from in to path and prints package output
 // and the output of failed tests, like `go test` without -v.
 func echoEvents(in io.Reader, path string) error {
-	f, err := os.Create(path)
+	// Appended: scripts/test adds the fuzz runs' events after the tests'.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
