@@ -36,6 +36,7 @@ import (
 
 	"github.com/tether-desktop/tether/agent/backoff"
 	"github.com/tether-desktop/tether/agent/commands"
+	"github.com/tether-desktop/tether/agent/telemetry"
 )
 
 // Agent is one running desktop agent. Create it with New, start it with Run;
@@ -84,6 +85,14 @@ func New(cfg Config) (*Agent, error) {
 		st.DeviceID = c.DeviceID
 	}
 	state := newState(set, Status{})
+	if cfg.Sampler == nil {
+		opts := telemetry.Options{ShareWindow: func() bool {
+			return state.currentSettings().Allowed(telemetry.WindowTitle, false)
+		}}
+		opts.Idle, _ = cfg.Desktop.(telemetry.IdleSource)
+		opts.Window, _ = cfg.Desktop.(telemetry.WindowSource)
+		cfg.Sampler = telemetry.NewSamplerWith(opts)
+	}
 	var disp *commands.Dispatcher
 	allowed := func(name string) bool { return state.currentSettings().Allowed(name, disp.DefaultOn(name)) }
 	disp = commands.NewDispatcher(cfg.Commands, allowed, state.paused)

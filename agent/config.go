@@ -13,7 +13,6 @@ import (
 
 	"github.com/tether-desktop/tether/agent/backoff"
 	"github.com/tether-desktop/tether/agent/commands"
-	"github.com/tether-desktop/tether/agent/telemetry"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -75,7 +74,9 @@ type Config struct {
 	// Commands replaces the built-in command set (commands.Builtin(Desktop)).
 	// The agent wraps them in a dispatcher that checks config.json.
 	Commands []commands.Command
-	// Sampler takes telemetry. Default telemetry.NewSampler().
+	// Sampler takes telemetry. Default: a telemetry.Sampler with every
+	// sensor, the idle time and the focused window's title from Desktop
+	// (when it gives them), the title only while the owner shares it.
 	Sampler Sampler
 	// Mouse watches the pointer while somebody watches the device and the
 	// owner shares mouse activity. Default: Desktop, if it is a
@@ -143,9 +144,6 @@ func (c *Config) complete() error {
 	}
 	if c.Commands == nil {
 		c.Commands = commands.Builtin(c.Desktop)
-	}
-	if c.Sampler == nil {
-		c.Sampler = telemetry.NewSampler()
 	}
 	if m, ok := c.Desktop.(MouseWatcher); ok && c.Mouse == nil {
 		c.Mouse = m

@@ -1,5 +1,8 @@
-// Package telemetry samples the desktop's load (CPU, memory) for the agent's
-// telemetry messages.
+// Package telemetry samples the desktop for the agent's telemetry messages:
+// its load (CPU, memory) at every sample, and its other sensors (disks,
+// network, battery, uptime and load average, temperatures, idle time, the
+// active window) each at its own pace (sensors.go), each left out when the
+// computer does not have it.
 package telemetry
 
 import (
@@ -35,13 +38,21 @@ type Sampler struct {
 	times  func(ctx context.Context, perCore bool) ([]cpu.TimesStat, error)
 	memory func(ctx context.Context) (*mem.VirtualMemoryStat, error)
 	warned map[string]bool // the parts whose failure was logged
+
+	sensors *sensorSet // disks, network, battery, … (sensors.go)
 }
 
 // NewSampler returns a Sampler whose first Sample compares with the CPU times
 // read here, so even the first sample has a meaningful CPU figure once some
 // time has passed.
-func NewSampler() *Sampler {
-	return newSampler(cpu.TimesWithContext, mem.VirtualMemoryWithContext)
+func NewSampler() *Sampler { return NewSamplerWith(Options{}) }
+
+// NewSamplerWith is NewSampler with the sources of the idle time and the
+// active window, and the owner's switch for the window's title.
+func NewSamplerWith(o Options) *Sampler {
+	s := newSampler(cpu.TimesWithContext, mem.VirtualMemoryWithContext)
+	s.sensors = newSensorSet(o)
+	return s
 }
 
 func newSampler(times func(context.Context, bool) ([]cpu.TimesStat, error), memory func(context.Context) (*mem.VirtualMemoryStat, error)) *Sampler {
@@ -105,6 +116,9 @@ func (s *Sampler) Sample(ctx context.Context) (protocol.Telemetry, error) {
 	}
 	if len(errs) == 3 {
 		return out, errors.Join(errs...)
+	}
+	if s.sensors != nil {
+		s.sensors.fill(ctx, &out)
 	}
 	return out, nil
 }

@@ -27,16 +27,26 @@ func knownIn(dir string, s agent.Settings) (*commands.Dispatcher, error) {
 	return d, err
 }
 
-// allowedNames returns the commands the settings switch on, sorted.
-func allowedNames(s agent.Settings) []string {
+// commandsReport returns the commands the settings switch on (built-in and
+// custom, sorted), the custom commands of the config dir in the file's
+// order, and why custom-commands.json is refused, if it is.
+func (c *cli) commandsReport(s agent.Settings) (allowed, custom []string, customErr string) {
 	d := known(s)
-	var on []string
+	defs, err := commands.LoadCustom(c.configDir, d.Reserved)
+	if err != nil {
+		customErr = err.Error()
+	}
+	d.SetCustom(commands.Custom(defs))
+	custom = []string{}
+	for _, def := range defs {
+		custom = append(custom, def.Name)
+	}
 	for _, n := range d.Names() {
 		if s.Allowed(n, d.DefaultOn(n)) {
-			on = append(on, n)
+			allowed = append(allowed, n)
 		}
 	}
-	return on
+	return allowed, custom, customErr
 }
 
 func (c *cli) setAllowed(names []string, on bool) error {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/agent/control"
+	"github.com/tether-desktop/tether/agent/telemetry"
 	"github.com/tether-desktop/tether/installer"
 )
 
@@ -44,13 +46,19 @@ type statusReport struct {
 	DeviceID string `json:"device_id,omitempty"`
 	// State is the running agent's state, or "not running" when there is
 	// no status file or it was not refreshed for a long time.
-	State     string        `json:"state"`
-	Agent     *agent.Status `json:"agent,omitempty"` // the status file, if any
-	AgeS      float64       `json:"status_age_s,omitempty"`
-	Allowed   []string      `json:"allowed"`
-	Mouse     bool          `json:"mouse"`
-	Paused    bool          `json:"paused"`
-	ConfigDir string        `json:"config_dir"`
+	State   string        `json:"state"`
+	Agent   *agent.Status `json:"agent,omitempty"` // the status file, if any
+	AgeS    float64       `json:"status_age_s,omitempty"`
+	Allowed []string      `json:"allowed"`
+	// Custom names the owner's commands in custom-commands.json, and
+	// CustomError says why the file is refused (the running agent then
+	// keeps the commands of its last valid version).
+	Custom      []string `json:"custom"`
+	CustomError string   `json:"custom_error,omitempty"`
+	Mouse       bool     `json:"mouse"`
+	WindowTitle bool     `json:"window_title"`
+	Paused      bool     `json:"paused"`
+	ConfigDir   string   `json:"config_dir"`
 	// Service says how Tether starts at login: the target and whether it
 	// is installed.
 	Service serviceReport `json:"service"`
@@ -74,7 +82,9 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := statusReport{Relay: c.relayURL(), Allowed: allowedNames(s), Mouse: s.Mouse, Paused: s.Paused, ConfigDir: c.configDir}
+	r := statusReport{Relay: c.relayURL(), Mouse: s.Mouse, Paused: s.Paused, ConfigDir: c.configDir,
+		WindowTitle: s.Allowed(telemetry.WindowTitle, false)}
+	r.Allowed, r.Custom, r.CustomError = c.commandsReport(s)
 	if creds, err := agent.LoadCredentials(c.configDir); err == nil && creds.Valid(r.Relay) {
 		r.DeviceID = creds.DeviceID
 	}
@@ -86,6 +96,9 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	if st, running := c.runningAgent(); running {
 		r.Agent, r.State = &st, st.State
 		r.AgeS = time.Since(st.Updated).Round(time.Millisecond).Seconds()
+		// What the running agent has in force: a refused file leaves it
+		// with the commands of the last valid one.
+		r.Custom, r.CustomError = append([]string{}, st.Custom...), st.CustomError
 	} else if st, err := agent.ReadStatus(c.configDir); err == nil {
 		r.Agent = &st
 		r.AgeS = time.Since(st.Updated).Round(time.Millisecond).Seconds()
@@ -128,12 +141,19 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		allowed = strings.Join(r.Allowed, ", ")
 	}
 	fmt.Fprintf(w, "Allowed:   %s\n", allowed)
+	if len(r.Custom) > 0 {
+		fmt.Fprintf(w, "Custom:    %s (from %s)\n", strings.Join(r.Custom, ", "), commands.CustomFile)
+	}
+	if r.CustomError != "" {
+		fmt.Fprintf(w, "Custom commands refused: %s\n", r.CustomError)
+	}
 	if r.Agent != nil && r.State != "not running" {
 		for _, name := range slices.Sorted(maps.Keys(r.Agent.Unavailable)) {
 			fmt.Fprintf(w, "Unavailable: %s: %s\n", name, r.Agent.Unavailable[name])
 		}
 	}
 	fmt.Fprintf(w, "Mouse:     %s\n", onOff(r.Mouse))
+	fmt.Fprintf(w, "Window title: %s\n", onOff(r.WindowTitle))
 	if r.Paused {
 		fmt.Fprintln(w, "Paused:    yes (every command is refused)")
 	}
