@@ -32,6 +32,7 @@ const (
 	MaxCustomLen      = 4096             // largest max_len of a string argument
 	DefaultCustomWait = 30 * time.Second // timeout of a command that declares none
 	MaxCustomWait     = 10 * time.Minute // largest timeout_ms allowed
+	MaxCustomSpecs    = 40 << 10         // bytes of all custom specs in hello (whose data is at most 64 KiB)
 	customRate        = 2                // runs per second of one custom command
 	customBurst       = 4                // runs at once when its bucket is full
 	customGrace       = 5 * time.Second  // the dispatcher's deadline beyond the command's own
@@ -159,6 +160,13 @@ func ParseCustom(data []byte, builtin func(name string) bool) ([]CustomDef, erro
 		}
 		seen[d.Name] = true
 	}
+	specs := make([]protocol.CommandSpec, 0, len(defs))
+	for _, d := range defs {
+		specs = append(specs, d.Spec())
+	}
+	if n := len(protocol.MustData(specs)); n > MaxCustomSpecs {
+		return nil, fmt.Errorf("the commands' specs take %d bytes in hello; at most %d (fewer args or shorter enums)", n, MaxCustomSpecs)
+	}
 	return defs, nil
 }
 
@@ -228,6 +236,17 @@ func checkCustomArg(a *protocol.ArgSpec) error {
 	}
 	if a.ControlChars {
 		return errors.New("control_chars cannot be allowed in a custom command")
+	}
+	if len(a.Schemes) > 0 {
+		return errors.New("schemes are for url arguments, which custom commands do not take")
+	}
+	if len(a.Enum) > protocol.MaxHelloEnum {
+		return fmt.Errorf("more than %d enum values", protocol.MaxHelloEnum)
+	}
+	for _, v := range a.Enum {
+		if len(v) > protocol.MaxEnumValueLen || !protocol.IsDisplayText(v) {
+			return fmt.Errorf("enum value %q: at most %d bytes of printable text", protocol.CleanText(v, 40), protocol.MaxEnumValueLen)
+		}
 	}
 	if a.Type == protocol.ArgString {
 		if a.MaxLen == 0 {

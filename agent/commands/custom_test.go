@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -210,6 +211,8 @@ func TestParseCustomRefusals(t *testing.T) {
 		{"long timeout", `[{"name":"x","argv":["/bin/echo"],"timeout_ms":86400000}]`, "timeout_ms"},
 		{"bad default", `[{"name":"x","argv":["/bin/echo"],"args":[{"name":"n","type":"integer","max":3,"default":9}]}]`, "default"},
 		{"trailing text", `[] []`, "after the JSON array"},
+		{"enum with a control character", `[{"name":"x","argv":["/bin/echo","{t}"],"args":[{"name":"t","type":"string","enum":["a\u0007"]}]}]`, "enum value"},
+		{"specs too large for hello", hugeSpecs(), "bytes in hello"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseCustom([]byte(tc.text), builtin)
@@ -223,6 +226,19 @@ func TestParseCustomRefusals(t *testing.T) {
 	if err != nil || len(defs) != 1 || defs[0].Timeout() != time.Minute {
 		t.Fatalf("the issue's example: %v %+v", err, defs)
 	}
+}
+
+// hugeSpecs is a valid file whose specs would not fit one hello.
+func hugeSpecs() string {
+	var cmds []string
+	for i := range MaxCustomCommands {
+		var enum []string
+		for j := range protocol.MaxHelloEnum {
+			enum = append(enum, fmt.Sprintf("%q", fmt.Sprintf("value-%d-%s", j, strings.Repeat("v", 40))))
+		}
+		cmds = append(cmds, fmt.Sprintf(`{"name":"c%d","argv":["/bin/echo","{t}"],"args":[{"name":"t","type":"string","enum":[%s]}]}`, i, strings.Join(enum, ",")))
+	}
+	return "[" + strings.Join(cmds, ",") + "]"
 }
 
 func TestLoadCustomFile(t *testing.T) {
@@ -258,5 +274,44 @@ func TestSetCustomReplacesOnlyCustom(t *testing.T) {
 	}
 	if data, perr := d.Run(context.Background(), "beep", nil); perr != nil || data != nil {
 		t.Fatalf("beep must stay the built-in: %s %v", data, perr)
+	}
+}
+
+// TestLargestCustomFileFitsHello grows a file until ParseCustom refuses it:
+// the largest one it accepts, beside every built-in command, still makes a
+// hello the relay takes (protocol.DecodeHello).
+func TestLargestCustomFileFitsHello(t *testing.T) {
+	file := func(values int) string {
+		var cmds []string
+		for i := range MaxCustomCommands {
+			var enum []string
+			for j := range values {
+				enum = append(enum, fmt.Sprintf("%q", fmt.Sprintf("v%d-%s", j, strings.Repeat("é", 30))))
+			}
+			cmds = append(cmds, fmt.Sprintf(`{"name":"c%d-%s","title":%q,"description":%q,"argv":["/bin/echo","{t}"],"args":[{"name":"t","type":"string","enum":[%s]}]}`,
+				i, strings.Repeat("n", 50), strings.Repeat("T", 64), strings.Repeat("D", 256), strings.Join(enum, ",")))
+		}
+		return "[" + strings.Join(cmds, ",") + "]"
+	}
+	var largest []CustomDef
+	for values := 0; values <= protocol.MaxHelloEnum; values++ {
+		defs, err := ParseCustom([]byte(file(values)), func(string) bool { return false })
+		if err != nil {
+			if !strings.Contains(err.Error(), "bytes in hello") {
+				t.Fatalf("%d enum values: %v", values, err)
+			}
+			break
+		}
+		largest = defs
+	}
+	if largest == nil {
+		t.Fatal("no file accepted")
+	}
+	h := protocol.Hello{Name: "box", OS: "linux", Commands: NewDispatcher(Builtin(&fakeDesktop{}), func(string) bool { return true }, func() bool { return false }).Specs()}
+	for _, d := range largest {
+		h.Commands = append(h.Commands, d.Spec())
+	}
+	if _, perr := protocol.DecodeHello(protocol.MustData(h)); perr != nil {
+		t.Fatalf("the largest accepted file makes a hello the relay refuses (%d bytes): %v", len(protocol.MustData(h)), perr)
 	}
 }
