@@ -382,3 +382,30 @@ func TestSensorTilesOnRealRelay(t *testing.T) {
 		t.Errorf("CSP violations: %v", v)
 	}
 }
+
+// TestClipboardTextOnRealRelay: the text clipboard_get returns shows in the
+// log as text, whole, markup and all.
+func TestClipboardTextOnRealRelay(t *testing.T) {
+	relay, ctx := openPage(t, 1280, 900)
+	a := startSimAgent(t, relay, studio(t, "clipboard_get", "volume"))
+	clip := "line one <script>alert(1)</script>\n" + strings.Repeat("long line ", 40)
+	a.answers = map[string]any{
+		"clipboard_get": commands.ClipboardData{Text: clip},
+		"volume":        commands.VolumeState{Level: 40, Method: "pactl"},
+	}
+	a.pairIn(t, ctx, relay)
+	waitFor(t, ctx, "the clipboard form", `!!document.getElementById('cmd-clipboard_get')`)
+	do(t, ctx, chromedp.Click("#cmd-clipboard_get"))
+	waitFor(t, ctx, "clipboard read", `document.querySelector('#log [data-id="c1"]')?.dataset.status === 'ok'`)
+	if got := eval[string](t, ctx, `document.querySelector('#log [data-id="c1"] pre.text')?.textContent ?? ''`); got != clip {
+		t.Errorf("clipboard text shown %q, want %q", got, clip)
+	}
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#log script').length`); n != 0 {
+		t.Errorf("the clipboard's markup became %v elements", n)
+	}
+	do(t, ctx, chromedp.SetValue("#arg-volume-level", "40"), chromedp.Click("#cmd-volume"))
+	waitFor(t, ctx, "volume set", `document.querySelector('#log [data-id="c2"]')?.dataset.status === 'ok'`)
+	if got := eval[string](t, ctx, text("log")); !strings.Contains(got, `"level":40`) {
+		t.Errorf("the volume's answer is not in the log: %q", got)
+	}
+}

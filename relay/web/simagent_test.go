@@ -34,6 +34,9 @@ type simAgent struct {
 	// commands.RunCustom), answering with their output; set before the
 	// first command arrives.
 	custom map[string]commands.CustomDef
+	// answers are the result data of other commands, by name; set before
+	// the first command arrives.
+	answers map[string]any
 
 	mu       sync.Mutex
 	watchers int   // latest watch count; -1 before the first
@@ -181,7 +184,11 @@ func (a *simAgent) read() {
 				continue
 			}
 			ok := true
-			a.send(&protocol.Message{Type: protocol.TypeResult, ID: m.ID, TS: protocol.Timestamp(time.Now()), OK: &ok})
+			res := &protocol.Message{Type: protocol.TypeResult, ID: m.ID, TS: protocol.Timestamp(time.Now()), OK: &ok}
+			if data, found := a.answers[m.Name]; found {
+				res.Data = protocol.MustData(data)
+			}
+			a.send(res)
 		}
 	}
 }

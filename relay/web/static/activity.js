@@ -35,6 +35,10 @@ function keptOutput(o) {
     const t = typeof v === 'string' ? v : '';
     return { text: t.slice(0, OUTPUT_KEEP), cut: !!flag || t.length > OUTPUT_KEEP };
   };
+  if (typeof o.text === 'string') { // a text the command read (the clipboard)
+    const t = cut(o.text, o.truncated ?? o.textCut);
+    return { text: t.text, textCut: t.cut };
+  }
   const out = cut(o.stdout, o.stdout_truncated ?? o.stdoutCut);
   const err = cut(o.stderr, o.stderr_truncated ?? o.stderrCut);
   const code = Number(o.exit_code ?? o.exitCode);
@@ -122,6 +126,13 @@ function fillOutput(el, o) {
   el.replaceChildren();
   el.hidden = !o;
   if (!o) return;
+  if (typeof o.text === 'string') {
+    const pre = document.createElement('pre');
+    pre.className = 'text';
+    pre.textContent = o.text;
+    el.append(span('stream', o.textCut ? 'text (cut)' : 'text'), pre);
+    return;
+  }
   const code = span('exit-code', `exit code ${o.exitCode}`);
   code.dataset.code = String(o.exitCode);
   el.append(code);

@@ -57,6 +57,8 @@ export function settle(m) {
   const detail = h ? h.settled(p.device, m) : undefined;
   if (m.ok && isProgramOutput(m.data)) {
     finish(p.el, 'ok', `ok · ${ms} ms`, detail ?? '', m.data);
+  } else if (m.ok && p.name === 'clipboard_get' && m.data && typeof m.data.text === 'string') {
+    finish(p.el, 'ok', `ok · ${ms} ms`, detail ?? (m.data.text ? '' : 'The clipboard is empty.'), m.data.text ? m.data : undefined);
   } else if (m.ok) {
     finish(p.el, 'ok', `ok · ${ms} ms`, detail ?? resultDetail(m.data));
   } else {
