@@ -355,7 +355,7 @@ func TestSensorTilesOnRealRelay(t *testing.T) {
 			UptimeSeconds: 3*86400 + 4*3600,
 			IdleSeconds:   idle(float64(90 + i)),
 		})
-		waitFor(t, ctx, "sample shown", fmt.Sprintf(`document.querySelector('#tile-disk svg')?.dataset.points === '%d'`, i+1))
+		waitFor(t, ctx, "sample shown", fmt.Sprintf(`document.querySelector('#tile-disk canvas')?.dataset.points === '%d'`, i+1))
 	}
 	got := eval[map[string]string](t, ctx, `(() => { const o = {}; for (const el of document.querySelectorAll('#sensors .tile'))
 		o[el.dataset.sensor] = el.querySelector('.tile-value').textContent + ' | ' + el.querySelector('.tile-detail').textContent; return o })()`)

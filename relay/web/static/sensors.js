@@ -117,7 +117,7 @@ export function renderSensors() {
     el.querySelector('.tile-value').textContent = t.text(last);
     const detail = t.detail(last);
     el.querySelector('.tile-detail').textContent = detail;
-    drawSpark(el.querySelector('svg'), series.get(t.key) || []);
+    drawSpark(el.querySelector('canvas'), series.get(t.key) || []);
   }
 }
 
@@ -134,29 +134,44 @@ function tileElement(t) {
   det.className = 'tile-detail';
   el.append(h, v, det);
   if (t.key !== 'window') {
-    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    svg.setAttribute('viewBox', `0 0 ${POINTS - 1} 20`);
-    svg.setAttribute('preserveAspectRatio', 'none');
-    svg.setAttribute('aria-hidden', 'true');
-    svg.classList.add('spark');
-    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-    svg.append(line);
-    el.append(svg);
+    const c = document.createElement('canvas');
+    c.className = 'spark';
+    c.setAttribute('aria-hidden', 'true');
+    el.append(c);
   } else {
     v.classList.add('tile-text');
   }
   return el;
 }
 
-/** Draws vals (oldest first) as a line scaled to its own range, right-aligned. */
-function drawSpark(svg, vals) {
-  if (!svg) return;
-  svg.dataset.points = String(vals.length);
+/**
+ * Draws vals (oldest first) on canvas as a line scaled from 0 (or its
+ * lowest value) to its highest, the newest at the right edge.
+ */
+function drawSpark(canvas, vals) {
+  if (!canvas) return;
+  canvas.dataset.points = String(vals.length);
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(canvas.clientWidth * dpr));
+  const h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  const g = canvas.getContext('2d');
+  if (!g) return;
+  g.clearRect(0, 0, w, h);
+  if (vals.length < 2) return;
   const lo = Math.min(0, ...vals);
   const hi = Math.max(...vals, lo + 1e-9);
+  const step = w / (POINTS - 1);
   const off = POINTS - vals.length;
-  const pts = vals.map((v, i) => `${off + i},${(20 - ((v - lo) / (hi - lo)) * 18 - 1).toFixed(2)}`);
-  svg.firstChild.setAttribute('points', pts.join(' '));
+  g.beginPath();
+  vals.forEach((v, i) => {
+    const x = (off + i) * step;
+    const y = h - 1 - ((v - lo) / (hi - lo)) * (h - 2);
+    if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+  });
+  g.strokeStyle = getComputedStyle(canvas).color;
+  g.lineWidth = 1.5 * dpr;
+  g.stroke();
 }
 
 function num(v) {
