@@ -205,7 +205,7 @@ func checkCustom(d *CustomDef, builtin func(string) bool) error {
 	if prog == "" || placeholder.MatchString(prog) {
 		return errors.New("argv[0] must name the program itself, without {placeholders}")
 	}
-	if strings.ContainsRune(prog, '/') && !filepath.IsAbs(prog) {
+	if (strings.ContainsRune(prog, '/') || filepath.Base(prog) != prog) && !filepath.IsAbs(prog) {
 		return fmt.Errorf("argv[0] %q must be an absolute path or a bare name found in %s", prog, cleanPath)
 	}
 	for i, el := range d.Argv {
