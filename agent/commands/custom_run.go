@@ -54,9 +54,13 @@ func RunCustom(ctx context.Context, def CustomDef, args map[string]any) (CustomR
 	cmd.Dir = homeDir()
 	var stdout, stderr cappedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	ownGroup(cmd)
+	started, release := ownGroup(cmd)
+	defer release()
 	cmd.WaitDelay = customKillWait
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		started()
+		err = cmd.Wait()
+	}
 	res := CustomResult{
 		Stdout: stdout.String(), Stderr: stderr.String(),
 		StdoutTruncated: stdout.truncated(), StderrTruncated: stderr.truncated(),

@@ -23,10 +23,12 @@ func cleanEnv() []string {
 }
 
 // ownGroup starts cmd in a new process group and makes its cancellation
-// kill the whole group, children included.
-func ownGroup(cmd *exec.Cmd) {
+// kill the whole group, children included. started and release (called
+// after cmd.Start and cmd.Wait) have nothing to do here.
+func ownGroup(cmd *exec.Cmd) (started func(), release func()) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+	return func() {}, func() {}
 }
