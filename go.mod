@@ -13,6 +13,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/jezek/xgb v1.2.0
 	github.com/kardianos/service v1.3.0
+	github.com/nats-io/nats.go v1.55.0
 	github.com/robotn/gohook v0.42.2
 	github.com/shirou/gopsutil/v4 v4.26.10
 	golang.org/x/image v0.46.0
@@ -36,7 +37,6 @@ require (
 	github.com/klauspost/compress v1.20.0 // indirect
 	github.com/lufia/plan9stats v0.0.0-20251013123823-9fd1530e3ec3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
-	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

@@ -118,11 +118,13 @@ type liveness struct {
 
 func newLiveness() *liveness { return &liveness{last: map[string]time.Time{}} }
 
-// heard records that node is alive at now.
-func (l *liveness) heard(node string, now time.Time) {
+// heard records that node is alive at now and reports whether it is new.
+func (l *liveness) heard(node string, now time.Time) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, known := l.last[node]
 	l.last[node] = now
-	l.mu.Unlock()
+	return !known
 }
 
 // expired forgets and returns the nodes not heard from since now-after.

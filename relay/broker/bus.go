@@ -61,7 +61,7 @@ func (n *busNode) Start(h Handler, seq func() uint64) error {
 			case <-n.stop:
 				return
 			case e := <-n.inbox:
-				if e.Kind == Heartbeat {
+				if e.From != "" && e.Kind != NodeDown {
 					n.live.heard(e.From, time.Now())
 				}
 				h(e)

@@ -154,8 +154,10 @@ func (b *NATS) dispatch(h Handler) {
 			if err := json.Unmarshal(m.Data, &e); err != nil || e.From == "" || e.From == b.id {
 				continue
 			}
-			if e.Kind == Heartbeat {
-				b.live.heard(e.From, time.Now())
+			// Any message shows its node alive, so that a node is tracked
+			// (and its death noticed) from the first word it says.
+			if b.live.heard(e.From, time.Now()) {
+				b.log.Info("relay node up", "node", e.From)
 			}
 			h(e)
 		}
@@ -188,6 +190,7 @@ func (b *NATS) publish(seq func() uint64) {
 			beat()
 		case now := <-check.C:
 			for _, dead := range b.live.expired(now, DeadAfter) {
+				b.log.Warn("relay node silent: taken for dead", "node", dead, "after", DeadAfter)
 				b.deliverLocal(Event{Kind: NodeDown, From: dead})
 			}
 		case <-b.kick:

@@ -27,6 +27,7 @@ type cluster struct {
 	interest map[string]map[string]interest     // device held here → node → its watchers there
 	told     map[string]toldInterest            // device held elsewhere → what its node was told
 	outbound map[string]*pending                // commands sent to other nodes, by relay id
+	linkDown bool                               // the broker lost its transport
 }
 
 // remoteAgent is an agent held by another node.
@@ -200,6 +201,16 @@ func (h *hub) failOutboundLocked(node string, err *protocol.Error) {
 // a change on another node, and keeps the watch counts and interests
 // right. lastSeen, when set, is when it went offline there. mu held.
 func (h *hub) ownerChangedLocked(device string, lastSeen time.Time) {
+	// Commands sent to a node that no longer holds the device will not be
+	// answered there: answer them as one node does when its agent reconnects.
+	_, owner := h.ownerLocked(device)
+	for rid, p := range h.outbound {
+		if p.device == device && p.node != owner {
+			delete(h.outbound, rid)
+			p.timer.Stop()
+			h.answerLocked(p, nil, protocol.Errorf(protocol.CodeDeviceOffline, "the device reconnected before answering"))
+		}
+	}
 	if w := h.watchers[device]; len(w) > 0 {
 		var d store.Device
 		for c := range w {
@@ -313,8 +324,10 @@ func (h *hub) onEvent(e broker.Event) {
 	case broker.NodeDown:
 		h.onNodeDownLocked(e.From)
 	case broker.Disconnected:
+		h.linkDown = true
 		h.failOutboundLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay lost its link to the other relay nodes; try again in a few seconds"))
 	case broker.Reconnected:
+		h.linkDown = false
 		clear(h.told) // tell every holder again
 		h.refreshInterestLocked()
 	}

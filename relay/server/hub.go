@@ -429,7 +429,11 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		return
 	}
 	hello, node := h.ownerLocked(msg.Device)
-	if hello == nil {
+	switch {
+	case hello == nil && h.linkDown:
+		refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay cannot reach the other relay nodes; try again in a few seconds"))
+		return
+	case hello == nil:
 		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
 		return
 	}
