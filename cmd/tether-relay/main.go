@@ -179,12 +179,19 @@ func socketCeiling(n uint64) int {
 }
 
 // codeKey returns the key pairing codes are hashed with: the file
-// code.key in --data for the embedded store (as always), and a key kept in
-// the store itself for PostgreSQL, so that every node of a cluster checks
-// the codes any node showed.
-func codeKey(ctx context.Context, c config, st store.Store) ([]byte, error) {
+// code.key in --data for the embedded store (made at the first start). With
+// PostgreSQL that file wins when it exists (the operator gave every node
+// the same file, kept out of the database); without it the key is kept in
+// the store itself, made once, so that every node of a cluster checks the
+// codes any node showed.
+func codeKey(ctx context.Context, c config, st store.Store, log *slog.Logger) ([]byte, error) {
+	file := filepath.Join(c.data, "code.key")
 	if c.storeURL == "" {
-		return server.LoadOrCreateKey(filepath.Join(c.data, "code.key"))
+		return server.LoadOrCreateKey(file)
+	}
+	if _, err := os.Stat(file); err == nil {
+		log.Info("pairing codes hashed with the key file; every node needs the same file", "file", file)
+		return server.LoadOrCreateKey(file)
 	}
 	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -226,7 +233,7 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	key, err := codeKey(ctx, c, st)
+	key, err := codeKey(ctx, c, st, log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,7 @@ func (b *countingBroker) PublishFrame(device string, frame []byte) error {
 
 // newCluster starts n relay nodes in this process on one broker.Bus,
 // sharing one SQLite store, as a cluster shares PostgreSQL.
-func newClusterNodes(t *testing.T, n int) ([]*relay, []*countingBroker) {
+func newClusterNodes(t *testing.T, n int, edit ...func(*Config)) ([]*relay, []*countingBroker) {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
@@ -41,7 +42,12 @@ func newClusterNodes(t *testing.T, n int) ([]*relay, []*countingBroker) {
 	for i := range n {
 		br := &countingBroker{Broker: bus.Node(string(rune('a' + i)))}
 		t.Cleanup(func() { br.Close() })
-		nodes = append(nodes, serveRelay(t, st, func(c *Config) { c.Broker = br }))
+		nodes = append(nodes, serveRelay(t, st, func(c *Config) {
+			c.Broker = br
+			for _, e := range edit {
+				e(c)
+			}
+		}))
 		brokers = append(brokers, br)
 	}
 	return nodes, brokers
@@ -281,4 +287,32 @@ func TestClientSocketSeesPairingDuringOpen(t *testing.T) {
 	r.agent(tok2)
 	client := r.client(sess)
 	client.waitPresence(dev2, true)
+}
+
+// TestClusterPairFailBudgetShared checks that the relay-wide budget of
+// failed pairings is the cluster's, not each node's: once failures on one
+// node spent it, another node refuses after at most one failure of its own.
+func TestClusterPairFailBudgetShared(t *testing.T) {
+	nodes, _ := newClusterNodes(t, 2, func(c *Config) { c.PairFailRate, c.PairFailBurst = 1e-9, 3 })
+	try := func(r *relay, i int) int {
+		var out map[string]any
+		return r.do("POST", "/api/v1/pairings", "", map[string]string{"code": fmt.Sprintf("AAAA-%04d", 2222+i)}, &out).StatusCode
+	}
+	for i := range 3 {
+		if code := try(nodes[0], i); code != 404 {
+			t.Fatalf("failure %d on node a: %d, want 404", i, code)
+		}
+	}
+	if code := try(nodes[0], 3); code != 429 {
+		t.Fatalf("node a after the budget: %d, want 429", code)
+	}
+	accepted := 0
+	for i := range 3 {
+		if try(nodes[1], 10+i) == 404 {
+			accepted++
+		}
+	}
+	if accepted > 1 {
+		t.Fatalf("node b let %d failures through after node a spent the cluster's budget", accepted)
+	}
 }

@@ -30,14 +30,15 @@ type Server struct {
 	mux     *http.ServeMux
 	origins map[string]bool // browser origins allowed on /ws/client
 
-	pairIP      *limiter    // pairing attempts by client address (or IPv6 prefix)
-	pairFailIP  *limiter    // failed pairing attempts by client address (or IPv6 prefix)
-	pairFails   *budget     // failed pairing attempts, relay-wide
-	pairFailLog *sampledLog // failed pairing attempts, logged at most every pairFailLogPeriod
-	enrollIP    *limiter    // device registrations by client address
-	openEnroll  *budget     // device registrations relay-wide, without an enroll token
-	codesDev    *limiter    // pairing codes requested by device
-	socks       *sockets    // open WebSockets, for the ceilings
+	pairIP      *limiter      // pairing attempts by client address (or IPv6 prefix)
+	pairFailIP  *limiter      // failed pairing attempts by client address (or IPv6 prefix)
+	pairFails   *budget       // failed pairing attempts, relay-wide
+	pairFailsCl *clusterFails // failed pairing attempts, cluster-wide (nil on one node)
+	pairFailLog *sampledLog   // failed pairing attempts, logged at most every pairFailLogPeriod
+	enrollIP    *limiter      // device registrations by client address
+	openEnroll  *budget       // device registrations relay-wide, without an enroll token
+	codesDev    *limiter      // pairing codes requested by device
+	socks       *sockets      // open WebSockets, for the ceilings
 
 	upgrader websocket.Upgrader
 	seen     *seenWriter // devices' last-seen times, written off the socket goroutines
@@ -110,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	s.routes()
 	s.shareClock()
 	if cfg.Broker != nil {
+		s.pairFailsCl = newClusterFails(cfg.Store, cfg.PairFailRate, cfg.PairFailBurst)
 		if err := br.Start(s.hub.onEvent, s.hub.seq.Load); err != nil {
 			return nil, fmt.Errorf("start the broker: %w", err)
 		}
