@@ -247,15 +247,24 @@ func agentAcross(t *testing.T, c *clustertest.Cluster) (dev, sess string, client
 }
 
 // TestClusterNATSRestart stops NATS under two nodes: a command across
-// nodes fails at once with unavailable, and works again once NATS is back,
-// with no node restarted.
+// nodes fails at once with unavailable while one on the agent's own node
+// still works, and across nodes works again once NATS is back, with no
+// node restarted.
 func TestClusterNATSRestart(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Nodes: 2})
-	dev, _, client := agentAcross(t, c)
+	dev, sess, client := agentAcross(t, c)
 	if code := client.Command("before", dev); code != "ok" {
 		t.Fatalf("command before the restart: %s", code)
 	}
+	// A client on the agent's own node, which must not notice NATS going.
+	local := clustertest.DialClient(t, c.Nodes[0].URL, sess)
+	if !local.Online(dev, true, 10*time.Second) {
+		t.Fatal("device never online on its own node")
+	}
 	c.StopNATS()
+	if code := local.Command("local", dev); code != "ok" {
+		t.Fatalf("command on the agent's own node with NATS down: %s", code)
+	}
 	// The node notices the lost connection within a moment; from then on
 	// a command fails at once.
 	var code string

@@ -104,7 +104,7 @@ func (h *hub) announceLocked(e broker.Event) {
 // broadcastLocked sends e to every other node, counting a failure. mu held.
 func (h *hub) broadcastLocked(e broker.Event) {
 	if err := h.br.Broadcast(e); err != nil {
-		h.m.drop("broker_" + string(e.Kind))
+		h.m.drop(dropBrokerControl)
 	}
 }
 
@@ -144,7 +144,7 @@ func (h *hub) tellInterestLocked(device string) {
 		return
 	}
 	if err := h.br.Send(node, broker.Event{Kind: broker.Interest, Device: device, Count: n}); err != nil {
-		h.m.drop("broker_interest")
+		h.m.drop(dropBrokerControl)
 		return
 	}
 	if n == 0 {
@@ -161,7 +161,7 @@ func (h *hub) publishFrameLocked(device string, frame []byte) {
 		return
 	}
 	if err := h.br.PublishFrame(device, frame); err != nil {
-		h.m.drop("broker_frame")
+		h.m.drop(dropBrokerFrame)
 	}
 }
 
@@ -169,7 +169,7 @@ func (h *hub) publishFrameLocked(device string, frame []byte) {
 func (h *hub) replyLocked(node, id string, data json.RawMessage, err *protocol.Error) {
 	r := remoteResult{Data: data, Error: err}
 	if e := h.br.Send(node, broker.Event{Kind: broker.Result, ID: id, Data: protocol.MustData(r)}); e != nil {
-		h.m.drop("broker_result")
+		h.m.drop(dropBrokerControl)
 	}
 }
 
@@ -283,7 +283,7 @@ func (h *hub) askSyncLocked(node string) {
 	}
 	h.asked[node] = now
 	if err := h.br.Send(node, broker.Event{Kind: broker.SyncRequest}); err != nil {
-		h.m.drop("broker_sync")
+		h.m.drop(dropBrokerControl)
 	}
 }
 
@@ -362,7 +362,7 @@ func (h *hub) onSyncRequestLocked(node string) {
 		entries = append(entries, syncEntry{Device: id, At: a.at, Hello: a.helloRaw})
 	}
 	if err := h.br.Send(node, broker.Event{Kind: broker.SyncReply, Seq: h.seq.Load(), Data: protocol.MustData(entries)}); err != nil {
-		h.m.drop("broker_sync")
+		h.m.drop(dropBrokerControl)
 	}
 }
 
@@ -515,7 +515,7 @@ func (h *hub) refreshInterestLocked() {
 	}
 	for node, counts := range byNode {
 		if err := h.br.Send(node, broker.Event{Kind: broker.Interest, Counts: counts}); err != nil {
-			h.m.drop("broker_interest")
+			h.m.drop(dropBrokerControl)
 		}
 	}
 }
