@@ -74,6 +74,23 @@ func TestClusterOfProcesses(t *testing.T) {
 	if removed == nil {
 		t.Fatalf("the socket on node 1 still watched the device 1 s after it was unpaired on node 2 (%s)", time.Since(start))
 	}
+
+	// A node stopped gracefully tells the others its devices left: they
+	// show offline at once, not after the 7 s of a silent node.
+	dev2, tok2 := clustertest.Register(t, n0, "box2")
+	clustertest.StartAgent(t, n0, tok2, clustertest.AgentOptions{NoReconnect: true})
+	client = clustertest.DialClient(t, n1, clustertest.Pair(t, n0, n1, tok2, "")) // the session went with its last pairing
+	if !client.Online(dev2, true, 10*time.Second) {
+		t.Fatal("the second device never online on node 1")
+	}
+	start = time.Now()
+	c.Nodes[0].Stop()
+	if !client.Online(dev2, false, 10*time.Second) {
+		t.Fatal("the device of a stopped node never showed offline")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the device of a stopped node showed offline after %s, like a dead node's", took)
+	}
 }
 
 // waitUntil polls ok every 50 ms for at most d.

@@ -312,6 +312,9 @@ func healthy(base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// Stop stops the node with SIGTERM (a graceful shutdown) and waits for it.
+func (n *Node) Stop() { n.p.kill(syscall.SIGTERM) }
+
 // Kill kills the node with SIGKILL: no close frames, no goodbye on NATS.
 func (n *Node) Kill() { n.p.kill(syscall.SIGKILL) }
 

@@ -291,12 +291,22 @@ func (b *NATS) setWant(device string, on bool) {
 	}
 }
 
-// Close stops the goroutines and closes the connection; it blocks until
-// they are gone.
+// closeDrain bounds how long Close waits for queued messages (the last
+// presence of a node that stops) to go out.
+const closeDrain = 2 * time.Second
+
+// Close sends what is queued (waiting at most closeDrain), stops the
+// goroutines and closes the connection; it blocks until they are gone.
 func (b *NATS) Close() error {
 	b.once.Do(func() {
+		for deadline := time.Now().Add(closeDrain); len(b.out) > 0 && b.nc.IsConnected() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		close(b.stop)
 		b.done.Wait()
+		if b.nc.IsConnected() {
+			b.nc.FlushTimeout(closeDrain)
+		}
 		b.nc.Close()
 	})
 	return nil

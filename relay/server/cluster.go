@@ -27,8 +27,23 @@ type cluster struct {
 	interest map[string]map[string]interest     // device held here → node → its watchers there
 	told     map[string]toldInterest            // device held elsewhere → what its node was told
 	outbound map[string]*pending                // commands sent to other nodes, by relay id
+	syncing  map[string]*syncing                // presence tables arriving, by node
 	linkDown bool                               // the broker lost its transport
 }
+
+// syncing is a presence table arriving from a node in parts.
+type syncing struct {
+	seq  uint64          // the table's presence sequence
+	next int             // the part expected next
+	held map[string]bool // devices in the parts so far
+}
+
+// Limits of one message: NATS refuses payloads over 1 MB by default, so
+// presence tables and interest refreshes go in parts. A variable for tests.
+var syncPartBytes = 256 << 10
+
+// interestPartCounts is the most devices in one interest refresh.
+const interestPartCounts = 5000
 
 // remoteAgent is an agent held by another node.
 type remoteAgent struct {
@@ -62,6 +77,7 @@ func newCluster() cluster {
 	return cluster{
 		remote: map[string]map[string]*remoteAgent{}, known: map[string]uint64{}, asked: map[string]time.Time{},
 		interest: map[string]map[string]interest{}, told: map[string]toldInterest{}, outbound: map[string]*pending{},
+		syncing: map[string]*syncing{},
 	}
 }
 
@@ -140,8 +156,9 @@ func (h *hub) tellInterestLocked(device string) {
 		delete(h.told, device)
 		return
 	}
-	if t, ok := h.told[device]; ok && t.node == node && t.watchers == n {
-		return
+	t, ok := h.told[device]
+	if ok && t.node == node && t.watchers == n || !ok && n == 0 {
+		return // told already, or nothing to tell
 	}
 	if err := h.br.Send(node, broker.Event{Kind: broker.Interest, Device: device, Count: n}); err != nil {
 		h.m.drop(dropBrokerControl)
@@ -356,34 +373,70 @@ func (h *hub) onPresenceLocked(e broker.Event) {
 	}
 }
 
+// onSyncRequestLocked sends this node's presence table to node, in parts
+// of at most about syncPartBytes (Count parts, ID the part's index). mu held.
 func (h *hub) onSyncRequestLocked(node string) {
-	entries := make([]syncEntry, 0, len(h.agents))
+	var parts [][]syncEntry
+	var part []syncEntry
+	size := 0
 	for id, a := range h.agents {
-		entries = append(entries, syncEntry{Device: id, At: a.at, Hello: a.helloRaw})
+		if len(part) > 0 && size+len(a.helloRaw)+128 > syncPartBytes {
+			parts, part, size = append(parts, part), nil, 0
+		}
+		part = append(part, syncEntry{Device: id, At: a.at, Hello: a.helloRaw})
+		size += len(a.helloRaw) + 128
 	}
-	if err := h.br.Send(node, broker.Event{Kind: broker.SyncReply, Seq: h.seq.Load(), Data: protocol.MustData(entries)}); err != nil {
-		h.m.drop(dropBrokerControl)
+	parts = append(parts, part) // an empty table is one empty part
+	seq := h.seq.Load()
+	for i, p := range parts {
+		if p == nil {
+			p = []syncEntry{}
+		}
+		e := broker.Event{Kind: broker.SyncReply, Seq: seq, Count: len(parts), ID: strconv.Itoa(i), Data: protocol.MustData(p)}
+		if err := h.br.Send(node, e); err != nil {
+			h.m.drop(dropBrokerControl)
+			return // the asker asks again
+		}
 	}
 }
 
+// onSyncReplyLocked applies a part of a node's presence table; after the
+// last part, the devices the table did not list are gone from that node. mu held.
 func (h *hub) onSyncReplyLocked(e broker.Event) {
 	var entries []syncEntry
-	if err := json.Unmarshal(e.Data, &entries); err != nil {
+	i, err := strconv.Atoi(e.ID)
+	if err == nil {
+		err = json.Unmarshal(e.Data, &entries)
+	}
+	if err != nil {
 		h.log.Warn("a relay node sent a presence table that does not decode", "node", e.From, "err", err)
 		return
 	}
-	h.known[e.From] = e.Seq
-	delete(h.asked, e.From)
-	held := make(map[string]bool, len(entries))
+	st := h.syncing[e.From]
+	if i == 0 {
+		st = &syncing{seq: e.Seq, held: map[string]bool{}}
+		h.syncing[e.From] = st
+	}
+	if st == nil || st.seq != e.Seq || st.next != i {
+		delete(h.syncing, e.From) // a part went missing: the next heartbeat asks again
+		return
+	}
+	st.next++
 	for _, en := range entries {
-		held[en.Device] = true
+		st.held[en.Device] = true
 		if h.setRemoteLocked(e.From, en.Device, en.At, en.Hello) {
 			h.ownerChangedLocked(en.Device, time.Time{})
 		}
 	}
+	if st.next < e.Count {
+		return
+	}
+	delete(h.syncing, e.From)
+	h.known[e.From] = e.Seq
+	delete(h.asked, e.From)
 	now := h.cfg.Now()
 	for device, m := range h.remote {
-		if m[e.From] != nil && !held[device] && h.dropRemoteLocked(e.From, device) {
+		if m[e.From] != nil && !st.held[device] && h.dropRemoteLocked(e.From, device) {
 			h.ownerChangedLocked(device, now)
 		}
 	}
@@ -514,8 +567,23 @@ func (h *hub) refreshInterestLocked() {
 		h.told[device] = toldInterest{node, len(w)}
 	}
 	for node, counts := range byNode {
-		if err := h.br.Send(node, broker.Event{Kind: broker.Interest, Counts: counts}); err != nil {
-			h.m.drop(dropBrokerControl)
+		for len(counts) > 0 {
+			part := counts
+			if len(counts) > interestPartCounts {
+				part = map[string]int{}
+				for d, n := range counts {
+					if len(part) == interestPartCounts {
+						break
+					}
+					part[d] = n
+					delete(counts, d)
+				}
+			} else {
+				counts = nil
+			}
+			if err := h.br.Send(node, broker.Event{Kind: broker.Interest, Counts: part}); err != nil {
+				h.m.drop(dropBrokerControl)
+			}
 		}
 	}
 }

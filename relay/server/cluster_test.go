@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -234,6 +236,12 @@ func TestClusterAgentReplacedAcrossNodes(t *testing.T) {
 			t.Fatalf("older connection: %v", err)
 		}
 	}
+	waitFor(t, "node c to know the device is on node b", func() bool {
+		c.srv.hub.mu.Lock()
+		defer c.srv.hub.mu.Unlock()
+		hello, node := c.srv.hub.ownerLocked(dev)
+		return hello != nil && node == b.srv.hub.node
+	})
 	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "c1", Device: dev, Name: "beep"})
 	cmd := newer.next(protocol.TypeCommand)
 	newer.send(protocol.Result(cmd.ID, dev, nil, nil))
@@ -314,5 +322,89 @@ func TestClusterPairFailBudgetShared(t *testing.T) {
 	}
 	if accepted > 1 {
 		t.Fatalf("node b let %d failures through after node a spent the cluster's budget", accepted)
+	}
+}
+
+// TestClusterPresenceTableInParts checks that a node that lost track of
+// another (missed presence messages) gets its whole table again, in parts,
+// and forgets the devices the table no longer lists.
+func TestClusterPresenceTableInParts(t *testing.T) {
+	old := syncPartBytes
+	syncPartBytes = 1 // one device per part
+	t.Cleanup(func() { syncPartBytes = old })
+	nodes, _ := newClusterNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	var devs []string
+	for i := range 3 {
+		dev, tok := a.register(fmt.Sprintf("box%d", i))
+		a.agent(tok)
+		devs = append(devs, dev)
+	}
+	online := func(dev string) bool { ok, _ := b.srv.hub.Live(dev); return ok }
+	waitFor(t, "node b to see the agents of node a", func() bool {
+		return online(devs[0]) && online(devs[1]) && online(devs[2])
+	})
+	h := b.srv.hub
+	h.mu.Lock()
+	clear(h.remote)
+	delete(h.known, a.srv.hub.node)
+	h.remote["d_gone"] = map[string]*remoteAgent{a.srv.hub.node: {at: 1, hello: &protocol.Hello{Name: "gone"}}}
+	h.mu.Unlock()
+	waitFor(t, "the table of node a again, in parts", func() bool {
+		return online(devs[0]) && online(devs[1]) && online(devs[2]) && !online("d_gone")
+	})
+}
+
+// waitFor polls ok every 20 ms until it holds, for at most hangGuard.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(hangGuard); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", hangGuard, what)
+		}
+	}
+}
+
+// recordingBroker records the events a hub sends to single nodes.
+type recordingBroker struct {
+	broker.Broker
+	sent []broker.Event
+}
+
+func (b *recordingBroker) Send(node string, e broker.Event) error {
+	b.sent = append(b.sent, e)
+	return nil
+}
+
+// TestPresenceTableFitsNATS checks that a large presence table goes out in
+// parts that each fit NATS's default limit of 1 MB a message.
+func TestPresenceTableFitsNATS(t *testing.T) {
+	rec := &recordingBroker{Broker: broker.NewBus().Node("x")}
+	h := newHub(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}, newMetrics(), rec)
+	big := protocol.MustData(protocol.Hello{Name: strings.Repeat("n", 64<<10)})
+	for i := range 40 {
+		h.agents[fmt.Sprintf("d_%d", i)] = &agentConn{at: int64(i), helloRaw: big}
+	}
+	h.mu.Lock()
+	h.onSyncRequestLocked("y")
+	h.mu.Unlock()
+	seen := map[string]bool{}
+	for _, e := range rec.sent {
+		if len(e.Data) > 1<<20 {
+			t.Fatalf("a part of %d bytes: over NATS's 1 MB", len(e.Data))
+		}
+		if e.Count != len(rec.sent) {
+			t.Fatalf("part says %d parts, %d sent", e.Count, len(rec.sent))
+		}
+		var entries []syncEntry
+		if err := json.Unmarshal(e.Data, &entries); err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			seen[en.Device] = true
+		}
+	}
+	if len(seen) != 40 || len(rec.sent) < 3 {
+		t.Fatalf("%d devices in %d parts", len(seen), len(rec.sent))
 	}
 }
