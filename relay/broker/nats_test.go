@@ -137,3 +137,33 @@ func TestNATSBroker(t *testing.T) {
 		t.Fatalf("node a reported down after %s, before DeadAfter", took)
 	}
 }
+
+// TestNATSNeverBlocks checks that a send fails at once, rather than wait,
+// when the publisher's queue is full (a stalled publisher).
+func TestNATSNeverBlocks(t *testing.T) {
+	url := startNATS(t)
+	b, err := ConnectNATS([]string{url}, "a", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not started: nothing takes from the queue, as if publishing stalled.
+	defer b.nc.Close()
+	for i := range natsQueue {
+		if err := b.Send("b", Event{Kind: Command, ID: strconv.Itoa(i)}); err != nil {
+			t.Fatalf("send %d of a queue of %d: %v", i, natsQueue, err)
+		}
+	}
+	start := time.Now()
+	if err := b.Send("b", Event{Kind: Command}); err != ErrUnavailable {
+		t.Fatalf("send to a full queue: %v, want ErrUnavailable", err)
+	}
+	if err := b.PublishFrame("d_1", []byte("{}")); err != ErrUnavailable {
+		t.Fatalf("frame to a full queue: %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("sends to a full queue took %s", took)
+	}
+	if n := b.Dropped.Load(); n != 2 {
+		t.Fatalf("dropped = %d, want 2", n)
+	}
+}
