@@ -39,6 +39,9 @@ func TestClusterOfProcesses(t *testing.T) {
 	if code := client.Command("c1", dev); code != "ok" {
 		t.Fatalf("command across nodes: %s", code)
 	}
+	if !client.Telemetry(dev, 10*time.Second) {
+		t.Fatal("no telemetry across nodes")
+	}
 
 	// The same agent connects to node 2: its socket on node 0 is replaced.
 	second := clustertest.StartAgent(t, n2, tok, clustertest.AgentOptions{NoReconnect: true})
@@ -310,6 +313,27 @@ func TestClusterNATSRestart(t *testing.T) {
 			t.Fatalf("20 s after NATS came back a command still got %s\nnode 1:\n%s", code, c.Nodes[1].Log())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A longer outage: past 7 s the other node is taken for dead and its
+	// device shown offline (never stuck online); once NATS is back, the
+	// nodes find each other again and the device is online and reachable.
+	c.StopNATS()
+	if !client.Online(dev, false, 12*time.Second) {
+		t.Fatal("the device of an unreachable node still showed online after 12 s")
+	}
+	if code := client.Command("long", dev); code != protocol.CodeUnavailable {
+		t.Fatalf("command with NATS long down: %s, want unavailable", code)
+	}
+	c.StartNATS()
+	if !client.Online(dev, true, 15*time.Second) {
+		t.Fatalf("the device never came back online after NATS did\nnode 1:\n%s", c.Nodes[1].Log())
+	}
+	if code := client.Command("back", dev); code != "ok" {
+		t.Fatalf("command after the long outage: %s", code)
+	}
+	if !client.Telemetry(dev, 10*time.Second) {
+		t.Fatal("no telemetry across nodes after the long outage: the interest was not restored")
 	}
 }
 

@@ -88,7 +88,8 @@ var beep = protocol.CommandSpec{Name: "beep", Args: []protocol.ArgSpec{
 }}
 
 // Agent is a desktop agent over a real WebSocket: it sends hello, answers
-// every beep with ok after Delay, and, unless NoReconnect, connects again
+// every beep with ok after Delay, streams telemetry every 200 ms while the
+// relay says someone watches, and, unless NoReconnect, connects again
 // (after 100–300 ms) whenever its socket ends, until Stop. Safe for
 // concurrent use.
 type Agent struct {
@@ -197,6 +198,23 @@ func (a *Agent) session() {
 	a.last.Store(time.Now().UnixNano())
 	a.connected.Store(true)
 	defer a.connected.Store(false)
+	var watchers atomic.Int64
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ended:
+				return
+			case <-t.C:
+				if watchers.Load() > 0 {
+					write(&protocol.Message{Type: protocol.TypeTelemetry, Data: protocol.MustData(protocol.Telemetry{CPUPercent: 1})})
+				}
+			}
+		}
+	}()
 	for {
 		conn.SetReadDeadline(time.Now().Add(90 * time.Second))
 		_, b, err := conn.ReadMessage()
@@ -207,7 +225,17 @@ func (a *Agent) session() {
 			return
 		}
 		var m protocol.Message
-		if json.Unmarshal(b, &m) != nil || m.Type != protocol.TypeCommand {
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		if m.Type == protocol.TypeWatch {
+			var w protocol.Watch
+			if json.Unmarshal(m.Data, &w) == nil {
+				watchers.Store(int64(w.Watchers))
+			}
+			continue
+		}
+		if m.Type != protocol.TypeCommand {
 			continue
 		}
 		go func() {
@@ -295,6 +323,11 @@ func (c *Client) Online(device string, online bool, d time.Duration) bool {
 		var p protocol.Presence
 		return json.Unmarshal(m.Data, &p) == nil && p.Online == online && !p.Removed
 	}) != nil
+}
+
+// Telemetry reports whether telemetry of device arrives within d.
+func (c *Client) Telemetry(device string, d time.Duration) bool {
+	return c.Next(d, func(m *protocol.Message) bool { return m.Type == protocol.TypeTelemetry && m.Device == device }) != nil
 }
 
 // Command sends a beep with id to device and waits (at most hangGuard) for
