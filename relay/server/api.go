@@ -307,6 +307,13 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
 		return
 	}
+	if s.pairFailsCl != nil {
+		if ok, retry := s.pairFailsCl.open(now); !ok {
+			s.pairFails.refund()
+			s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
+			return
+		}
+	}
 	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -358,6 +365,11 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 // Server.pairFailLog).
 func (s *Server) failedPairing(r *http.Request, key string) {
 	s.pairFailIP.allow(key, s.cfg.Now())
+	if s.pairFailsCl != nil {
+		if err := s.pairFailsCl.failed(r.Context(), s.cfg.Now()); err != nil {
+			s.cfg.Logger.Warn("count a failed pairing cluster-wide", "err", err)
+		}
+	}
 	s.m.pairFail.Add(1)
 	s.pairFailLog.note(s.cfg.Now(), s.logAddr(r))
 }

@@ -100,13 +100,21 @@ type metrics struct {
 	pairFail atomic.Uint64
 }
 
+// Reasons of frames and messages the broker could not take (its queue was
+// full or its transport down): live frames for other nodes, and everything
+// else that crosses nodes.
+const (
+	dropBrokerFrame   = "broker_frame"
+	dropBrokerControl = "broker_control"
+)
+
 func newMetrics() *metrics {
 	return &metrics{
 		relayed: newCounterVec("tether_messages_relayed_total", "Frames forwarded between agents and clients, by type.", "type",
 			protocol.TypeTelemetry, protocol.TypeEvent, protocol.TypePresence, protocol.TypeCommand, protocol.TypeResult),
 		commands: newCounterVec("tether_commands_total", "Commands answered, by result code (ok on success; an agent's own code counts as other).", "code", resultCodes...),
 		dropped: newCounterVec("tether_frames_dropped_total", "Frames not delivered, by reason.", "reason",
-			"coalesced", "queue_full", "result_client_gone", "result_unknown_id"),
+			"coalesced", "queue_full", "result_client_gone", "result_unknown_id", dropBrokerFrame, dropBrokerControl),
 		closed: newCounterVec("tether_sockets_closed_total", "Sockets the relay closed, by reason.", "reason",
 			"flood", "no_hello", "replaced", "too_slow", "write_failed"),
 		refused: newCounterVec("tether_refused_total", "Requests and sockets refused by a limit (429 or 503), by limit.", "limit",

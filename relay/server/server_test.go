@@ -48,6 +48,13 @@ func newRelay(t testing.TB, edit func(*Config)) *relay {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() }) // after the relay's cleanup: cleanups run last first
+	return serveRelay(t, st, edit)
+}
+
+// serveRelay starts a relay on st (which the caller closes) on loopback.
+func serveRelay(t testing.TB, st store.Store, edit func(*Config)) *relay {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	cfg := Config{
 		Store: st, PublicURL: "http://" + hs.Listener.Addr().String(),
@@ -67,7 +74,6 @@ func newRelay(t testing.TB, edit func(*Config)) *relay {
 		defer cancel()
 		srv.Shutdown(ctx)
 		hs.Close()
-		st.Close()
 	})
 	return &relay{t: t, srv: srv, hs: hs, st: st}
 }
