@@ -20,6 +20,9 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
+// defaultOn are the built-in commands on in a new install, sorted.
+var defaultOn = []string{"beep", "lock_screen", "media", "notify", "volume"}
+
 // testConfig returns a Config for an agent talking to r from a fresh dir.
 func testConfig(t *testing.T, r *fakeRelay) Config {
 	return Config{
@@ -111,7 +114,7 @@ func TestRegistersOnFirstStartAndStoresCredentials(t *testing.T) {
 	if m := fileMode(t, filepath.Join(cfg.ConfigDir, StatusFile)); m != 0o600 {
 		t.Errorf("status.json mode %o, want 600", m)
 	}
-	if st := a.Status(); !slices.Equal(st.Allowed, []string{"beep", "notify"}) || st.Relay != r.URL() {
+	if st := a.Status(); !slices.Equal(st.Allowed, defaultOn) || st.Relay != r.URL() {
 		t.Errorf("status = %+v", st)
 	}
 	// No stray temporary files are left behind.
@@ -184,8 +187,8 @@ func TestHelloCarriesSpecsAndFollowsSettings(t *testing.T) {
 	if err := json.Unmarshal(c.next(t, protocol.TypeHello).Data, &h); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.Capabilities(); !slices.Equal(got, []string{"beep", "notify"}) {
-		t.Fatalf("hello commands %v, want beep and notify", got)
+	if got := h.Capabilities(); !slices.Equal(got, defaultOn) {
+		t.Fatalf("hello commands %v, want %v", got, defaultOn)
 	}
 	beep := protocol.FindCommand(h.Commands, "beep")
 	if len(beep.Args) != 2 || beep.Args[0].Name != "frequency_hz" {
@@ -204,7 +207,7 @@ func TestHelloCarriesSpecsAndFollowsSettings(t *testing.T) {
 	if err := json.Unmarshal(c.next(t, protocol.TypeHello).Data, &h); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.Capabilities(); !slices.Equal(got, []string{"beep"}) || !h.Paused {
+	if got := h.Capabilities(); !slices.Equal(got, slices.DeleteFunc(slices.Clone(defaultOn), func(n string) bool { return n == "notify" })) || !h.Paused {
 		t.Fatalf("hello after the change: commands %v paused %v", got, h.Paused)
 	}
 }

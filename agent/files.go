@@ -175,10 +175,20 @@ type Status struct {
 	Allowed []string `json:"allowed"`
 	Paused  bool     `json:"paused,omitempty"`
 	Mouse   bool     `json:"mouse,omitempty"`
+	// WindowTitle says the owner shares the focused window's title in
+	// telemetry (`tether allow window_title`; off by default).
+	WindowTitle bool `json:"window_title,omitempty"`
 	// Unavailable names the commands switched on that cannot run here now,
 	// with the reason, as in the current hello (rebuilt every SettingsPoll).
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 	PID         int               `json:"pid,omitempty"`
+	// Custom names the owner's custom commands in force (from
+	// custom-commands.json), in the file's order; each is also in Allowed
+	// when switched on.
+	Custom []string `json:"custom,omitempty"`
+	// CustomError says why custom-commands.json was refused, when its
+	// latest version was; the commands of the previous version stay.
+	CustomError string `json:"custom_error,omitempty"`
 }
 
 // Connection states in Status.State.

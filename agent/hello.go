@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/tether-desktop/tether/agent/commands"
+	"github.com/tether-desktop/tether/agent/telemetry"
 	"github.com/tether-desktop/tether/protocol"
 )
 
@@ -66,6 +67,7 @@ func (d *describer) fillStatus(st *Status, s Settings) {
 	st.Allowed = sortedTrue(on)
 	st.Paused = s.Paused
 	st.Mouse = s.Mouse
+	st.WindowTitle = s.Allowed(telemetry.WindowTitle, false)
 	st.Name = s.Name
 	if d.name != "" {
 		st.Name = d.name

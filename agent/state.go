@@ -70,6 +70,7 @@ func (s *state) snapshot() (Status, uint64) {
 	defer s.mu.Unlock()
 	st := s.status
 	st.Allowed = slices.Clone(st.Allowed)
+	st.Custom = slices.Clone(st.Custom)
 	st.Unavailable = maps.Clone(st.Unavailable)
 	return st, s.seq
 }

@@ -1,25 +1,33 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/tether-desktop/tether/agent/commands"
 )
 
-// settingsWatcher is the running agent's one reader of config.json. Every
-// SettingsPoll it re-reads the file and rebuilds the hello (which also
-// notices the desktop gaining or losing what a command needs), and puts
-// both in the state, which wakes whoever cares. Edits from this process
-// (the tray) go through it too, so that a read and a write never cross.
-// Safe for concurrent use.
+// settingsWatcher is the running agent's one reader of config.json and of
+// custom-commands.json. Every SettingsPoll it re-reads config.json, reloads
+// the owner's custom commands when their file changed, and rebuilds the
+// hello (which also notices the desktop gaining or losing what a command
+// needs), and puts all of it in the state, which wakes whoever cares. Edits
+// from this process (the tray) go through it too, so that a read and a
+// write never cross. Safe for concurrent use.
 type settingsWatcher struct {
 	dir   string
 	log   *slog.Logger
 	state *state
 	desc  *describer
 
-	mu sync.Mutex // one reload or edit at a time
+	mu         sync.Mutex // one reload or edit at a time
+	customText []byte     // custom-commands.json as last parsed (nil: no file)
+	customSet  bool       // customText is meaningful
+	parseErr   string     // why customText was refused; "" when it is in force
+	readErr    string     // why the file cannot be read now, as last logged
 }
 
 // run polls until ctx ends. It blocks; owned by Agent.Run.
@@ -41,6 +49,7 @@ func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
 func (w *settingsWatcher) reload() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.reloadCustomLocked()
 	s, err := LoadSettings(w.dir)
 	if err != nil {
 		w.log.Warn("cannot read settings; keeping the previous ones", "err", err)
@@ -48,6 +57,56 @@ func (w *settingsWatcher) reload() {
 		return
 	}
 	w.apply(s)
+}
+
+// reloadCustomLocked loads custom-commands.json when it changed since the
+// last look. A valid file replaces the dispatcher's custom commands; an
+// invalid one is refused, logged, and shown in the status, and the previous
+// commands stay. mu held.
+func (w *settingsWatcher) reloadCustomLocked() {
+	text, err := commands.ReadCustomFile(w.dir)
+	if err != nil {
+		if w.readErr != err.Error() {
+			w.readErr = err.Error()
+			w.log.Warn("custom commands refused; keeping the previous ones", "err", err)
+			w.state.update(func(st *Status) { st.CustomError = err.Error() })
+		}
+		return
+	}
+	unreadable := w.readErr != ""
+	w.readErr = ""
+	if w.customSet && bytes.Equal(text, w.customText) && (text == nil) == (w.customText == nil) {
+		if unreadable { // readable again, as it was: its own verdict stands
+			w.state.update(func(st *Status) { st.CustomError = w.parseErr })
+		}
+		return
+	}
+	w.customText, w.customSet = text, true
+	disp := w.desc.disp
+	var defs []commands.CustomDef
+	if text != nil {
+		defs, err = commands.ParseCustomFile(text, disp.Reserved)
+	}
+	if err != nil {
+		w.parseErr = err.Error()
+		w.log.Warn("custom commands refused; keeping the previous ones", "err", err)
+		w.state.update(func(st *Status) { st.CustomError = w.parseErr })
+		return
+	}
+	w.parseErr = ""
+	disp.SetCustom(commands.Custom(defs))
+	names := make([]string, 0, len(defs))
+	for _, d := range defs {
+		names = append(names, d.Name)
+	}
+	if len(names) > 0 {
+		w.log.Info("custom commands loaded", "commands", names)
+	}
+	set := w.state.currentSettings()
+	w.state.update(func(st *Status) {
+		st.Custom, st.CustomError = names, ""
+		w.desc.fillStatus(st, set)
+	})
 }
 
 // edit changes config.json with f and applies the result at once. It blocks

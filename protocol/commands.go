@@ -11,4 +11,11 @@ const (
 	CommandMouseClick = "mouse_click"
 	CommandTypeText   = "type_text"
 	CommandOpenURL    = "open_url"
+
+	CommandLockScreen   = "lock_screen"   // lock the session now
+	CommandSleep        = "sleep"         // suspend the computer
+	CommandVolume       = "volume"        // set the output volume, mute or unmute
+	CommandMedia        = "media"         // play/pause, next, previous in the media player
+	CommandClipboardGet = "clipboard_get" // read the clipboard's text
+	CommandClipboardSet = "clipboard_set" // put text on the clipboard
 )

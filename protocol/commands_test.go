@@ -9,7 +9,8 @@ import (
 // KnownCommands and KnownCommands holds nothing else.
 func TestCommandConstantsAreTheKnownCommands(t *testing.T) {
 	consts := []string{CommandBeep, CommandNotify, CommandScreenshot, CommandMouseMove,
-		CommandMouseClick, CommandTypeText, CommandOpenURL}
+		CommandMouseClick, CommandTypeText, CommandOpenURL, CommandLockScreen, CommandSleep,
+		CommandVolume, CommandMedia, CommandClipboardGet, CommandClipboardSet}
 	got, want := slices.Sorted(slices.Values(KnownCommands)), slices.Sorted(slices.Values(consts))
 	if !slices.Equal(got, want) {
 		t.Errorf("KnownCommands %v, constants %v", got, want)

@@ -163,6 +163,21 @@ type Telemetry struct {
 	MemPercent float64   `json:"mem_percent"`
 	MemUsed    uint64    `json:"mem_used_bytes,omitempty"`
 	MemTotal   uint64    `json:"mem_total_bytes,omitempty"`
+
+	// The other sensors (telemetry.go), each absent when the computer
+	// has none or it cannot be read.
+	Disks         []DiskUsage   `json:"disks,omitempty"`
+	DiskIO        *IORates      `json:"disk_io,omitempty"`
+	Net           *NetRates     `json:"net,omitempty"`
+	Battery       *Battery      `json:"battery,omitempty"`
+	UptimeSeconds uint64        `json:"uptime_s,omitempty"`
+	Load          *Load         `json:"load,omitempty"`
+	Temperatures  []Temperature `json:"temperatures,omitempty"`
+	// IdleSeconds is how long ago the last keyboard or pointer input was.
+	IdleSeconds *float64 `json:"idle_s,omitempty"`
+	// ActiveWindow is the focused window's title; sent only when the
+	// owner switched it on (`tether allow window_title`), as it can be private.
+	ActiveWindow string `json:"active_window,omitempty"`
 }
 
 // TimeFormat is the layout of every ts field: RFC 3339 in UTC with milliseconds.

@@ -170,7 +170,8 @@ func FindCommand(specs []CommandSpec, name string) *CommandSpec {
 // not advertise one of them has it switched off (not_allowed); any other
 // name is unknown_command.
 var KnownCommands = []string{CommandBeep, CommandNotify, CommandScreenshot, CommandMouseMove,
-	CommandMouseClick, CommandTypeText, CommandOpenURL}
+	CommandMouseClick, CommandTypeText, CommandOpenURL, CommandLockScreen, CommandSleep,
+	CommandVolume, CommandMedia, CommandClipboardGet, CommandClipboardSet}
 
 // IsKnownCommand reports whether name is one of KnownCommands.
 func IsKnownCommand(name string) bool { return slices.Contains(KnownCommands, name) }

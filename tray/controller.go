@@ -125,7 +125,7 @@ func (c *Controller) refreshStatus(m *Model) {
 	m.Now = c.cfg.Now()
 	m.Commands = m.Commands[:0:0]
 	for _, n := range c.cfg.Agent.CommandNames() {
-		m.Commands = append(m.Commands, Command{Name: n, On: slices.Contains(st.Allowed, n)})
+		m.Commands = append(m.Commands, Command{Name: n, On: slices.Contains(st.Allowed, n), Custom: slices.Contains(st.Custom, n)})
 	}
 	if m.Code != nil && !m.Now.Before(m.Code.ExpiresAt) {
 		m.Code = nil

@@ -107,6 +107,11 @@ func TestControllerAgainstTheRelay(t *testing.T) {
 	waitModel("paused", func(m Model) bool { return m.Status.Paused })
 	ctrl.Click(IDMouse)
 	waitModel("mouse shared", func(m Model) bool { return m.Status.Mouse })
+	ctrl.Click(IDWindow)
+	waitModel("window title shared", func(m Model) bool { return m.Status.WindowTitle })
+	if s, _ := agent.LoadSettings(dir); !s.Allowed(IDWindow, false) {
+		t.Errorf("config.json does not share the window title: %+v", s)
+	}
 
 	ctrl.Click(IDAutostart)
 	waitModel("autostart on", func(m Model) bool { return m.Autostart })

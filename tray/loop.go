@@ -149,7 +149,7 @@ func (l *loop) click(id string) {
 	case id == IDUnpairAll && m.Busy == "":
 		l.edit(func(m *Model) { m.Busy = "unpairing…" })
 		l.bg(l.unpairAll)
-	case id == IDPause, id == IDMouse, strings.HasPrefix(id, CommandPrefix):
+	case id == IDPause, id == IDMouse, id == IDWindow, strings.HasPrefix(id, CommandPrefix):
 		if err := l.c.toggleSetting(id); err != nil {
 			l.edit(l.fail("Change the settings", err))
 			return
@@ -235,6 +235,8 @@ func (c *Controller) toggleSetting(id string) error {
 		return c.cfg.Agent.UpdateSettings(func(s *agent.Settings) { s.Paused = !st.Paused })
 	case id == IDMouse:
 		return c.cfg.Agent.UpdateSettings(func(s *agent.Settings) { s.Mouse = !st.Mouse })
+	case id == IDWindow:
+		return c.cfg.Agent.UpdateSettings(func(s *agent.Settings) { s.Set(IDWindow, !st.WindowTitle) })
 	}
 	name := strings.TrimPrefix(id, CommandPrefix)
 	if !slices.Contains(c.cfg.Agent.CommandNames(), name) {

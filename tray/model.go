@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
+	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/assets"
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -26,6 +27,7 @@ const (
 	IDUnpairAll   = "unpair_all"
 	IDPause       = "pause"
 	IDMouse       = "mouse"
+	IDWindow      = "window_title"
 	IDCommands    = "commands"
 	IDOpenPage    = "open_page"
 	IDAutostart   = "autostart"
@@ -39,6 +41,7 @@ const (
 	TitleUnpairAll = "Unpair all"
 	TitlePause     = "Pause"
 	TitleMouse     = "Share mouse activity"
+	TitleWindow    = "Share the active window's title"
 	TitleCommands  = "Allowed commands"
 	TitleOpenPage  = "Open control page"
 	TitleAutostart = "Start at login"
@@ -72,6 +75,8 @@ type Model struct {
 type Command struct {
 	Name string
 	On   bool
+	// Custom marks one of the owner's commands from custom-commands.json.
+	Custom bool
 }
 
 // Item is one menu entry. Separators have only an ID and Separator set.
@@ -90,13 +95,19 @@ type Item struct {
 // commandTitles are the menu titles of the contract's commands; others show
 // their name.
 var commandTitles = map[string]string{
-	protocol.CommandBeep:       "Beep",
-	protocol.CommandNotify:     "Show notifications",
-	protocol.CommandScreenshot: "Take screenshots",
-	protocol.CommandMouseMove:  "Move the pointer",
-	protocol.CommandMouseClick: "Click",
-	protocol.CommandTypeText:   "Type text",
-	protocol.CommandOpenURL:    "Open links",
+	protocol.CommandBeep:         "Beep",
+	protocol.CommandNotify:       "Show notifications",
+	protocol.CommandScreenshot:   "Take screenshots",
+	protocol.CommandMouseMove:    "Move the pointer",
+	protocol.CommandMouseClick:   "Click",
+	protocol.CommandTypeText:     "Type text",
+	protocol.CommandOpenURL:      "Open links",
+	protocol.CommandLockScreen:   "Lock the screen",
+	protocol.CommandSleep:        "Put to sleep",
+	protocol.CommandVolume:       "Set the volume",
+	protocol.CommandMedia:        "Media keys",
+	protocol.CommandClipboardGet: "Read the clipboard",
+	protocol.CommandClipboardSet: "Write the clipboard",
 }
 
 // CommandTitle is the menu title of command name.
@@ -190,10 +201,15 @@ func Items(m Model) []Item {
 	}
 	cmds := make([]Item, 0, len(m.Commands))
 	for _, c := range m.Commands {
-		cmds = append(cmds, Item{
+		it := Item{
 			ID: CommandPrefix + c.Name, Title: CommandTitle(c.Name), Tooltip: "Let paired browsers use " + c.Name,
 			Checkable: true, Checked: c.On,
-		})
+		}
+		if c.Custom {
+			it.Title = c.Name + " (custom)"
+			it.Tooltip = "Let paired browsers run " + c.Name + " from " + commands.CustomFile
+		}
+		cmds = append(cmds, it)
 	}
 	status := Item{ID: IDStatus, Title: StatusLine(m), Disabled: true}
 	if m.Busy != "" {
@@ -211,6 +227,7 @@ func Items(m Model) []Item {
 		{ID: "sep2", Separator: true},
 		{ID: IDPause, Title: TitlePause, Tooltip: "No telemetry; every command is refused", Checkable: true, Checked: m.Status.Paused},
 		{ID: IDMouse, Title: TitleMouse, Tooltip: "Send mouse clicks to paired browsers that watch", Checkable: true, Checked: m.Status.Mouse},
+		{ID: IDWindow, Title: TitleWindow, Tooltip: "Show paired browsers that watch which window has the focus", Checkable: true, Checked: m.Status.WindowTitle},
 		{ID: IDCommands, Title: TitleCommands, Children: cmds},
 		{ID: "sep3", Separator: true},
 		{ID: IDOpenPage, Title: TitleOpenPage, Tooltip: "Open " + m.Status.Relay},

@@ -15,7 +15,7 @@ func model(edit func(*Model)) Model {
 	m := Model{
 		Status: agent.Status{State: agent.StateConnected, Relay: "https://relay.example.com", DeviceID: "d_1",
 			Allowed: []string{"beep"}},
-		Commands: []Command{{"beep", true}, {"notify", false}, {"screenshot", false}},
+		Commands: []Command{{Name: "beep", On: true}, {Name: "notify"}, {Name: "screenshot"}},
 		Paired:   2, Now: now, AutostartAvailable: true,
 	}
 	if edit != nil {
@@ -86,7 +86,7 @@ func TestItems(t *testing.T) {
 			for _, it := range items {
 				ids = append(ids, it.ID)
 			}
-			want := "status error sep1 pair code paired unpair_all sep2 pause mouse commands sep3 open_page autostart quit"
+			want := "status error sep1 pair code paired unpair_all sep2 pause mouse window_title commands sep3 open_page autostart quit"
 			if strings.Join(ids, " ") != want {
 				t.Errorf("ids %q", strings.Join(ids, " "))
 			}
@@ -104,6 +104,15 @@ func TestItems(t *testing.T) {
 				if c.Title != want.title || c.Checked != want.on || !c.Checkable || c.ID != CommandPrefix+model(nil).Commands[i].Name {
 					t.Errorf("child %d: %+v", i, c)
 				}
+			}
+		}},
+		{"custom commands are marked", func(m *Model) {
+			m.Commands = append(m.Commands, Command{Name: "backup", On: true, Custom: true})
+		}, func(t *testing.T, items []Item) {
+			cmds, _ := find(items, IDCommands)
+			c := cmds.Children[len(cmds.Children)-1]
+			if c.ID != CommandPrefix+"backup" || c.Title != "backup (custom)" || !c.Checked || !strings.Contains(c.Tooltip, "custom-commands.json") {
+				t.Errorf("custom item %+v", c)
 			}
 		}},
 		{"paired count and unpair", nil, func(t *testing.T, items []Item) {
@@ -163,6 +172,14 @@ func TestItems(t *testing.T) {
 			mo, _ := find(items, IDMouse)
 			if !p.Checked || !mo.Checked || !p.Checkable || !mo.Checkable {
 				t.Errorf("%+v %+v", p, mo)
+			}
+			if w, _ := find(items, IDWindow); w.Checked || !w.Checkable {
+				t.Errorf("window title shared by default: %+v", w)
+			}
+		}},
+		{"window title ticks", func(m *Model) { m.Status.WindowTitle = true }, func(t *testing.T, items []Item) {
+			if w, _ := find(items, IDWindow); !w.Checked || w.Title != TitleWindow {
+				t.Errorf("%+v", w)
 			}
 		}},
 		{"autostart", func(m *Model) { m.Autostart = true }, func(t *testing.T, items []Item) {

@@ -5,6 +5,7 @@ package tray
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 
 	"fyne.io/systray"
@@ -56,8 +57,26 @@ func (b *binding) render(ctx context.Context, wg *sync.WaitGroup, c *Controller,
 		systray.SetTooltip(tip)
 		systray.SetTitle("Tether")
 	}
-	for _, it := range Items(m) {
+	items := Items(m)
+	for _, it := range items {
 		b.apply(ctx, wg, c, nil, it)
+	}
+	b.hideGone(items)
+}
+
+// hideGone hides the menu items of commands no longer in the model (a
+// custom command removed from its file): systray cannot remove an item.
+func (b *binding) hideGone(items []Item) {
+	live := map[string]bool{}
+	for _, it := range items {
+		for _, ch := range it.Children {
+			live[ch.ID] = true
+		}
+	}
+	for id, mi := range b.items {
+		if mi != nil && strings.HasPrefix(id, CommandPrefix) && !live[id] {
+			mi.Hide()
+		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"image"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tether-desktop/tether/protocol"
@@ -74,9 +76,10 @@ type Controller interface {
 }
 
 // Builtin returns the commands this build can carry out, wired to d, sorted
-// by name. When d is also a Controller the display commands use it; when it
-// is not, they exist (so they can be switched on and off) but always report
-// unavailable.
+// by name. When d is also a Controller the display commands use it, and when
+// it is a Session the session commands (lock_screen, sleep, volume, media,
+// clipboard) use it; when it is not, they exist (so they can be switched on
+// and off) but always report unavailable.
 func Builtin(d Desktop) []Command {
 	c, ok := d.(Controller)
 	why := func(name string) func() string {
@@ -88,7 +91,17 @@ func Builtin(d Desktop) []Command {
 	if !ok {
 		c = missingController{}
 	}
-	return []Command{
+	s, sok := d.(Session)
+	sessionWhy := func(name string) func() string {
+		if !sok {
+			return func() string { return noSession }
+		}
+		return unavailableFrom(d, name)
+	}
+	if !sok {
+		s = missingSession{}
+	}
+	cmds := []Command{
 		beepCommand(d),
 		mouseClickCommand(c, why("mouse_click")),
 		mouseMoveCommand(c, why("mouse_move")),
@@ -97,6 +110,9 @@ func Builtin(d Desktop) []Command {
 		screenshotCommand(c, why("screenshot"), ScreenshotBudget),
 		typeTextCommand(c, why("type_text")),
 	}
+	cmds = append(cmds, sessionCommands(s, sessionWhy)...)
+	slices.SortFunc(cmds, func(a, b Command) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })
+	return cmds
 }
 
 // unavailableFrom adapts Desktop.Unavailable to one command's name.

@@ -276,6 +276,10 @@ func TestBuiltinSpecs(t *testing.T) {
 	want = `[{"name":"beep","title":"Beep","description":"Plays a tone on the computer’s speaker.","args":[` +
 		`{"name":"frequency_hz","type":"integer","min":100,"max":4000,"default":880},` +
 		`{"name":"duration_ms","type":"integer","min":20,"max":3000,"default":200}]},` +
+		`{"name":"clipboard_get","title":"Read clipboard","description":"Returns the text on the computer’s clipboard.","args":[]},` +
+		`{"name":"clipboard_set","title":"Write clipboard","description":"Puts text on the computer’s clipboard.","args":[{"name":"text","type":"string","required":true,"max_len":16384}]},` +
+		`{"name":"lock_screen","title":"Lock screen","description":"Locks the computer’s session now.","args":[]},` +
+		`{"name":"media","title":"Media","description":"Play/pause, next or previous in the media player.","args":[{"name":"action","type":"string","required":true,"enum":["play_pause","play","pause","next","previous","stop"]}]},` +
 		`{"name":"mouse_click","title":"Click","description":"Clicks a mouse button; at a point on the screen when x and y are given.","args":[` +
 		`{"name":"button","type":"string","enum":["left","right","middle"],"default":"left"},` +
 		`{"name":"x","type":"integer","min":0,"max":32767},{"name":"y","type":"integer","min":0,"max":32767}]},` +
@@ -287,12 +291,14 @@ func TestBuiltinSpecs(t *testing.T) {
 		`{"name":"open_url","title":"Open link","description":"Opens a web link in the computer’s browser.","args":[{"name":"url","type":"url","required":true,"max_len":2048,"schemes":["http","https"]}]},` +
 		`{"name":"screenshot","title":"Screenshot","description":"Takes a picture of the computer’s screen.","args":[` +
 		`{"name":"format","type":"string","enum":["png","jpeg"],"default":"png"},{"name":"max_width","type":"integer","min":16,"max":7680}]},` +
-		`{"name":"type_text","title":"Type text","description":"Types the text into the window that has the keyboard focus.","args":[{"name":"text","type":"string","required":true,"max_len":1000}]}]`
+		`{"name":"sleep","title":"Sleep","description":"Puts the computer to sleep (suspend to RAM).","args":[]},` +
+		`{"name":"type_text","title":"Type text","description":"Types the text into the window that has the keyboard focus.","args":[{"name":"text","type":"string","required":true,"max_len":1000}]},` +
+		`{"name":"volume","title":"Volume","description":"Sets the output volume (0–100) or mutes it; with no argument, reads it.","args":[{"name":"level","type":"integer","min":0,"max":100},{"name":"mute","type":"boolean"}]}]`
 	if string(got) != want {
 		t.Errorf("specs\n got %s\nwant %s", got, want)
 	}
 	for _, c := range Builtin(&fakeDesktop{}) {
-		defaultOn := c.Spec.Name == "beep" || c.Spec.Name == "notify"
+		defaultOn := map[string]bool{"beep": true, "notify": true, "lock_screen": true, "volume": true, "media": true}[c.Spec.Name]
 		if c.DefaultOn != defaultOn || c.Rate <= 0 || c.Burst < 1 || c.Timeout <= 0 || c.Run == nil || c.Unavailable == nil {
 			t.Errorf("%s: incomplete command %+v (on by default: %v, want %v)", c.Spec.Name, c, c.DefaultOn, defaultOn)
 		}
@@ -304,8 +310,11 @@ func TestBuiltinWithoutController(t *testing.T) {
 	if _, ok := d.(Controller); ok {
 		t.Fatal("the wrapped desktop is a Controller")
 	}
+	if _, ok := d.(Session); ok {
+		t.Fatal("the wrapped desktop is a Session")
+	}
 	disp := NewDispatcher(Builtin(d), func(string) bool { return true }, func() bool { return false })
-	if got := strings.Join(disp.Names(), ","); got != "beep,mouse_click,mouse_move,notify,open_url,screenshot,type_text" {
+	if got := strings.Join(disp.Names(), ","); got != allBuiltins {
 		t.Errorf("Names = %s", got)
 	}
 	u := disp.Unavailable()
@@ -320,19 +329,34 @@ func TestBuiltinWithoutController(t *testing.T) {
 			t.Errorf("Run(%s) = %v, want unavailable", name, perr)
 		}
 	}
+	for name, args := range map[string]string{
+		"lock_screen": `{}`, "sleep": `{}`, "volume": `{}`, "media": `{"action":"next"}`,
+		"clipboard_get": `{}`, "clipboard_set": `{"text":"a"}`,
+	} {
+		if u[name] != noSession {
+			t.Errorf("Unavailable()[%s] = %q, want %q", name, u[name], noSession)
+		}
+		if _, perr := disp.Run(context.Background(), name, json.RawMessage(args)); perr == nil || perr.Code != protocol.CodeUnavailable {
+			t.Errorf("Run(%s) = %v, want unavailable", name, perr)
+		}
+	}
 	if _, ok := u["beep"]; ok {
 		t.Errorf("beep unavailable without a Controller: %v", u)
 	}
 }
 
+// allBuiltins are the names of the built-in commands, sorted.
+const allBuiltins = "beep,clipboard_get,clipboard_set,lock_screen,media,mouse_click,mouse_move,notify,open_url,screenshot,sleep,type_text,volume"
+
 func TestDispatcherLists(t *testing.T) {
 	s := newSetup(Builtin)
 	s.off["notify"] = true
 	s.desk.unavailable = map[string]string{"beep": "no sound", "notify": "no bus"}
-	for _, n := range []string{"mouse_click", "mouse_move", "open_url", "screenshot", "type_text"} {
+	for _, n := range []string{"mouse_click", "mouse_move", "open_url", "screenshot", "type_text",
+		"lock_screen", "sleep", "volume", "media", "clipboard_get", "clipboard_set"} {
 		s.off[n] = true
 	}
-	if got := strings.Join(s.d.Names(), ","); got != "beep,mouse_click,mouse_move,notify,open_url,screenshot,type_text" {
+	if got := strings.Join(s.d.Names(), ","); got != allBuiltins {
 		t.Errorf("Names = %s", got)
 	}
 	if !s.d.Known("notify") || !s.d.Known("screenshot") || s.d.Known("reboot") {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -15,15 +16,23 @@ import (
 )
 
 // Dispatcher decides whether a command may run and runs it. It is safe for
-// concurrent use.
+// concurrent use. Its built-in commands are fixed by NewDispatcher; the
+// owner's custom commands can be replaced at any time with SetCustom.
 type Dispatcher struct {
-	cmds    map[string]*entry
-	names   []string // sorted
+	builtin map[string]*entry // fixed by NewDispatcher
+	tab     atomic.Pointer[table]
 	allowed func(name string) bool
 	paused  func() bool
 	now     func() time.Time // time source of the rate limits; tests replace it
 
 	wg sync.WaitGroup // handlers still running, including those past their timeout
+}
+
+// table is the command set in force: the built-ins and the custom commands.
+// It is never changed once published; SetCustom publishes a new one.
+type table struct {
+	cmds  map[string]*entry
+	names []string // sorted
 }
 
 type entry struct {
@@ -37,30 +46,66 @@ type entry struct {
 // be safe for concurrent use. A later command with the same name as an
 // earlier one replaces it.
 func NewDispatcher(cmds []Command, allowed func(name string) bool, paused func() bool) *Dispatcher {
-	d := &Dispatcher{cmds: make(map[string]*entry, len(cmds)), allowed: allowed, paused: paused, now: time.Now}
+	d := &Dispatcher{builtin: make(map[string]*entry, len(cmds)), allowed: allowed, paused: paused, now: time.Now}
 	for _, c := range cmds {
-		if _, dup := d.cmds[c.Spec.Name]; !dup {
-			d.names = append(d.names, c.Spec.Name)
-		}
-		e := &entry{cmd: c}
-		if c.Rate > 0 {
-			e.limit = rate.NewLimiter(rate.Limit(c.Rate), max(c.Burst, 1)) // starts full
-		}
-		d.cmds[c.Spec.Name] = e
+		d.builtin[c.Spec.Name] = newEntry(c)
 	}
-	slices.Sort(d.names)
+	d.publish(nil)
 	return d
 }
 
-// Names returns every known command, sorted.
-func (d *Dispatcher) Names() []string { return slices.Clone(d.names) }
+func newEntry(c Command) *entry {
+	e := &entry{cmd: c}
+	if c.Rate > 0 {
+		e.limit = rate.NewLimiter(rate.Limit(c.Rate), max(c.Burst, 1)) // starts full
+	}
+	return e
+}
 
-// Known reports whether name is a command of this build.
-func (d *Dispatcher) Known(name string) bool { _, ok := d.cmds[name]; return ok }
+// publish puts in force the built-ins and custom, minus any custom command
+// named like a built-in (LoadCustom refuses those already).
+func (d *Dispatcher) publish(custom []Command) {
+	t := &table{cmds: make(map[string]*entry, len(d.builtin)+len(custom))}
+	for name, e := range d.builtin {
+		t.cmds[name] = e
+	}
+	for _, c := range custom {
+		if _, clash := d.builtin[c.Spec.Name]; !clash {
+			t.cmds[c.Spec.Name] = newEntry(c)
+		}
+	}
+	for name := range t.cmds {
+		t.names = append(t.names, name)
+	}
+	slices.Sort(t.names)
+	d.tab.Store(t)
+}
+
+// SetCustom replaces the owner's custom commands with cmds. A command named
+// like a built-in one is ignored. Commands already running finish as they
+// were; the next Run sees the new set. Safe concurrently.
+func (d *Dispatcher) SetCustom(cmds []Command) { d.publish(cmds) }
+
+// IsBuiltin reports whether name is a built-in command of this build (not
+// one of the owner's custom commands).
+func (d *Dispatcher) IsBuiltin(name string) bool { _, ok := d.builtin[name]; return ok }
+
+// Reserved reports whether a custom command may not be called name: a
+// built-in command of this build or of the contract, or another word of
+// the whitelist ("mouse", OpenURLPrivate, "window_title").
+func (d *Dispatcher) Reserved(name string) bool {
+	return d.IsBuiltin(name) || protocol.IsKnownCommand(name) || name == "mouse" || name == OpenURLPrivate || name == "window_title"
+}
+
+// Names returns every known command, built-in and custom, sorted.
+func (d *Dispatcher) Names() []string { return slices.Clone(d.tab.Load().names) }
+
+// Known reports whether name is a command of this build or a custom one.
+func (d *Dispatcher) Known(name string) bool { _, ok := d.tab.Load().cmds[name]; return ok }
 
 // DefaultOn reports whether name is on in a new install's whitelist.
 func (d *Dispatcher) DefaultOn(name string) bool {
-	e, ok := d.cmds[name]
+	e, ok := d.tab.Load().cmds[name]
 	return ok && e.cmd.DefaultOn
 }
 
@@ -68,9 +113,10 @@ func (d *Dispatcher) DefaultOn(name string) bool {
 // hello message.
 func (d *Dispatcher) Specs() []protocol.CommandSpec {
 	var specs []protocol.CommandSpec
-	for _, name := range d.names {
+	t := d.tab.Load()
+	for _, name := range t.names {
 		if d.allowed(name) {
-			specs = append(specs, d.cmds[name].cmd.Spec)
+			specs = append(specs, t.cmds[name].cmd.Spec)
 		}
 	}
 	return specs
@@ -81,11 +127,12 @@ func (d *Dispatcher) Specs() []protocol.CommandSpec {
 // commands' Unavailable functions.
 func (d *Dispatcher) Unavailable() map[string]string {
 	var out map[string]string
-	for _, name := range d.names {
+	t := d.tab.Load()
+	for _, name := range t.names {
 		if !d.allowed(name) {
 			continue
 		}
-		if why := d.cmds[name].unavailable(); why != "" {
+		if why := t.cmds[name].unavailable(); why != "" {
 			if out == nil {
 				out = map[string]string{}
 			}
@@ -104,7 +151,7 @@ func (d *Dispatcher) Unavailable() map[string]string {
 // context and Wait waits for it. Run never panics: a panicking handler
 // becomes internal. The result's data is nil unless the handler gave some.
 func (d *Dispatcher) Run(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, *protocol.Error) {
-	e, ok := d.cmds[name]
+	e, ok := d.tab.Load().cmds[name]
 	switch {
 	case !ok:
 		return nil, protocol.Errorf(protocol.CodeUnknownCommand, "unknown command %q", truncate(name, protocol.MaxNameLen))

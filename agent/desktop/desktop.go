@@ -44,11 +44,14 @@ type Desktop struct {
 
 	display screenBackend
 	typing  sync.Mutex // one type_text at a time
+	clip    clipboard
 
-	mu          sync.Mutex // guards the notify check below
+	mu          sync.Mutex // guards the notify and session checks below
 	notifyAt    time.Time  // when notifyWhy was found
 	notifyWhy   string     // why notify cannot run, "" if it can
 	notifyKnown bool
+	sessionAt   time.Time         // when sessionWhy was found
+	sessionWhy  map[string]string // session commands that cannot run, with the reason
 }
 
 var (
@@ -63,7 +66,7 @@ func New(log *slog.Logger) *Desktop {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), display: newDisplay(log)}
+	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), display: newDisplay(log), clip: newClipboard(log)}
 }
 
 // Beep plays a sine tone of frequencyHz for d. The sound device is opened on
@@ -114,6 +117,9 @@ func (d *Desktop) Unavailable() map[string]string {
 	if why := openerCheck(); why != "" {
 		out["open_url"] = why
 	}
+	for name, why := range d.sessionChecks() {
+		out[name] = why
+	}
 	return out
 }
 
@@ -122,6 +128,7 @@ func (d *Desktop) Unavailable() map[string]string {
 // afterwards.
 func (d *Desktop) Close() error {
 	d.sound.close()
+	d.clip.close()
 	d.display.close()
 	return nil
 }

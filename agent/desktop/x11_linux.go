@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/screensaver"
 	"github.com/jezek/xgb/xproto"
 	"github.com/jezek/xgb/xtest"
 
@@ -81,6 +82,7 @@ type xConn struct {
 	screen *xproto.ScreenInfo
 	root   xproto.Window
 	xtest  error // why XTEST cannot be used; nil when it can
+	saver  error // why MIT-SCREEN-SAVER (the idle time) cannot be used; nil when it can
 
 	stalled atomic.Bool // dropped because the server stopped answering
 }
@@ -316,6 +318,7 @@ func setupX(nc net.Conn, addr xAddress, cookie []byte) (*xConn, error) {
 	}
 	c.root = c.screen.Root
 	c.xtest = xtest.Init(x) // one round trip, under the deadline
+	c.saver = screensaver.Init(x)
 	if err := c.sync(); err != nil {
 		return nil, fmt.Errorf("X connection setup: %w", err)
 	}

@@ -9,12 +9,22 @@ import (
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/commands"
+	"github.com/tether-desktop/tether/agent/telemetry"
 )
 
 // known builds the command set of this build, for names and defaults only.
 func known(s agent.Settings) *commands.Dispatcher {
 	return commands.NewDispatcher(commands.Builtin(namesOnly{}),
 		func(string) bool { return false }, func() bool { return s.Paused })
+}
+
+// knownIn is known with the owner's custom commands of dir added, and the
+// reason custom-commands.json is refused, if it is.
+func knownIn(dir string, s agent.Settings) (*commands.Dispatcher, error) {
+	d := known(s)
+	defs, err := commands.LoadCustom(dir, d.Reserved)
+	d.SetCustom(commands.Custom(defs))
+	return d, err
 }
 
 // allowedNames returns the commands the settings switch on, sorted.
@@ -37,10 +47,14 @@ func (c *cli) setAllowed(names []string, on bool) error {
 	if err != nil {
 		return err
 	}
-	d := known(s)
+	d, customErr := knownIn(c.configDir, s)
 	for _, n := range names {
-		if n != "mouse" && n != commands.OpenURLPrivate && !d.Known(n) {
-			return fmt.Errorf("unknown command %q; known: %s", n, strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate), ", "))
+		if n != "mouse" && n != commands.OpenURLPrivate && n != telemetry.WindowTitle && !d.Known(n) {
+			known := strings.Join(append(d.Names(), "mouse", commands.OpenURLPrivate, telemetry.WindowTitle), ", ")
+			if customErr != nil {
+				return fmt.Errorf("unknown command %q (%v); known: %s", n, customErr, known)
+			}
+			return fmt.Errorf("unknown command %q; known: %s", n, known)
 		}
 	}
 	for _, n := range names {

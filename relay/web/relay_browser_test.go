@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/internal/relaytest"
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -275,5 +276,109 @@ func TestOneSocketPerTabOnRealRelay(t *testing.T) {
 	waitUntil(t, "back to the page's one watcher", func() bool { return a.watching() <= 1 })
 	if n := a.watching(); n != 1 {
 		t.Fatalf("after stopping the second Socket the relay counts %d watchers, want 1 (a socket leaked)", n)
+	}
+}
+
+// TestCustomCommandOutputOnRealRelay: an owner's command runs for real (the
+// scripted agent runs it as the agent does) and the log shows its exit code,
+// stdout and stderr as text — markup and shell syntax sent as arguments come
+// back literally — and keeps them over a reload.
+func TestCustomCommandOutputOnRealRelay(t *testing.T) {
+	relay, ctx := openPage(t, 1280, 900)
+	defs, err := commands.ParseCustom([]byte(`[
+		{"name":"echo_back","title":"Echo back","argv":["printf","[%s]","{text}"],"args":[{"name":"text","type":"string","max_len":100,"required":true}]},
+		{"name":"failing","title":"Failing","argv":["/bin/sh","-c","echo partial; echo 'no <i>disk</i>' >&2; exit 3"]}]`),
+		func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := studio(t, "beep")
+	for _, d := range defs {
+		h.Commands = append(h.Commands, d.Spec())
+	}
+	a := startSimAgent(t, relay, h)
+	a.custom = map[string]commands.CustomDef{}
+	for _, d := range defs {
+		a.custom[d.Name] = d
+	}
+	a.pairIn(t, ctx, relay)
+	waitFor(t, ctx, "the custom commands' forms", `!!document.getElementById('arg-echo_back-text') && !!document.getElementById('cmd-failing')`)
+
+	const sent = `$(id); <b>bold</b> & 'q'`
+	do(t, ctx, chromedp.SetValue("#arg-echo_back-text", sent), chromedp.Click("#cmd-echo_back"))
+	waitFor(t, ctx, "echo_back answered", `document.querySelector('#log [data-id="c1"]')?.dataset.status === 'ok'`)
+	do(t, ctx, chromedp.Click("#cmd-failing"))
+	waitFor(t, ctx, "failing answered", `document.querySelector('#log [data-id="c2"]')?.dataset.status === 'ok'`)
+
+	read := `(() => { const o = (id) => { const li = document.querySelector('#log [data-id="' + id + '"]');
+		return {code: li.querySelector('.exit-code')?.textContent || '', stdout: li.querySelector('pre.stdout')?.textContent ?? null,
+			stderr: li.querySelector('pre.stderr')?.textContent ?? null, markup: li.querySelectorAll('.output b, .output i').length,
+			red: getComputedStyle(li.querySelector('.exit-code')).fontWeight} };
+		return {c1: o('c1'), c2: o('c2')} })()`
+	check := func(when string) {
+		got := eval[map[string]map[string]any](t, ctx, read)
+		c1, c2 := got["c1"], got["c2"]
+		if c1["code"] != "exit code 0" || c1["stdout"] != "["+sent+"]" || c1["stderr"] != nil || c1["markup"] != float64(0) {
+			t.Errorf("%s: echo_back shows %v, want exit code 0 and stdout [%s] as text", when, c1, sent)
+		}
+		if c2["code"] != "exit code 3" || c2["stdout"] != "partial\n" || c2["stderr"] != "no <i>disk</i>\n" || c2["markup"] != float64(0) || c2["red"] != "600" {
+			t.Errorf("%s: failing shows %v, want exit code 3 (marked), stdout and stderr as text", when, c2)
+		}
+	}
+	check("live")
+	saveArtifact(t, ctx, "custom-command-output.png")
+	do(t, ctx, chromedp.Reload())
+	waitFor(t, ctx, "log kept", `!!document.querySelector('#log [data-id="c2"] .exit-code')`)
+	check("after a reload")
+	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
+	}
+}
+
+// TestSensorTilesOnRealRelay: the sensors a computer reports show as tiles
+// with a small history; those it does not report (here: no battery, no
+// temperatures, no active window) have no tile, and a sensor that goes away
+// takes its tile with it.
+func TestSensorTilesOnRealRelay(t *testing.T) {
+	relay, ctx := openPage(t, 1280, 900)
+	a := startSimAgent(t, relay, studio(t, "beep"))
+	a.pairIn(t, ctx, relay)
+	waitFor(t, ctx, "no tiles before telemetry", `document.getElementById('sensors-card').hidden`)
+	idle := func(s float64) *float64 { return &s }
+	start := time.Now().Add(-5 * time.Second)
+	for i := range 4 {
+		a.sample(start.Add(time.Duration(i)*time.Second), protocol.Telemetry{
+			CPUPercent: 10, MemPercent: 20,
+			Disks:         []protocol.DiskUsage{{Mount: "/", FSType: "ext4", TotalBytes: 256 << 30, UsedBytes: 64 << 30, UsedPercent: 25 + float64(i)}},
+			Net:           &protocol.NetRates{RxBytesPerS: 2 << 20, TxBytesPerS: 512 << 10, Interfaces: []protocol.NetIface{{Name: "eth0", RxBytesPerS: 2 << 20, TxBytesPerS: 512 << 10}}},
+			Load:          &protocol.Load{Load1: 0.5, Load5: 0.25, Load15: 0.125},
+			UptimeSeconds: 3*86400 + 4*3600,
+			IdleSeconds:   idle(float64(90 + i)),
+		})
+		waitFor(t, ctx, "sample shown", fmt.Sprintf(`document.querySelector('#tile-disk svg')?.dataset.points === '%d'`, i+1))
+	}
+	got := eval[map[string]string](t, ctx, `(() => { const o = {}; for (const el of document.querySelectorAll('#sensors .tile'))
+		o[el.dataset.sensor] = el.querySelector('.tile-value').textContent + ' | ' + el.querySelector('.tile-detail').textContent; return o })()`)
+	want := map[string]string{
+		"disk": "28% used | / 28% of 256 GiB",
+		"net":  "↓ 2.0 MiB/s ↑ 512 KiB/s | eth0 ↓ 2.0 MiB/s ↑ 512 KiB/s",
+		"load": "0.50 | 0.25 · 0.13 · up 3 d 4 h",
+		"idle": "1 min | since the last key or pointer input",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("tiles %v, want %v", got, want)
+	}
+	saveArtifact(t, ctx, "sensor-tiles.png")
+	if n := eval[float64](t, ctx, `document.querySelectorAll('#tile-battery, #tile-temp, #tile-window, #tile-disk-io').length`); n != 0 {
+		t.Errorf("%v tiles for sensors the computer does not report", n)
+	}
+	// The disks go away (no longer reported), a battery appears.
+	a.sample(time.Now(), protocol.Telemetry{CPUPercent: 10, MemPercent: 20, Battery: &protocol.Battery{Percent: 81, Charging: true}})
+	waitFor(t, ctx, "battery tile, no disk tile", `!!document.getElementById('tile-battery') && !document.getElementById('tile-disk')`)
+	if got := eval[string](t, ctx, text("tile-battery")); !strings.Contains(got, "81%") || !strings.Contains(got, "charging") {
+		t.Errorf("battery tile %q", got)
+	}
+	if v := eval[[]string](t, ctx, `window.cspViolations`); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
 	}
 }

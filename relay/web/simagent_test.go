@@ -30,6 +30,11 @@ type simAgent struct {
 	wmu  sync.Mutex // serialises writes on conn
 	conn *websocket.Conn
 
+	// custom are owner-defined commands the sim runs for real (with
+	// commands.RunCustom), answering with their output; set before the
+	// first command arrives.
+	custom map[string]commands.CustomDef
+
 	mu       sync.Mutex
 	watchers int   // latest watch count; -1 before the first
 	watchLog []int // every watch count received, in order
@@ -143,6 +148,11 @@ func (a *simAgent) telemetry(at time.Time, cpu, mem float64) {
 			"mem_used_bytes": int64(mem * 80e6), "mem_total_bytes": int64(8e9)})})
 }
 
+// sample sends one telemetry frame with data, taken at.
+func (a *simAgent) sample(at time.Time, data protocol.Telemetry) {
+	a.send(&protocol.Message{Type: protocol.TypeTelemetry, TS: protocol.Timestamp(at), Data: protocol.MustData(data)})
+}
+
 func (a *simAgent) read() {
 	defer close(a.done)
 	for {
@@ -166,10 +176,32 @@ func (a *simAgent) read() {
 			a.mu.Lock()
 			a.commands = append(a.commands, m)
 			a.mu.Unlock()
+			if def, found := a.custom[m.Name]; found {
+				go a.runCustom(m, def)
+				continue
+			}
 			ok := true
 			a.send(&protocol.Message{Type: protocol.TypeResult, ID: m.ID, TS: protocol.Timestamp(time.Now()), OK: &ok})
 		}
 	}
+}
+
+// runCustom runs the owner's command def for real, as the agent does, and
+// answers with its output or its error.
+func (a *simAgent) runCustom(m protocol.Message, def commands.CustomDef) {
+	spec := def.Spec()
+	res := &protocol.Message{Type: protocol.TypeResult, ID: m.ID, TS: protocol.Timestamp(time.Now()), OK: protocol.Bool(false)}
+	args, err := spec.Validate(m.Args)
+	if err == nil {
+		var out commands.CustomResult
+		if out, err = commands.RunCustom(context.Background(), def, args); err == nil {
+			res.OK, res.Data = protocol.Bool(true), protocol.MustData(out)
+		}
+	}
+	if err != nil {
+		res.Error = protocol.AsError(err)
+	}
+	a.send(res)
 }
 
 // watching returns the latest watcher count the relay sent.

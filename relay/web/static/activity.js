@@ -9,21 +9,46 @@ import { clockTime, summarizeArgs, humanize } from './format.js';
 /** Most lines kept. */
 const LOG_MAX = 200;
 
-/** Settles log line el: its status code, the text shown for it, and a detail line. */
-export function finish(el, status, text, detail) {
+/** Most characters of a program's stdout or stderr kept with a log line (what a reload brings back). */
+const OUTPUT_KEEP = 16 * 1024;
+
+/**
+ * Settles log line el: its status code, the text shown for it, a detail
+ * line, and the output of a program the command ran (a custom command's
+ * {exit_code, stdout, stderr}), if any.
+ */
+export function finish(el, status, text, detail, output) {
   const rec = el._rec;
   Object.assign(rec, { status, statusText: text, detail });
+  if (output) rec.output = keptOutput(output);
   fillLogItem(el, rec);
   save();
+}
+
+/**
+ * The output of a program as the log keeps it: strings only, each cut to
+ * OUTPUT_KEEP characters (the page shows no more; the cut is marked).
+ * @returns {{exitCode: number, stdout: string, stderr: string, stdoutCut: boolean, stderrCut: boolean}}
+ */
+function keptOutput(o) {
+  const cut = (v, flag) => {
+    const t = typeof v === 'string' ? v : '';
+    return { text: t.slice(0, OUTPUT_KEEP), cut: !!flag || t.length > OUTPUT_KEEP };
+  };
+  const out = cut(o.stdout, o.stdout_truncated ?? o.stdoutCut);
+  const err = cut(o.stderr, o.stderr_truncated ?? o.stderrCut);
+  const code = Number(o.exit_code ?? o.exitCode);
+  return { exitCode: Number.isInteger(code) ? code : -1, stdout: out.text, stderr: err.text, stdoutCut: out.cut, stderrCut: err.cut };
 }
 
 /**
  * One line of the activity log, as data, so it survives a reload:
  * kind "command" (id set), "event" or "refusal"; time in ms since the epoch;
  * what (bold), target (device name or ""), summary (arguments), status and
- * statusText, detail.
+ * statusText, detail, and output (a custom command's exit code, stdout and
+ * stderr, as keptOutput makes it).
  * @typedef {{kind: string, id?: string, event?: string, time: number, what: string, target: string,
- *   summary: string, status: string, statusText: string, detail: string}} LogRecord
+ *   summary: string, status: string, statusText: string, detail: string, output?: object}} LogRecord
  */
 
 /** Logs a command just sent (pending) and returns its line. */
@@ -75,7 +100,9 @@ function logItem(rec) {
   if (rec.target) what.append(rec.target);
   if (rec.summary) what.append(' ', span('args', rec.summary));
   const detail = span('detail', '');
-  li.append(span('time', clockTime(new Date(rec.time))), what, span('status', ''), detail);
+  const output = document.createElement('div');
+  output.className = 'output';
+  li.append(span('time', clockTime(new Date(rec.time))), what, span('status', ''), detail, output);
   fillLogItem(li, rec);
   return li;
 }
@@ -87,6 +114,25 @@ function fillLogItem(li, rec) {
   const d = li.querySelector('.detail');
   d.textContent = rec.detail;
   d.hidden = !rec.detail;
+  fillOutput(li.querySelector('.output'), rec.output);
+}
+
+/** Shows a program's exit code, stdout and stderr, as text (never markup). */
+function fillOutput(el, o) {
+  el.replaceChildren();
+  el.hidden = !o;
+  if (!o) return;
+  const code = span('exit-code', `exit code ${o.exitCode}`);
+  code.dataset.code = String(o.exitCode);
+  el.append(code);
+  for (const [name, text, cut] of [['stdout', o.stdout, o.stdoutCut], ['stderr', o.stderr, o.stderrCut]]) {
+    if (!text && !cut) continue;
+    const label = span('stream', cut ? `${name} (cut)` : name);
+    const pre = document.createElement('pre');
+    pre.className = name;
+    pre.textContent = text;
+    el.append(label, pre);
+  }
 }
 
 function prependLog(li) {
@@ -117,6 +163,7 @@ export function restoreLog(saved) {
       summary: String(r.summary || ''), status: r.status, statusText: String(r.statusText || r.status), detail: String(r.detail || '') };
     if (typeof r.id === 'string') rec.id = r.id;
     if (typeof r.event === 'string') rec.event = r.event;
+    if (r.output && typeof r.output === 'object') rec.output = keptOutput(r.output);
     if (rec.status === 'pending') {
       Object.assign(rec, { status: 'unknown', statusText: 'no answer',
         detail: 'The page was reloaded before the answer arrived; the command may or may not have run.' });

@@ -9,6 +9,7 @@
 import * as api from './api.js';
 import { Socket, socketURL } from './socket.js';
 import { History } from './chart.js';
+import { addSensors } from './sensors.js';
 import { $, state } from './page.js';
 import { fillCode, focusCode, onPaired } from './pairing.js';
 import { applyDeviceList, applyPresence, lostSession, onSessionEnded } from './devices.js';
@@ -78,6 +79,7 @@ function addTelemetry(m) {
   let t = Date.parse(m.ts);
   if (isNaN(t) || Math.abs(t - now) > 10000) t = now;
   h.add(t / 1000, m.data);
+  addSensors(m.device, m.data);
   save();
   if (m.device === state.selected) renderStats();
 }

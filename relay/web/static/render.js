@@ -4,6 +4,7 @@
 
 import { $, state, span, displayName, commandSpecs } from './page.js';
 import { History, CpuChart } from './chart.js';
+import { renderSensors } from './sensors.js';
 import { buildCommandForm, setAvailability, withScreenBounds } from './commands.js';
 import { sendCommand } from './sending.js';
 import { renderScreen } from './pointer.js';
@@ -129,6 +130,7 @@ export function renderStats() {
   if (chart.history !== (h || null) || chart.perCore !== perCore()) {
     chart.show(h || (d ? emptyHistory(d.device_id) : null), perCore());
   }
+  renderSensors();
 }
 
 function emptyHistory(id) {

@@ -43,7 +43,18 @@ export function saveNow() {
     for (const h of Object.values(history)) h.cores = [];
     text = JSON.stringify({ v: 1, nextId: state.nextId, history, log: log.slice(0, 50) });
   }
+  if (text.length > SAVED_MAX) { // programs' outputs: keep their first lines only
+    const short = log.slice(0, 50).map((r) => (r.output ? { ...r, output: shortOutput(r.output) } : r));
+    text = JSON.stringify({ v: 1, nextId: state.nextId, history, log: short });
+  }
   try { sessionStorage.setItem(SAVED_KEY, text); } catch { /* full or disabled: nothing is kept */ }
+}
+
+/** A program's output cut to its first KiB of each stream, marked as cut. */
+function shortOutput(o) {
+  const cut = (t) => (t.length > 1024 ? t.slice(0, 1024) : t);
+  return { ...o, stdout: cut(o.stdout), stderr: cut(o.stderr),
+    stdoutCut: o.stdoutCut || o.stdout.length > 1024, stderrCut: o.stderrCut || o.stderr.length > 1024 };
 }
 
 /** Forgets what was saved (the session ended). */

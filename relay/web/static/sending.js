@@ -55,13 +55,21 @@ export function settle(m) {
   const ms = Math.round(performance.now() - p.sent);
   const h = handlers.get(p.name);
   const detail = h ? h.settled(p.device, m) : undefined;
-  if (m.ok) {
+  if (m.ok && isProgramOutput(m.data)) {
+    finish(p.el, 'ok', `ok · ${ms} ms`, detail ?? '', m.data);
+  } else if (m.ok) {
     finish(p.el, 'ok', `ok · ${ms} ms`, detail ?? resultDetail(m.data));
   } else {
     const e = m.error || {};
     const code = e.code || 'error';
     finish(p.el, code, `${code} · ${ms} ms`, e.message || '');
   }
+}
+
+/** Whether data is what a custom command returns: {exit_code, stdout, stderr}. */
+function isProgramOutput(data) {
+  return !!data && typeof data === 'object' && Number.isInteger(data.exit_code) &&
+    typeof data.stdout === 'string' && typeof data.stderr === 'string';
 }
 
 /** What the log says of a successful result's data: never a large payload. */

@@ -1,0 +1,86 @@
+package desktop
+
+// The session commands on macOS, through the system's own tools: the lock
+// shortcut sent by System Events, pmset for sleep, osascript for the
+// volume, ioreg for the idle time. Media keys are not sent yet.
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tether-desktop/tether/agent/commands"
+	"github.com/tether-desktop/tether/protocol"
+)
+
+// macTool runs one of the system's tools; a failure is unavailable, with
+// the tool's own words.
+func macTool(ctx context.Context, name string, args ...string) (string, error) {
+	out, err := runTool(ctx, name, args...)
+	if err != nil {
+		return "", protocol.Errorf(protocol.CodeUnavailable, "%v", err)
+	}
+	return out, nil
+}
+
+func lockScreen(ctx context.Context) (string, error) {
+	_, err := macTool(ctx, "/usr/bin/osascript", "-e",
+		`tell application "System Events" to keystroke "q" using {control down, command down}`)
+	return "System Events (control-command-Q)", err
+}
+
+func suspend(ctx context.Context) (string, error) {
+	_, err := macTool(ctx, "/usr/bin/pmset", "sleepnow")
+	return "pmset sleepnow", err
+}
+
+func setVolume(ctx context.Context, ch commands.VolumeChange) (commands.VolumeState, error) {
+	if ch.Level != nil {
+		if _, err := macTool(ctx, "/usr/bin/osascript", "-e", fmt.Sprintf("set volume output volume %d", *ch.Level)); err != nil {
+			return commands.VolumeState{}, err
+		}
+	}
+	if ch.Mute != nil {
+		if _, err := macTool(ctx, "/usr/bin/osascript", "-e", fmt.Sprintf("set volume output muted %v", *ch.Mute)); err != nil {
+			return commands.VolumeState{}, err
+		}
+	}
+	out, err := macTool(ctx, "/usr/bin/osascript", "-e", "get volume settings")
+	if err != nil {
+		return commands.VolumeState{}, err
+	}
+	st := commands.VolumeState{Method: "osascript"}
+	if m := regexp.MustCompile(`output volume:(\d+)`).FindStringSubmatch(out); m != nil {
+		st.Level, _ = strconv.Atoi(m[1])
+	}
+	st.Muted = strings.Contains(out, "output muted:true")
+	return st, nil
+}
+
+func mediaAction(context.Context, string) (string, error) {
+	return "", protocol.Errorf(protocol.CodeUnavailable, "media keys are not sent on macOS yet")
+}
+
+func sessionUnavailable(context.Context) map[string]string {
+	return map[string]string{protocol.CommandMedia: "media keys are not sent on macOS yet"}
+}
+
+// idleTime reads HIDIdleTime (nanoseconds) from the IOHIDSystem registry entry.
+func (d *Desktop) idleTime(ctx context.Context) (time.Duration, error) {
+	out, err := macTool(ctx, "/usr/sbin/ioreg", "-c", "IOHIDSystem", "-d", "4")
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`"HIDIdleTime" = (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		return 0, protocol.Errorf(protocol.CodeUnavailable, "ioreg does not report HIDIdleTime")
+	}
+	ns, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, protocol.Errorf(protocol.CodeUnavailable, "HIDIdleTime %q: %v", m[1], err)
+	}
+	return time.Duration(ns), nil
+}

@@ -1,0 +1,15 @@
+//go:build !linux && !windows
+
+package desktop
+
+import (
+	"context"
+
+	"github.com/tether-desktop/tether/protocol"
+)
+
+// ActiveWindowTitle is not read on this OS yet (macOS needs the
+// accessibility permission for it).
+func (d *Desktop) ActiveWindowTitle(context.Context) (string, error) {
+	return "", protocol.Errorf(protocol.CodeUnavailable, "the active window is not read on this operating system yet")
+}
