@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,6 +146,15 @@ func TestClusterCommandAcrossNodes(t *testing.T) {
 	}
 	if n := brokers[1].frames.Load(); n != 0 {
 		t.Fatalf("node b, holding no agent, published %d frames", n)
+	}
+	resp, err := http.Get(b.hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\ntether_broker_dropped_total 0\n") {
+		t.Fatalf("/metrics of a cluster node without the broker's drops:\n%s", body)
 	}
 }
 
