@@ -345,7 +345,7 @@ func (c *Cluster) startHAProxy(port int) {
 // after two failed checks, the least-loaded node takes new connections.
 func HAProxyConfig(bind, servers string) string {
 	return `global
-    maxconn 8000
+    maxconn 1000
 
 defaults
     mode http
