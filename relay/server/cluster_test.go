@@ -418,3 +418,23 @@ func TestPresenceTableFitsNATS(t *testing.T) {
 		t.Fatalf("%d devices in %d parts", len(seen), len(rec.sent))
 	}
 }
+
+// TestClusterCommandTimeout checks that a command across nodes that the
+// agent never answers gets exactly one result, timeout, and that a late
+// answer is not delivered.
+func TestClusterCommandTimeout(t *testing.T) {
+	nodes, _ := newClusterNodes(t, 2, func(c *Config) { c.CommandTimeout = 300 * time.Millisecond })
+	dev, _, agent, _, client := across(nodes[0], nodes[1], nodes[1])
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "c1", Device: dev, Name: "beep"})
+	cmd := agent.next(protocol.TypeCommand)
+	if res := client.next(protocol.TypeResult); res.ID != "c1" || res.Error == nil || res.Error.Code != protocol.CodeTimeout {
+		t.Fatalf("unanswered command across nodes = %+v", res)
+	}
+	agent.send(protocol.Result(cmd.ID, dev, nil, nil)) // too late
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "c2", Device: dev, Name: "beep"})
+	cmd = agent.next(protocol.TypeCommand)
+	agent.send(protocol.Result(cmd.ID, dev, nil, nil))
+	if res := client.next(protocol.TypeResult); res.ID != "c2" || res.OK == nil || !*res.OK {
+		t.Fatalf("the next result was %+v, want c2's (the late c1 result must not arrive)", res)
+	}
+}
