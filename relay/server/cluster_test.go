@@ -56,8 +56,8 @@ func newClusterNodes(t *testing.T, n int, edit ...func(*Config)) ([]*relay, []*c
 	return nodes, brokers
 }
 
-// presence reads presence frames of device until one has online == want.
-func (p *wsPeer) waitPresence(device string, online bool) protocol.Presence {
+// waitPresenceWhere reads presence frames of device until ok holds of one.
+func (p *wsPeer) waitPresenceWhere(device string, ok func(protocol.Presence) bool) protocol.Presence {
 	p.t.Helper()
 	for {
 		m := p.next(protocol.TypePresence)
@@ -65,10 +65,22 @@ func (p *wsPeer) waitPresence(device string, online bool) protocol.Presence {
 		if err := json.Unmarshal(m.Data, &pres); err != nil {
 			p.t.Fatal(err)
 		}
-		if m.Device == device && pres.Online == online && !pres.Removed {
+		if m.Device == device && ok(pres) {
 			return pres
 		}
 	}
+}
+
+// waitPresence reads presence frames of device until one has online == want.
+func (p *wsPeer) waitPresence(device string, online bool) protocol.Presence {
+	p.t.Helper()
+	return p.waitPresenceWhere(device, func(pr protocol.Presence) bool { return pr.Online == online && !pr.Removed })
+}
+
+// waitRemoved reads presence frames until one says device was removed.
+func (p *wsPeer) waitRemoved(device string) {
+	p.t.Helper()
+	p.waitPresenceWhere(device, func(pr protocol.Presence) bool { return pr.Removed })
 }
 
 // across registers a device on a, connects its agent there, pairs a new
@@ -81,21 +93,6 @@ func across(a, b, c *relay) (dev, tok string, agent *wsPeer, sess string, client
 	client = c.client(sess)
 	client.waitPresence(dev, true)
 	return dev, tok, agent, sess, client
-}
-
-// waitRemoved reads presence frames until one says device was removed.
-func (p *wsPeer) waitRemoved(device string) {
-	p.t.Helper()
-	for {
-		m := p.next(protocol.TypePresence)
-		var pres protocol.Presence
-		if err := json.Unmarshal(m.Data, &pres); err != nil {
-			p.t.Fatal(err)
-		}
-		if m.Device == device && pres.Removed {
-			return
-		}
-	}
 }
 
 // TestClusterCommandAcrossNodes checks that a client on one node sees the
