@@ -350,6 +350,8 @@ func HAProxyConfig(bind, servers string) string {
 defaults
     mode http
     option forwardfor
+    option redispatch
+    retries 3
     timeout connect 2s
     timeout client 75s
     timeout server 75s
