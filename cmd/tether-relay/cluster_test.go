@@ -296,6 +296,7 @@ func TestClusterNATSRestart(t *testing.T) {
 			if took > time.Second {
 				t.Fatalf("unavailable took %s", took)
 			}
+			t.Logf("with NATS down, unavailable answered in %s", took.Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
@@ -304,9 +305,11 @@ func TestClusterNATSRestart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	c.StartNATS()
+	back := time.Now()
 	deadline = time.Now().Add(20 * time.Second)
 	for i := 0; ; i++ {
 		if code = client.Command("up"+strconv.Itoa(i), dev); code == "ok" {
+			t.Logf("commands across nodes work again %s after NATS is back", time.Since(back).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {

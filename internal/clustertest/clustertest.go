@@ -345,11 +345,13 @@ func (c *Cluster) startHAProxy(port int) {
 // after two failed checks, the least-loaded node takes new connections.
 func HAProxyConfig(bind, servers string) string {
 	return `global
-    maxconn 8000
+    maxconn 1000
 
 defaults
     mode http
     option forwardfor
+    option redispatch
+    retries 3
     timeout connect 2s
     timeout client 75s
     timeout server 75s

@@ -97,6 +97,9 @@ type Broker interface {
 	// Watch and Unwatch start and stop delivery of device's frames here.
 	Watch(device string)
 	Unwatch(device string)
+	// Dropped counts the messages this node could not send (queue full,
+	// transport down) or that it lost on receipt (a slow consumer).
+	Dropped() int64
 	// Close stops the broker; other nodes see this one down.
 	Close() error
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,8 @@ type busNode struct {
 	stop  chan struct{}
 	once  sync.Once
 
+	dropped atomic.Int64 // events this node could not take (inbox full)
+
 	mu      sync.Mutex
 	watch   map[string]bool // devices whose frames this node wants
 	started bool
@@ -47,6 +50,8 @@ type busNode struct {
 }
 
 func (n *busNode) Node() string { return n.id }
+
+func (n *busNode) Dropped() int64 { return n.dropped.Load() }
 
 func (n *busNode) Start(h Handler, seq func() uint64) error {
 	n.mu.Lock()
@@ -102,6 +107,7 @@ func (n *busNode) deliver(e Event) bool {
 	case n.inbox <- e:
 		return true
 	default:
+		n.dropped.Add(1)
 		return false
 	}
 }

@@ -50,9 +50,7 @@ type NATS struct {
 	subs    map[string]*nats.Subscription // device subscriptions held
 	started bool
 
-	// Dropped counts frames and events not published (queue full or
-	// connection down) and messages dropped on receipt (slow consumer).
-	Dropped atomic.Int64
+	dropped atomic.Int64 // see Dropped
 }
 
 // outMsg is one message waiting to be published.
@@ -95,7 +93,7 @@ func ConnectNATS(urls []string, id string, log *slog.Logger) (*NATS, error) {
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if err == nats.ErrSlowConsumer {
-				b.Dropped.Add(1)
+				b.dropped.Add(1)
 				return
 			}
 			log.Warn("NATS error", "err", err)
@@ -114,6 +112,8 @@ func validToken(s string) bool {
 }
 
 func (b *NATS) Node() string { return b.id }
+
+func (b *NATS) Dropped() int64 { return b.dropped.Load() }
 
 func (b *NATS) Start(h Handler, seq func() uint64) error {
 	b.mu.Lock()
@@ -184,7 +184,7 @@ func (b *NATS) publish(seq func() uint64) {
 			return
 		case m := <-b.out:
 			if err := b.nc.Publish(m.subject, m.data); err != nil {
-				b.Dropped.Add(1)
+				b.dropped.Add(1)
 			}
 		case <-hb.C:
 			beat()
@@ -227,21 +227,21 @@ func (b *NATS) deliverLocal(e Event) {
 	select {
 	case b.local <- e:
 	default:
-		b.Dropped.Add(1)
+		b.dropped.Add(1)
 	}
 }
 
 // enqueue hands a message to the publisher, or fails at once.
 func (b *NATS) enqueue(subject string, data []byte) error {
 	if !b.nc.IsConnected() {
-		b.Dropped.Add(1)
+		b.dropped.Add(1)
 		return ErrUnavailable
 	}
 	select {
 	case b.out <- outMsg{subject, data}:
 		return nil
 	default:
-		b.Dropped.Add(1)
+		b.dropped.Add(1)
 		return ErrUnavailable
 	}
 }

@@ -163,7 +163,7 @@ func TestNATSNeverBlocks(t *testing.T) {
 	if took := time.Since(start); took > 100*time.Millisecond {
 		t.Fatalf("sends to a full queue took %s", took)
 	}
-	if n := b.Dropped.Load(); n != 2 {
+	if n := b.Dropped(); n != 2 {
 		t.Fatalf("dropped = %d, want 2", n)
 	}
 }

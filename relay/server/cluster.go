@@ -190,18 +190,6 @@ func (h *hub) replyLocked(node, id string, data json.RawMessage, err *protocol.E
 	}
 }
 
-// expireOutbound answers timeout for a command another node did not answer in time.
-func (h *hub) expireOutbound(rid string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	p := h.outbound[rid]
-	if p == nil {
-		return
-	}
-	delete(h.outbound, rid)
-	h.answerLocked(p, nil, protocol.Errorf(protocol.CodeTimeout, "the device did not answer within %s", h.cfg.CommandTimeout))
-}
-
 // failOutboundLocked answers err to every command sent to node (every
 // node when node is ""). mu held.
 func (h *hub) failOutboundLocked(node string, err *protocol.Error) {
@@ -510,7 +498,7 @@ func (h *hub) onCommandLocked(e broker.Event) {
 	}
 	p := &pending{device: e.Device, name: msg.Name, origin: e.From, originID: e.ID}
 	a.pending[rid] = p
-	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a, rid) })
+	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a.pending, rid) })
 }
 
 func (h *hub) onResultLocked(e broker.Event) {

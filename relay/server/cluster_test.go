@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,8 +56,8 @@ func newClusterNodes(t *testing.T, n int, edit ...func(*Config)) ([]*relay, []*c
 	return nodes, brokers
 }
 
-// presence reads presence frames of device until one has online == want.
-func (p *wsPeer) waitPresence(device string, online bool) protocol.Presence {
+// waitPresenceWhere reads presence frames of device until ok holds of one.
+func (p *wsPeer) waitPresenceWhere(device string, ok func(protocol.Presence) bool) protocol.Presence {
 	p.t.Helper()
 	for {
 		m := p.next(protocol.TypePresence)
@@ -64,10 +65,22 @@ func (p *wsPeer) waitPresence(device string, online bool) protocol.Presence {
 		if err := json.Unmarshal(m.Data, &pres); err != nil {
 			p.t.Fatal(err)
 		}
-		if m.Device == device && pres.Online == online && !pres.Removed {
+		if m.Device == device && ok(pres) {
 			return pres
 		}
 	}
+}
+
+// waitPresence reads presence frames of device until one has online == want.
+func (p *wsPeer) waitPresence(device string, online bool) protocol.Presence {
+	p.t.Helper()
+	return p.waitPresenceWhere(device, func(pr protocol.Presence) bool { return pr.Online == online && !pr.Removed })
+}
+
+// waitRemoved reads presence frames until one says device was removed.
+func (p *wsPeer) waitRemoved(device string) {
+	p.t.Helper()
+	p.waitPresenceWhere(device, func(pr protocol.Presence) bool { return pr.Removed })
 }
 
 // across registers a device on a, connects its agent there, pairs a new
@@ -80,21 +93,6 @@ func across(a, b, c *relay) (dev, tok string, agent *wsPeer, sess string, client
 	client = c.client(sess)
 	client.waitPresence(dev, true)
 	return dev, tok, agent, sess, client
-}
-
-// waitRemoved reads presence frames until one says device was removed.
-func (p *wsPeer) waitRemoved(device string) {
-	p.t.Helper()
-	for {
-		m := p.next(protocol.TypePresence)
-		var pres protocol.Presence
-		if err := json.Unmarshal(m.Data, &pres); err != nil {
-			p.t.Fatal(err)
-		}
-		if m.Device == device && pres.Removed {
-			return
-		}
-	}
 }
 
 // TestClusterCommandAcrossNodes checks that a client on one node sees the
@@ -145,6 +143,15 @@ func TestClusterCommandAcrossNodes(t *testing.T) {
 	}
 	if n := brokers[1].frames.Load(); n != 0 {
 		t.Fatalf("node b, holding no agent, published %d frames", n)
+	}
+	resp, err := http.Get(b.hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\ntether_broker_dropped_total 0\n") {
+		t.Fatalf("/metrics of a cluster node without the broker's drops:\n%s", body)
 	}
 }
 
@@ -406,5 +413,25 @@ func TestPresenceTableFitsNATS(t *testing.T) {
 	}
 	if len(seen) != 40 || len(rec.sent) < 3 {
 		t.Fatalf("%d devices in %d parts", len(seen), len(rec.sent))
+	}
+}
+
+// TestClusterCommandTimeout checks that a command across nodes that the
+// agent never answers gets exactly one result, timeout, and that a late
+// answer is not delivered.
+func TestClusterCommandTimeout(t *testing.T) {
+	nodes, _ := newClusterNodes(t, 2, func(c *Config) { c.CommandTimeout = 300 * time.Millisecond })
+	dev, _, agent, _, client := across(nodes[0], nodes[1], nodes[1])
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "c1", Device: dev, Name: "beep"})
+	cmd := agent.next(protocol.TypeCommand)
+	if res := client.next(protocol.TypeResult); res.ID != "c1" || res.Error == nil || res.Error.Code != protocol.CodeTimeout {
+		t.Fatalf("unanswered command across nodes = %+v", res)
+	}
+	agent.send(protocol.Result(cmd.ID, dev, nil, nil)) // too late
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "c2", Device: dev, Name: "beep"})
+	cmd = agent.next(protocol.TypeCommand)
+	agent.send(protocol.Result(cmd.ID, dev, nil, nil))
+	if res := client.next(protocol.TypeResult); res.ID != "c2" || res.OK == nil || !*res.OK {
+		t.Fatalf("the next result was %+v, want c2's (the late c1 result must not arrive)", res)
 	}
 }

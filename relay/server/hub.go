@@ -454,7 +454,7 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		p.node = node
 		c.ids[msg.ID] = true
 		h.outbound[rid] = p
-		p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expireOutbound(rid) })
+		p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(h.outbound, rid) })
 		h.m.relay(protocol.TypeCommand, 1)
 		return
 	}
@@ -465,7 +465,7 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	}
 	c.ids[msg.ID] = true
 	a.pending[rid] = p
-	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a, rid) })
+	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a.pending, rid) })
 	h.m.relay(protocol.TypeCommand, 1)
 }
 
@@ -489,15 +489,16 @@ func checkCommand(hello *protocol.Hello, msg *protocol.Message) *protocol.Error 
 	return nil
 }
 
-// expire answers timeout for a command its agent did not answer in time.
-func (h *hub) expire(a *agentConn, rid string) {
+// expire answers timeout for command rid of the pending set m (an agent's,
+// or the commands sent to other nodes) when nobody answered it in time.
+func (h *hub) expire(m map[string]*pending, rid string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	p := a.pending[rid]
+	p := m[rid]
 	if p == nil {
 		return
 	}
-	delete(a.pending, rid)
+	delete(m, rid)
 	h.answerLocked(p, nil, protocol.Errorf(protocol.CodeTimeout, "the device did not answer within %s", h.cfg.CommandTimeout))
 }
 

@@ -98,6 +98,8 @@ type metrics struct {
 	closed   *counterVec // sockets closed by the relay, by reason
 	refused  *counterVec // requests and sockets refused by a limit, by which
 	pairFail atomic.Uint64
+	// brokerDropped reads the broker's count of messages lost between nodes.
+	brokerDropped func() int64
 }
 
 // Reasons of frames and messages the broker could not take (its queue was
@@ -142,6 +144,10 @@ func (m *metrics) render() []byte {
 	m.refused.write(&b)
 	b.WriteString("# HELP tether_pairing_failures_total Pairing codes tried that did not exist or had expired.\n# TYPE tether_pairing_failures_total counter\n")
 	b.WriteString("tether_pairing_failures_total " + strconv.FormatUint(m.pairFail.Load(), 10) + "\n")
+	if m.brokerDropped != nil {
+		b.WriteString("# HELP tether_broker_dropped_total Messages between relay nodes this node could not send (queue full, NATS down) or lost on receipt (slow consumer).\n# TYPE tether_broker_dropped_total counter\n")
+		b.WriteString("tether_broker_dropped_total " + strconv.FormatInt(m.brokerDropped(), 10) + "\n")
+	}
 	return b.Bytes()
 }
 

@@ -112,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	s.shareClock()
 	if cfg.Broker != nil {
 		s.pairFailsCl = newClusterFails(cfg.Store, cfg.PairFailRate, cfg.PairFailBurst)
+		m.brokerDropped = br.Dropped
 		if err := br.Start(s.hub.onEvent, s.hub.seq.Load); err != nil {
 			return nil, fmt.Errorf("start the broker: %w", err)
 		}
