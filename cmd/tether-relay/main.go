@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tether-desktop/tether/relay/broker"
 	"github.com/tether-desktop/tether/relay/server"
 	"github.com/tether-desktop/tether/relay/store"
 )
@@ -34,7 +37,8 @@ type config struct {
 	listen, data, publicURL, tlsCert, tlsKey, enrollToken, logLevel string
 	allowedOrigins                                                  []string
 	showVersion                                                     bool
-	storeURL                                                        string // --store: empty means SQLite in --data
+	storeURL                                                        string   // --store: empty means SQLite in --data
+	natsURLs                                                        []string // --nats: empty means one node
 
 	metricsListen     string         // where /metrics is served; "" keeps it on --listen
 	trustedProxies    []netip.Prefix // from --trusted-proxy
@@ -61,6 +65,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve on")
 	fs.StringVar(&c.data, "data", "./tether-data", "directory of the embedded store")
 	fs.StringVar(&c.storeURL, "store", "", "postgres://… puts durable state in PostgreSQL, shared by a cluster of nodes (default the SQLite file in --data)")
+	fs.Var((*listFlag)(&c.natsURLs), "nats", "nats://… (repeatable, or comma-separated): routes live frames between relay nodes sharing --store (default none: one node)")
 	fs.StringVar(&c.publicURL, "public-url", "", "the URL people open (default http://<listen>)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate file to serve HTTPS/WSS directly")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "key file of --tls-cert")
@@ -83,7 +88,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 			return
 		}
 		parts := []string{v}
-		if f.Name == "allowed-origin" || f.Name == "trusted-proxy" {
+		if f.Name == "allowed-origin" || f.Name == "trusted-proxy" || f.Name == "nats" {
 			parts = strings.Split(v, ",")
 		}
 		for _, p := range parts {
@@ -110,6 +115,14 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	}
 	if c.liveCodes < 1 || c.socketsPerSession < 1 || c.socketsPerAddress < 1 {
 		return c, errors.New("--live-codes, --client-sockets-per-session and --client-sockets-per-address must be at least 1")
+	}
+	for _, u := range c.natsURLs {
+		if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+			return c, fmt.Errorf("--nats %q: must be a nats:// or tls:// URL", u)
+		}
+	}
+	if len(c.natsURLs) > 0 && c.storeURL == "" {
+		return c, errors.New("--nats needs --store postgres://…: the nodes of a cluster share their durable state")
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("--tls-cert and --tls-key go together")
@@ -165,6 +178,48 @@ func socketCeiling(n uint64) int {
 	return int(n / 2)
 }
 
+// codeKey returns the key pairing codes are hashed with: the file
+// code.key in --data for the embedded store (made at the first start). With
+// PostgreSQL that file wins when it exists (the operator gave every node
+// the same file, kept out of the database); without it the key is kept in
+// the store itself, made once, so that every node of a cluster checks the
+// codes any node showed.
+func codeKey(ctx context.Context, c config, st store.Store, log *slog.Logger) ([]byte, error) {
+	file := filepath.Join(c.data, "code.key")
+	if c.storeURL == "" {
+		return server.LoadOrCreateKey(file)
+	}
+	if _, err := os.Stat(file); err == nil {
+		log.Info("pairing codes hashed with the key file; every node needs the same file", "file", file)
+		return server.LoadOrCreateKey(file)
+	}
+	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	key, err := st.SharedKey(kctx, "pairing-code")
+	if err != nil {
+		return nil, fmt.Errorf("read the shared pairing-code key from the store: %w", err)
+	}
+	return key, nil
+}
+
+// nodeID names this process in a cluster: the host name and a random part,
+// so that a restarted node is a new one.
+func nodeID() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, host)
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
 func serve(ctx context.Context, c config, log *slog.Logger) error {
 	maxSockets := 0
 	if n, err := raiseFileLimit(); err == nil {
@@ -178,12 +233,23 @@ func serve(ctx context.Context, c config, log *slog.Logger) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	key, err := server.LoadOrCreateKey(filepath.Join(c.data, "code.key"))
+	key, err := codeKey(ctx, c, st, log)
 	if err != nil {
 		return err
 	}
+	var br broker.Broker
+	if len(c.natsURLs) > 0 {
+		node := nodeID()
+		nb, err := broker.ConnectNATS(c.natsURLs, node, log)
+		if err != nil {
+			return err
+		}
+		defer nb.Close() // after Run: the node's last presence goes out first
+		br = nb
+		log.Info("cluster node", "node", node, "nats", strings.Join(c.natsURLs, ","))
+	}
 	srv, err := server.New(server.Config{
-		Store: st, PublicURL: c.publicURL, AllowedOrigins: c.allowedOrigins,
+		Store: st, PublicURL: c.publicURL, AllowedOrigins: c.allowedOrigins, Broker: br,
 		EnrollToken: c.enrollToken, CodeKey: key, Logger: log,
 		TrustedProxies: c.trustedProxies, IPv6Prefix: c.ipv6Prefix, LiveCodes: c.liveCodes,
 		ClientSocketsPerSession: c.socketsPerSession, ClientSocketsPerAddress: c.socketsPerAddress,

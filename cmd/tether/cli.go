@@ -130,41 +130,68 @@ func run(args []string, stdout, stderr io.Writer) int {
 // getenv reads the environment (os.Getenv, or a map in tests).
 func runContext(ctx context.Context, getenv func(string) string, args []string, stdout, stderr io.Writer) int {
 	c := &cli{stdout: stdout, stderr: stderr}
-	// Global flags may come before the command too.
+	cmd, fs, pos, code := c.parse(getenv, args)
+	if cmd == nil {
+		return code
+	}
+	if c.configDir == "" {
+		fmt.Fprintln(stderr, "tether: no config directory: set --config-dir or TETHER_CONFIG_DIR")
+		return 1
+	}
+	if err := c.setupTLS(); err != nil {
+		fmt.Fprintf(stderr, "tether %s: %v\n", cmd.name, err)
+		return 1
+	}
+	if err := cmd.run(c, ctx, pos); err != nil {
+		fmt.Fprintf(stderr, "tether %s: %v\n", cmd.name, err)
+		if errors.Is(err, errUsage) {
+			fs.Usage()
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// parse reads the global flags (which may also come before the command),
+// the command and its own flags into c. It returns the command, its flag
+// set and positional arguments; or a nil command and the exit code when
+// there is nothing to run (help, or a mistake it has explained on stderr).
+func (c *cli) parse(getenv func(string) string, args []string) (*command, *flag.FlagSet, []string, int) {
 	global := flag.NewFlagSet("tether", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	c.caFile = getenv("TETHER_CA_FILE")
-	c.globalFlags(global, defaultConfigDir(getenv), relayFromEnv(getenv, stderr), getenv("TETHER_ENROLL_TOKEN"))
+	c.globalFlags(global, defaultConfigDir(getenv), relayFromEnv(getenv, c.stderr), getenv("TETHER_ENROLL_TOKEN"))
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout)
-			return 0
+			usage(c.stdout)
+			return nil, nil, nil, 0
 		}
-		fmt.Fprintf(stderr, "tether: %v\n\n", err)
-		usage(stderr)
-		return 2
+		fmt.Fprintf(c.stderr, "tether: %v\n\n", err)
+		usage(c.stderr)
+		return nil, nil, nil, 2
 	}
 	args = global.Args()
 	if len(args) == 0 {
-		usage(stderr)
-		return 2
+		usage(c.stderr)
+		return nil, nil, nil, 2
 	}
 	name, args := args[0], args[1:]
 	i := slices.IndexFunc(commandList(), func(cmd command) bool { return cmd.name == name })
 	if i < 0 {
-		fmt.Fprintf(stderr, "tether: unknown command %q\n\n", name)
-		usage(stderr)
-		return 2
+		fmt.Fprintf(c.stderr, "tether: unknown command %q\n\n", name)
+		usage(c.stderr)
+		return nil, nil, nil, 2
 	}
 	cmd := commandList()[i]
 	if cmd.run == nil { // help
-		usage(stdout)
-		return 0
+		usage(c.stdout)
+		return nil, nil, nil, 0
 	}
 	fs := flag.NewFlagSet("tether "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tether %s %s\n\n", name, cmd.args)
+		fmt.Fprintf(c.stderr, "Usage: tether %s %s\n\n", name, cmd.args)
 		fs.PrintDefaults()
 	}
 	c.globalFlags(fs, c.configDir, c.relay, c.enrollToken)
@@ -173,29 +200,12 @@ func runContext(ctx context.Context, getenv func(string) string, args []string, 
 	}
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return nil, nil, nil, 0
 	}
 	if err != nil {
-		return 2 // the flag package has printed the error and usage
+		return nil, nil, nil, 2 // the flag package has printed the error and usage
 	}
-	if c.configDir == "" {
-		fmt.Fprintln(stderr, "tether: no config directory: set --config-dir or TETHER_CONFIG_DIR")
-		return 1
-	}
-	if err := c.setupTLS(); err != nil {
-		fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
-		return 1
-	}
-	if err := cmd.run(c, ctx, pos); err != nil {
-		if errors.Is(err, errUsage) {
-			fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
-			fs.Usage()
-			return 2
-		}
-		fmt.Fprintf(stderr, "tether %s: %v\n", name, err)
-		return 1
-	}
-	return 0
+	return &cmd, fs, pos, 0
 }
 
 func (c *cli) globalFlags(fs *flag.FlagSet, dir, relay, token string) {

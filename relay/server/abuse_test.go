@@ -162,7 +162,7 @@ func TestAbuseHugeErrorCodesAndStalledMetricsReader(t *testing.T) {
 	start := time.Now()
 	for i := 30; i < 60; i++ {
 		answer(i, 16)
-		var list []deviceView
+		var list []protocol.DeviceEntry
 		if resp := r.do("GET", "/api/v1/devices", sess, nil, &list); resp.StatusCode != 200 || len(list) != 1 {
 			t.Fatalf("devices: %d %v", resp.StatusCode, list)
 		}

@@ -29,13 +29,9 @@ const (
 	sessionTokenPrefix = "tst_"
 )
 
-type errorBody struct {
-	Error protocol.Error `json:"error"`
-}
-
 // writeError writes the JSON error body of the contract.
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, errorBody{protocol.Error{Code: code, Message: message}})
+	writeJSON(w, status, protocol.ErrorBody{Error: protocol.Error{Code: code, Message: message}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -205,7 +201,7 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cfg.Logger.Info("device registered", "device", d.ID, "name", d.Name, "os", d.OS, "addr", s.logAddr(r))
-	writeJSON(w, http.StatusCreated, map[string]string{"device_id": d.ID, "device_token": tok})
+	writeJSON(w, http.StatusCreated, protocol.Registration{DeviceID: d.ID, DeviceToken: tok})
 }
 
 // POST /api/v1/pairing-codes
@@ -232,10 +228,10 @@ func (s *Server) createPairingCode(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.cfg.Logger.Info("pairing code issued", "device", d.ID, "expires", expires.UTC().Format(time.RFC3339))
-	writeJSON(w, http.StatusCreated, map[string]string{
-		"code":       code,
-		"expires_at": expires.UTC().Format(time.RFC3339),
-		"url":        s.cfg.PublicURL + "/pair?code=" + code,
+	writeJSON(w, http.StatusCreated, protocol.PairingCode{
+		Code:      code,
+		ExpiresAt: expires.UTC().Truncate(time.Second), // RFC 3339 without fractions, as before
+		URL:       s.cfg.PublicURL + "/pair?code=" + code,
 	})
 }
 
@@ -307,6 +303,13 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
 		return
 	}
+	if s.pairFailsCl != nil {
+		if ok, retry := s.pairFailsCl.open(now); !ok {
+			s.pairFails.refund()
+			s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
+			return
+		}
+	}
 	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -350,7 +353,7 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteStrictMode,
 	})
 	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "addr", s.logAddr(r))
-	writeJSON(w, http.StatusCreated, map[string]string{"device_id": device.ID, "device_name": device.Name, "session_token": tok})
+	writeJSON(w, http.StatusCreated, protocol.Pairing{DeviceID: device.ID, DeviceName: device.Name, SessionToken: tok})
 }
 
 // failedPairing spends a failure of the client's (limit key key), counts a
@@ -358,6 +361,11 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 // Server.pairFailLog).
 func (s *Server) failedPairing(r *http.Request, key string) {
 	s.pairFailIP.allow(key, s.cfg.Now())
+	if s.pairFailsCl != nil {
+		if err := s.pairFailsCl.failed(r.Context(), s.cfg.Now()); err != nil {
+			s.cfg.Logger.Warn("count a failed pairing cluster-wide", "err", err)
+		}
+	}
 	s.m.pairFail.Add(1)
 	s.pairFailLog.note(s.cfg.Now(), s.logAddr(r))
 }
@@ -377,16 +385,6 @@ func (s *Server) existingSession(r *http.Request) (store.Session, string, bool) 
 	return sess, tok, err == nil
 }
 
-// deviceView is one entry of GET /api/v1/devices.
-type deviceView struct {
-	ID           string   `json:"device_id"`
-	Name         string   `json:"name"`
-	OS           string   `json:"os"`
-	Online       bool     `json:"online"`
-	LastSeen     string   `json:"last_seen,omitempty"`
-	Capabilities []string `json:"capabilities"`
-}
-
 // GET /api/v1/devices
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	sess, _, _, ok := s.session(w, r)
@@ -398,9 +396,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]deviceView, 0, len(devices))
+	out := make([]protocol.DeviceEntry, 0, len(devices))
 	for _, d := range devices {
-		v := deviceView{ID: d.ID, Name: d.Name, OS: d.OS, Capabilities: []string{}}
+		v := protocol.DeviceEntry{DeviceID: d.ID, Name: d.Name, OS: d.OS, Capabilities: []string{}}
 		if !d.LastSeen.IsZero() {
 			v.LastSeen = d.LastSeen.UTC().Format(time.RFC3339)
 		}

@@ -1,9 +1,9 @@
 // Package server is the relay: the HTTP API, the two WebSockets and the hub
 // that routes frames between desktops (agents) and paired browsers (clients).
 //
-// It holds no cgo and no SQLite: durable state goes through store.Store, and
-// routing between connections through the in-process hub, so a later relay
-// that spans several nodes replaces those two pieces and nothing else.
+// It holds no cgo and no SQLite: durable state goes through store.Store. The
+// hub holds this node's sockets; what crosses nodes of a cluster goes
+// through a broker.Broker (in process for one node, NATS for several).
 package server
 
 import (
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tether-desktop/tether/relay/broker"
 	"github.com/tether-desktop/tether/relay/store"
 )
 
@@ -33,6 +34,10 @@ type Config struct {
 	// CodeKey is the secret that pairing codes are hashed with (HMAC-SHA-256),
 	// so a copy of the database does not reveal codes by brute force. Required.
 	CodeKey []byte
+	// Broker connects this node to the other relay nodes of a cluster; nil
+	// is one node alone (an in-process broker nothing crosses). The Server
+	// starts it; the caller closes it after Shutdown.
+	Broker broker.Broker
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 

@@ -1,13 +1,10 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
 
-// deviceInfo is the answer of GET /api/v1/device.
-type deviceInfo struct {
-	DeviceID       string `json:"device_id"`
-	Name           string `json:"name"`
-	PairedBrowsers int    `json:"paired_browsers"`
-}
+	"github.com/tether-desktop/tether/protocol"
+)
 
 // GET /api/v1/device: the calling device (device token) as the relay knows it,
 // with the number of browser sessions paired with it (for the tray's "Paired
@@ -22,5 +19,5 @@ func (s *Server) deviceSelf(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, deviceInfo{DeviceID: d.ID, Name: d.Name, PairedBrowsers: len(sessions)})
+	writeJSON(w, http.StatusOK, protocol.DeviceInfo{DeviceID: d.ID, Name: d.Name, PairedBrowsers: len(sessions)})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tether-desktop/tether/protocol"
 	"github.com/tether-desktop/tether/relay/store"
 )
 
@@ -74,7 +75,7 @@ func FuzzAPI(f *testing.F) {
 			t.Fatalf("%s %s: status %d", method, path, rec.Code)
 		}
 		if rec.Code >= 400 {
-			var e errorBody
+			var e protocol.ErrorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
 				t.Fatalf("%s %s: %d with body %q", method, path, rec.Code, rec.Body.String())
 			}

@@ -8,16 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/tether-desktop/tether/protocol"
+	"github.com/tether-desktop/tether/relay/broker"
 	"github.com/tether-desktop/tether/relay/store"
 )
 
 // Router is what the HTTP handlers need from the hub: the live side of
-// pairings and presence. The in-process hub implements it for one relay
-// node; a multi-node relay implements it over a message bus.
+// pairings and presence, cluster-wide (the hub passes what other nodes must
+// know through its broker).
 type Router interface {
 	// Paired tells open sockets of session that it now watches device.
 	Paired(session string, device store.Device)
@@ -27,30 +29,40 @@ type Router interface {
 	Live(device string) (online bool, hello *protocol.Hello)
 }
 
-// hub routes frames between agent and client sockets on this relay node.
-// All its state is guarded by mu. Under mu the hub does no I/O and waits
-// on nothing: peers have their own queues, whose lock is a leaf held only
-// to append to them (never across a write), and metrics are lock-free
-// counters. So a slow socket or a /metrics reader never stalls the hub.
-// Safe for concurrent use.
+// hub routes frames between agent and client sockets on this relay node,
+// and through its broker to and from the other nodes of a cluster (see
+// cluster.go). All its state is guarded by mu. Under mu the hub does no I/O
+// and waits on nothing: peers have their own queues, whose lock is a leaf
+// held only to append to them (never across a write), the broker only
+// queues (never blocks), and metrics are lock-free counters. So a slow
+// socket, a slow node or a /metrics reader never stalls the hub. Safe for
+// concurrent use.
 type hub struct {
-	cfg Config
-	log *slog.Logger
-	m   *metrics
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics
+	br   broker.Broker
+	node string        // this node's id in the cluster
+	seq  atomic.Uint64 // this node's presence sequence; written under mu
 
 	mu       sync.Mutex
 	agents   map[string]*agentConn               // by device id
 	sessions map[string]map[*clientConn]struct{} // open client sockets by session
 	watchers map[string]map[*clientConn]struct{} // open client sockets by device they watch
+	sessGen  map[string]uint64                   // pairing changes seen per session with sockets here
 	nextID   uint64
 	closing  bool
+
+	cluster // what the hub knows of the other nodes
 }
 
 // agentConn is the hub's view of one agent socket.
 type agentConn struct {
 	*peer
 	device   store.Device
+	at       int64               // when it connected, Unix ns: the newest connection of a device wins
 	hello    *protocol.Hello     // nil until the first hello
+	helloRaw json.RawMessage     // hello as JSON, for the other nodes
 	pending  map[string]*pending // commands sent to this agent, by relay-assigned id
 	watchers int                 // last count sent in a watch message; -1 before the first
 }
@@ -64,21 +76,27 @@ type clientConn struct {
 	rate    bucket
 }
 
-// pending is a command waiting for its agent's result.
+// pending is a command waiting for its agent's result. Its client is on
+// this node (client set), or on node origin, which gets the result.
 type pending struct {
 	client   *clientConn
 	clientID string // the id the client chose
 	device   string
 	name     string
 	timer    *time.Timer
+	node     string // for a command sent to another node: that node
+	origin   string // for a command from another node: that node
+	originID string // and its id for the command
 }
 
-func newHub(cfg Config, m *metrics) *hub {
+func newHub(cfg Config, m *metrics, br broker.Broker) *hub {
 	return &hub{
-		cfg: cfg, log: cfg.Logger, m: m,
+		cfg: cfg, log: cfg.Logger, m: m, br: br, node: br.Node(),
 		agents:   map[string]*agentConn{},
 		sessions: map[string]map[*clientConn]struct{}{},
 		watchers: map[string]map[*clientConn]struct{}{},
+		sessGen:  map[string]uint64{},
+		cluster:  newCluster(),
 	}
 }
 
@@ -96,15 +114,15 @@ func (h *hub) presenceLocked(d store.Device) []byte {
 	if !d.LastSeen.IsZero() {
 		p.LastSeen = protocol.Timestamp(d.LastSeen)
 	}
-	if a := h.agents[d.ID]; a != nil && a.hello != nil {
+	if hello, _ := h.ownerLocked(d.ID); hello != nil {
 		p.Online = true
-		p.Name, p.OS = a.hello.Name, a.hello.OS
+		p.Name, p.OS = hello.Name, hello.OS
 		p.LastSeen = protocol.Timestamp(h.cfg.Now())
-		p.Capabilities = a.hello.Capabilities()
-		p.Commands = a.hello.Commands
-		p.Paused = a.hello.Paused
-		p.Screen = a.hello.Screen
-		p.Unavailable = a.hello.Unavailable
+		p.Capabilities = hello.Capabilities()
+		p.Commands = hello.Commands
+		p.Paused = hello.Paused
+		p.Screen = hello.Screen
+		p.Unavailable = hello.Unavailable
 	}
 	return encode(&protocol.Message{Type: protocol.TypePresence, Device: d.ID, TS: protocol.Timestamp(h.cfg.Now()), Data: protocol.MustData(p)})
 }
@@ -118,13 +136,14 @@ func (h *hub) broadcastPresenceLocked(d store.Device) {
 	h.m.relay(protocol.TypePresence, len(h.watchers[d.ID]))
 }
 
-// syncWatchLocked tells device's agent how many clients watch it, if that changed. mu held.
+// syncWatchLocked tells device's agent how many clients (on every node)
+// watch it, if that changed. mu held.
 func (h *hub) syncWatchLocked(device string) {
 	a := h.agents[device]
 	if a == nil || a.hello == nil {
 		return
 	}
-	n := len(h.watchers[device])
+	n := len(h.watchers[device]) + h.remoteWatchersLocked(device)
 	if n == a.watchers {
 		return
 	}
@@ -144,7 +163,10 @@ func (h *hub) addAgent(a *agentConn) error {
 		old.requestClose(CloseReplaced, "replaced by a newer connection")
 		h.m.close("replaced")
 	}
+	a.at = h.cfg.Now().UnixNano()
 	h.agents[a.device.ID] = a
+	// A claim: an older connection of the device on another node closes.
+	h.announceLocked(broker.Event{Kind: broker.Presence, Device: a.device.ID, At: a.at})
 	return nil
 }
 
@@ -157,8 +179,10 @@ func (h *hub) agentHello(a *agentConn, hello *protocol.Hello) {
 	}
 	first := a.hello == nil
 	a.hello = hello
+	a.helloRaw = protocol.MustData(hello)
 	a.device.Name, a.device.OS = hello.Name, hello.OS
 	h.broadcastPresenceLocked(a.device)
+	h.announceLocked(broker.Event{Kind: broker.Presence, Device: a.device.ID, At: a.at, Data: a.helloRaw})
 	if first {
 		a.watchers = -1
 	}
@@ -175,6 +199,7 @@ func (h *hub) removeAgent(a *agentConn, lastSeen time.Time) {
 		return
 	}
 	delete(h.agents, a.device.ID)
+	h.announceLocked(broker.Event{Kind: broker.Presence, Device: a.device.ID, At: lastSeen.UnixNano(), Off: true})
 	d := a.device
 	d.LastSeen = lastSeen
 	for c := range h.watchers[d.ID] {
@@ -192,8 +217,13 @@ func (h *hub) failPendingLocked(a *agentConn, err *protocol.Error) {
 	}
 }
 
-// answerLocked sends the one result of a pending command to its client. mu held.
+// answerLocked sends the one result of a pending command to its client,
+// here or on the node it came from. mu held.
 func (h *hub) answerLocked(p *pending, data json.RawMessage, err *protocol.Error) {
+	if p.origin != "" {
+		h.replyLocked(p.origin, p.originID, data, err)
+		return
+	}
 	delete(p.client.ids, p.clientID)
 	code := "ok"
 	if err != nil {
@@ -246,6 +276,7 @@ func (h *hub) watchLocked(c *clientConn, d store.Device) {
 	w[c] = struct{}{}
 	c.send(h.presenceLocked(d))
 	h.syncWatchLocked(d.ID)
+	h.interestLocked(d.ID)
 }
 
 // unwatchLocked stops c watching device. mu held.
@@ -258,6 +289,7 @@ func (h *hub) unwatchLocked(c *clientConn, device string) {
 		}
 	}
 	h.syncWatchLocked(device)
+	h.interestLocked(device)
 }
 
 // removeClient forgets c. Its pending commands still complete; their results
@@ -269,6 +301,7 @@ func (h *hub) removeClient(c *clientConn) {
 		delete(set, c)
 		if len(set) == 0 {
 			delete(h.sessions, c.session)
+			delete(h.sessGen, c.session)
 		}
 	}
 	for id := range c.devices {
@@ -276,10 +309,20 @@ func (h *hub) removeClient(c *clientConn) {
 	}
 }
 
-// Paired implements Router.
+// Paired implements Router: every open socket of session, on every node,
+// watches device from now on.
 func (h *hub) Paired(session string, d store.Device) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.pairedLocked(session, d)
+	h.broadcastLocked(broker.Event{Kind: broker.Paired, Session: session, Device: d.ID, Data: protocol.MustData(d)})
+}
+
+// pairedLocked makes the sockets of session on this node watch d. mu held.
+func (h *hub) pairedLocked(session string, d store.Device) {
+	if _, ok := h.sessions[session]; ok {
+		h.sessGen[session]++
+	}
 	for c := range h.sessions[session] {
 		if _, ok := c.devices[d.ID]; !ok {
 			h.watchLocked(c, d)
@@ -287,11 +330,21 @@ func (h *hub) Paired(session string, d store.Device) {
 	}
 }
 
-// Unpaired implements Router: every open socket of session stops seeing
-// device at once, and is told so with a presence marked removed.
+// Unpaired implements Router: every open socket of session, on every
+// node, stops seeing device at once, and is told so with a presence marked
+// removed.
 func (h *hub) Unpaired(session, device string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.unpairedLocked(session, device)
+	h.broadcastLocked(broker.Event{Kind: broker.Unpaired, Session: session, Device: device})
+}
+
+// unpairedLocked stops the sockets of session on this node watching device. mu held.
+func (h *hub) unpairedLocked(session, device string) {
+	if _, ok := h.sessions[session]; ok {
+		h.sessGen[session]++
+	}
 	frame := encode(&protocol.Message{Type: protocol.TypePresence, Device: device, TS: protocol.Timestamp(h.cfg.Now()),
 		Data: protocol.MustData(protocol.Presence{Removed: true, Capabilities: []string{}})})
 	for c := range h.sessions[session] {
@@ -306,10 +359,8 @@ func (h *hub) Unpaired(session, device string) {
 func (h *hub) Live(device string) (bool, *protocol.Hello) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if a := h.agents[device]; a != nil && a.hello != nil {
-		return true, a.hello
-	}
-	return false, nil
+	hello, _ := h.ownerLocked(device)
+	return hello != nil, hello
 }
 
 // agentData forwards telemetry and events of a to the clients watching it.
@@ -328,6 +379,7 @@ func (h *hub) agentData(a *agentConn, msg *protocol.Message) {
 		}
 	}
 	h.m.relay(msg.Type, len(h.watchers[a.device.ID]))
+	h.publishFrameLocked(a.device.ID, frame)
 }
 
 // agentResult routes an agent's result to the client that sent the command.
@@ -376,29 +428,17 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		refuse(protocol.Errorf(protocol.CodeNotPaired, "this browser is not paired with device %q", msg.Device))
 		return
 	}
-	a := h.agents[msg.Device]
-	if a == nil || a.hello == nil {
+	hello, node := h.ownerLocked(msg.Device)
+	switch {
+	case hello == nil && h.linkDown:
+		refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay cannot reach the other relay nodes; try again in a few seconds"))
+		return
+	case hello == nil:
 		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
 		return
 	}
-	spec := protocol.FindCommand(a.hello.Commands, msg.Name)
-	switch {
-	case spec == nil && protocol.IsKnownCommand(msg.Name):
-		refuse(protocol.Errorf(protocol.CodeNotAllowed, "command %q is switched off on this computer", msg.Name))
-		return
-	case spec == nil:
-		refuse(protocol.Errorf(protocol.CodeUnknownCommand, "the device has no command %q", msg.Name))
-		return
-	case a.hello.Paused:
-		refuse(protocol.Errorf(protocol.CodePaused, "the desktop's owner paused remote control"))
-		return
-	}
-	if reason, ok := a.hello.Unavailable[msg.Name]; ok {
-		refuse(protocol.Errorf(protocol.CodeUnavailable, "%s", reason))
-		return
-	}
-	if _, err := spec.Validate(msg.Args); err != nil {
-		refuse(protocol.AsError(err))
+	if err := checkCommand(hello, msg); err != nil {
+		refuse(err)
 		return
 	}
 	h.nextID++
@@ -406,25 +446,59 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	p := &pending{client: c, clientID: msg.ID, device: msg.Device, name: msg.Name}
 	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device,
 		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args})
+	if node != h.node {
+		if err := h.br.Send(node, broker.Event{Kind: broker.Command, Device: msg.Device, ID: rid, Data: fwd}); err != nil {
+			refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device cannot be reached; try again in a few seconds"))
+			return
+		}
+		p.node = node
+		c.ids[msg.ID] = true
+		h.outbound[rid] = p
+		p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(h.outbound, rid) })
+		h.m.relay(protocol.TypeCommand, 1)
+		return
+	}
+	a := h.agents[msg.Device]
 	if !a.send(fwd) {
 		refuse(protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
 		return
 	}
 	c.ids[msg.ID] = true
 	a.pending[rid] = p
-	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a, rid) })
+	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a.pending, rid) })
 	h.m.relay(protocol.TypeCommand, 1)
 }
 
-// expire answers timeout for a command its agent did not answer in time.
-func (h *hub) expire(a *agentConn, rid string) {
+// checkCommand checks msg against the commands an agent's hello offers.
+func checkCommand(hello *protocol.Hello, msg *protocol.Message) *protocol.Error {
+	spec := protocol.FindCommand(hello.Commands, msg.Name)
+	switch {
+	case spec == nil && protocol.IsKnownCommand(msg.Name):
+		return protocol.Errorf(protocol.CodeNotAllowed, "command %q is switched off on this computer", msg.Name)
+	case spec == nil:
+		return protocol.Errorf(protocol.CodeUnknownCommand, "the device has no command %q", msg.Name)
+	case hello.Paused:
+		return protocol.Errorf(protocol.CodePaused, "the desktop's owner paused remote control")
+	}
+	if reason, ok := hello.Unavailable[msg.Name]; ok {
+		return protocol.Errorf(protocol.CodeUnavailable, "%s", reason)
+	}
+	if _, err := spec.Validate(msg.Args); err != nil {
+		return protocol.AsError(err)
+	}
+	return nil
+}
+
+// expire answers timeout for command rid of the pending set m (an agent's,
+// or the commands sent to other nodes) when nobody answered it in time.
+func (h *hub) expire(m map[string]*pending, rid string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	p := a.pending[rid]
+	p := m[rid]
 	if p == nil {
 		return
 	}
-	delete(a.pending, rid)
+	delete(m, rid)
 	h.answerLocked(p, nil, protocol.Errorf(protocol.CodeTimeout, "the device did not answer within %s", h.cfg.CommandTimeout))
 }
 
@@ -435,6 +509,7 @@ func (h *hub) shutdown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closing = true
+	h.failOutboundLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay is restarting; try again in a few seconds"))
 	for _, a := range h.agents {
 		h.failPendingLocked(a, protocol.Errorf(protocol.CodeUnavailable, "the relay is restarting; try again in a few seconds"))
 		a.requestClose(websocket.CloseServiceRestart, "relay restarting")

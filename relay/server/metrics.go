@@ -98,7 +98,17 @@ type metrics struct {
 	closed   *counterVec // sockets closed by the relay, by reason
 	refused  *counterVec // requests and sockets refused by a limit, by which
 	pairFail atomic.Uint64
+	// brokerDropped reads the broker's count of messages lost between nodes.
+	brokerDropped func() int64
 }
+
+// Reasons of frames and messages the broker could not take (its queue was
+// full or its transport down): live frames for other nodes, and everything
+// else that crosses nodes.
+const (
+	dropBrokerFrame   = "broker_frame"
+	dropBrokerControl = "broker_control"
+)
 
 func newMetrics() *metrics {
 	return &metrics{
@@ -106,7 +116,7 @@ func newMetrics() *metrics {
 			protocol.TypeTelemetry, protocol.TypeEvent, protocol.TypePresence, protocol.TypeCommand, protocol.TypeResult),
 		commands: newCounterVec("tether_commands_total", "Commands answered, by result code (ok on success; an agent's own code counts as other).", "code", resultCodes...),
 		dropped: newCounterVec("tether_frames_dropped_total", "Frames not delivered, by reason.", "reason",
-			"coalesced", "queue_full", "result_client_gone", "result_unknown_id"),
+			"coalesced", "queue_full", "result_client_gone", "result_unknown_id", dropBrokerFrame, dropBrokerControl),
 		closed: newCounterVec("tether_sockets_closed_total", "Sockets the relay closed, by reason.", "reason",
 			"flood", "no_hello", "replaced", "too_slow", "write_failed"),
 		refused: newCounterVec("tether_refused_total", "Requests and sockets refused by a limit (429 or 503), by limit.", "limit",
@@ -134,6 +144,10 @@ func (m *metrics) render() []byte {
 	m.refused.write(&b)
 	b.WriteString("# HELP tether_pairing_failures_total Pairing codes tried that did not exist or had expired.\n# TYPE tether_pairing_failures_total counter\n")
 	b.WriteString("tether_pairing_failures_total " + strconv.FormatUint(m.pairFail.Load(), 10) + "\n")
+	if m.brokerDropped != nil {
+		b.WriteString("# HELP tether_broker_dropped_total Messages between relay nodes this node could not send (queue full, NATS down) or lost on receipt (slow consumer).\n# TYPE tether_broker_dropped_total counter\n")
+		b.WriteString("tether_broker_dropped_total " + strconv.FormatInt(m.brokerDropped(), 10) + "\n")
+	}
 	return b.Bytes()
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/tether-desktop/tether/protocol"
+	"github.com/tether-desktop/tether/relay/broker"
 	"github.com/tether-desktop/tether/relay/store"
 	"github.com/tether-desktop/tether/relay/web"
 )
@@ -23,19 +24,21 @@ import (
 type Server struct {
 	cfg     Config
 	hub     *hub
+	stopHub chan struct{} // stops the hub's cluster upkeep
 	router  Router
 	m       *metrics
 	mux     *http.ServeMux
 	origins map[string]bool // browser origins allowed on /ws/client
 
-	pairIP      *limiter    // pairing attempts by client address (or IPv6 prefix)
-	pairFailIP  *limiter    // failed pairing attempts by client address (or IPv6 prefix)
-	pairFails   *budget     // failed pairing attempts, relay-wide
-	pairFailLog *sampledLog // failed pairing attempts, logged at most every pairFailLogPeriod
-	enrollIP    *limiter    // device registrations by client address
-	openEnroll  *budget     // device registrations relay-wide, without an enroll token
-	codesDev    *limiter    // pairing codes requested by device
-	socks       *sockets    // open WebSockets, for the ceilings
+	pairIP      *limiter      // pairing attempts by client address (or IPv6 prefix)
+	pairFailIP  *limiter      // failed pairing attempts by client address (or IPv6 prefix)
+	pairFails   *budget       // failed pairing attempts, relay-wide
+	pairFailsCl *clusterFails // failed pairing attempts, cluster-wide (nil on one node)
+	pairFailLog *sampledLog   // failed pairing attempts, logged at most every pairFailLogPeriod
+	enrollIP    *limiter      // device registrations by client address
+	openEnroll  *budget       // device registrations relay-wide, without an enroll token
+	codesDev    *limiter      // pairing codes requested by device
+	socks       *sockets      // open WebSockets, for the ceilings
 
 	upgrader websocket.Upgrader
 	seen     *seenWriter // devices' last-seen times, written off the socket goroutines
@@ -64,10 +67,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	m := newMetrics()
+	br := cfg.Broker
+	if br == nil {
+		br = broker.NewBus().Node("local")
+	}
 	s := &Server{
 		cfg:        cfg,
 		m:          m,
-		hub:        newHub(cfg, m),
+		hub:        newHub(cfg, m, br),
+		stopHub:    make(chan struct{}),
 		origins:    map[string]bool{origin(cfg.PublicURL): true},
 		pairIP:     newLimiter(cfg.PairRate, cfg.PairBurst, 100_000),
 		pairFails:  newBudget(cfg.PairFailRate, cfg.PairFailBurst),
@@ -102,6 +110,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routes()
 	s.shareClock()
+	if cfg.Broker != nil {
+		s.pairFailsCl = newClusterFails(cfg.Store, cfg.PairFailRate, cfg.PairFailBurst)
+		m.brokerDropped = br.Dropped
+		if err := br.Start(s.hub.onEvent, s.hub.seq.Load); err != nil {
+			return nil, fmt.Errorf("start the broker: %w", err)
+		}
+		go s.hub.runCluster(s.stopHub)
+	}
 	return s, nil
 }
 
@@ -223,8 +239,12 @@ const seenFlushBound = 3 * time.Second
 // the devices' last-seen times to be written. It blocks; safe to call once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	first := !s.stopping
 	s.stopping = true
 	s.mu.Unlock()
+	if first {
+		close(s.stopHub)
+	}
 	s.hub.shutdown()
 	done := make(chan struct{})
 	go func() { s.sockets.Wait(); close(done) }()

@@ -48,6 +48,13 @@ func newRelay(t testing.TB, edit func(*Config)) *relay {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() }) // after the relay's cleanup: cleanups run last first
+	return serveRelay(t, st, edit)
+}
+
+// serveRelay starts a relay on st (which the caller closes) on loopback.
+func serveRelay(t testing.TB, st store.Store, edit func(*Config)) *relay {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	cfg := Config{
 		Store: st, PublicURL: "http://" + hs.Listener.Addr().String(),
@@ -67,7 +74,6 @@ func newRelay(t testing.TB, edit func(*Config)) *relay {
 		defer cancel()
 		srv.Shutdown(ctx)
 		hs.Close()
-		st.Close()
 	})
 	return &relay{t: t, srv: srv, hs: hs, st: st}
 }
@@ -371,7 +377,7 @@ func TestPairingRules(t *testing.T) {
 	// Typed in lower case without the dash works.
 	sess := r.pair(strings.ToLower(strings.ReplaceAll(code, "-", "")), "")
 	// A used code is refused.
-	var e errorBody
+	var e protocol.ErrorBody
 	if resp := r.do("POST", "/api/v1/pairings", "", map[string]string{"code": code}, &e); resp.StatusCode != 404 || e.Error.Code != "not_found" {
 		t.Fatalf("replayed code: %d %+v", resp.StatusCode, e)
 	}
@@ -379,9 +385,9 @@ func TestPairingRules(t *testing.T) {
 	if s2 := r.pair(r.code(tok2), sess); s2 != sess {
 		t.Fatalf("second pairing made a new session")
 	}
-	var list []deviceView
+	var list []protocol.DeviceEntry
 	r.do("GET", "/api/v1/devices", sess, nil, &list)
-	if len(list) != 2 || list[0].ID != dev1 || list[1].ID != dev2 {
+	if len(list) != 2 || list[0].DeviceID != dev1 || list[1].DeviceID != dev2 {
 		t.Fatalf("devices = %+v", list)
 	}
 	// Expired after ten minutes.
@@ -419,7 +425,7 @@ func TestPairingRules(t *testing.T) {
 
 func TestPairingGuessesAreLimited(t *testing.T) {
 	r := newRelay(t, nil)
-	var e errorBody
+	var e protocol.ErrorBody
 	limited := 0
 	for i := 0; i < 15; i++ {
 		resp := r.do("POST", "/api/v1/pairings", "", map[string]string{"code": NewPairingCode()}, &e)
@@ -441,7 +447,7 @@ func TestPairingGuessesAreLimited(t *testing.T) {
 
 func TestEnrollToken(t *testing.T) {
 	r := newRelay(t, func(c *Config) { c.EnrollToken = "s3cret" })
-	var e errorBody
+	var e protocol.ErrorBody
 	if resp := r.do("POST", "/api/v1/devices", "", map[string]string{"name": "x"}, &e); resp.StatusCode != 401 {
 		t.Fatalf("without token: %d", resp.StatusCode)
 	}
@@ -682,7 +688,7 @@ func TestEveryErrorIsJSON(t *testing.T) {
 		{"PUT", "/api/v1/devices"}, {"GET", "/api/v1/pairings"}, {"POST", "/ws/client"}, {"GET", "/nope"},
 		{"GET", "/static/nope.js"}, {"POST", "/pair"},
 	} {
-		var e errorBody
+		var e protocol.ErrorBody
 		resp := r.do(tc.method, tc.path, "", nil, &e)
 		if resp.StatusCode < 400 || e.Error.Code == "" {
 			t.Errorf("%s %s: %d %+v", tc.method, tc.path, resp.StatusCode, e)

@@ -188,6 +188,9 @@ func (s *Server) serveClient(conn *websocket.Conn, session string, devices []sto
 	}
 	s.m.clients.Add(1)
 	defer s.m.clients.Add(-1)
+	// Devices paired or unpaired between the read above and addClient
+	// never reached this socket: read again now that it is registered.
+	s.hub.resync(session)
 	log := s.cfg.Logger.With("session", session)
 	log.Debug("client connected", "addr", addr, "devices", len(devices))
 

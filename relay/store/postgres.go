@@ -80,6 +80,13 @@ CREATE TABLE pairing_attempts (
 );
 CREATE INDEX pairing_attempts_by_end ON pairing_attempts (window_end);
 `,
+	// 2: named secrets shared by every node (SharedKey).
+	`
+CREATE TABLE secrets (
+	name  text  NOT NULL PRIMARY KEY CHECK (length(name) > 0),
+	value bytea NOT NULL CHECK (octet_length(value) > 0)
+);
+`,
 }
 
 // PostgresSchemaVersion is the schema version this program writes to a

@@ -98,6 +98,14 @@ CREATE TABLE pairing_attempts (
 ) STRICT;
 CREATE INDEX pairing_attempts_by_end ON pairing_attempts (window_end);
 `,
+	// 4: named secrets shared by every user of the storage (SharedKey,
+	// sqlite_secrets.go).
+	`
+CREATE TABLE secrets (
+	name  TEXT NOT NULL PRIMARY KEY CHECK (length(name) > 0),
+	value BLOB NOT NULL CHECK (length(value) > 0)
+) STRICT;
+`,
 }
 
 // SQLite is the Store kept in one SQLite file (modernc.org/sqlite, pure Go,

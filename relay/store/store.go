@@ -27,6 +27,9 @@ var (
 	ErrUnavailable = errors.New("store: unavailable")
 )
 
+// SharedKeySize is the size in bytes of the secrets SharedKey makes.
+const SharedKeySize = 32
+
 // Device is one registered desktop.
 type Device struct {
 	ID        string
@@ -76,6 +79,10 @@ type Store interface {
 	// atomic read-modify-write in the storage, so every relay node sharing
 	// it draws on the same budget.
 	CountPairingAttempt(ctx context.Context, codeHash []byte, now time.Time, window time.Duration) (attempts int, windowEnd time.Time, err error)
+	// SharedKey returns the secret named name (SharedKeySize random bytes),
+	// creating it the first time it is asked for: every user of the storage
+	// (every relay node) gets the same bytes, even when several ask at once.
+	SharedKey(ctx context.Context, name string) ([]byte, error)
 	// DeletePairingAttempts forgets the attempt counts whose window ended
 	// at or before now and says how many.
 	DeletePairingAttempts(ctx context.Context, now time.Time) (int, error)

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"SecondHandleSeesEverything", testSecondHandle},
 		{"RaceForOneCode", testRaceForOneCode},
 		{"RaceForAttempts", testRaceForAttempts},
+		{"SharedKey", testSharedKey},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},
