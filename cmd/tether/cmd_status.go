@@ -153,7 +153,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Fprintf(w, "Mouse:     %s\n", onOff(r.Mouse))
-	fmt.Fprintf(w, "Window title: %s\n", onOff(r.WindowTitle))
+	fmt.Fprintf(w, "Window:    title %s\n", onOff(r.WindowTitle))
 	if r.Paused {
 		fmt.Fprintln(w, "Paused:    yes (every command is refused)")
 	}
