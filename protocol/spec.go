@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -34,6 +35,29 @@ type CommandSpec struct {
 	Title       string    `json:"title,omitempty"`       // a short name, e.g. "Move pointer"
 	Description string    `json:"description,omitempty"` // one line: what the command does
 	Args        []ArgSpec `json:"args"`
+	// TimeoutMS is how long the command may run on the device, for commands
+	// that take longer than the relay's usual wait (an owner's backup
+	// script): the relay then waits that long plus CommandWaitMargin, at
+	// most MaxCommandWait. Zero: the relay's usual wait.
+	TimeoutMS int `json:"timeout_ms,omitempty"`
+}
+
+// MaxCommandWait is the longest a relay waits for one command's result,
+// whatever the command's TimeoutMS says.
+const MaxCommandWait = 10 * time.Minute
+
+// CommandWaitMargin is what a relay adds to a command's TimeoutMS for the
+// way to the device and back.
+const CommandWaitMargin = 5 * time.Second
+
+// Wait is how long a relay waits for a result of this command: def, or the
+// command's own TimeoutMS plus CommandWaitMargin when that is longer, at
+// most MaxCommandWait.
+func (s *CommandSpec) Wait(def time.Duration) time.Duration {
+	if s == nil || s.TimeoutMS <= 0 {
+		return def
+	}
+	return min(max(def, time.Duration(s.TimeoutMS)*time.Millisecond+CommandWaitMargin), MaxCommandWait)
 }
 
 // ArgSpec describes one argument of a command.

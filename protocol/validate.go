@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -135,6 +136,9 @@ func checkCommands(cs []CommandSpec) *Error {
 	for _, c := range cs {
 		if c.Name == "" {
 			return Errorf(CodeBadRequest, "hello has a command without a name")
+		}
+		if c.TimeoutMS < 0 || time.Duration(c.TimeoutMS)*time.Millisecond > MaxCommandWait {
+			return Errorf(CodeBadRequest, "hello command %q: timeout_ms must be between 0 and %d", truncate(c.Name, 32), MaxCommandWait.Milliseconds())
 		}
 		if len(c.Args) > MaxHelloArgs {
 			return Errorf(CodeBadRequest, "hello command %q has more than %d args", truncate(c.Name, 32), MaxHelloArgs)

@@ -127,6 +127,9 @@ func TestDecodeHello(t *testing.T) {
 		{"command description with bidi mark", "command description has control", func(h map[string]any) {
 			h["commands"] = []any{map[string]any{"name": "beep", "description": "Plays a tone‮"}}
 		}},
+		{"command timeout over the bound", "timeout_ms", func(h map[string]any) {
+			h["commands"] = []any{map[string]any{"name": "backup", "timeout_ms": protocol.MaxCommandWait.Milliseconds() + 1}}
+		}},
 		{"too many args", "args", func(h map[string]any) {
 			args := make([]any, protocol.MaxHelloArgs+1)
 			for i := range args {

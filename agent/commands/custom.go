@@ -77,7 +77,8 @@ func (c CustomDef) Spec() protocol.CommandSpec {
 	if args == nil {
 		args = []protocol.ArgSpec{}
 	}
-	return protocol.CommandSpec{Name: c.Name, Title: c.Title, Description: c.Description, Args: args}
+	return protocol.CommandSpec{Name: c.Name, Title: c.Title, Description: c.Description, Args: args,
+		TimeoutMS: int(c.Timeout().Milliseconds())}
 }
 
 var (

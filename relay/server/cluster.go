@@ -485,8 +485,9 @@ func (h *hub) onCommandLocked(e broker.Event) {
 		h.replyLocked(e.From, e.ID, nil, protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
 		return
 	}
-	if err := checkCommand(a.hello, &msg); err != nil {
-		h.replyLocked(e.From, e.ID, nil, err)
+	spec, perr := checkCommand(a.hello, &msg)
+	if perr != nil {
+		h.replyLocked(e.From, e.ID, nil, perr)
 		return
 	}
 	h.nextID++
@@ -496,9 +497,9 @@ func (h *hub) onCommandLocked(e broker.Event) {
 		h.replyLocked(e.From, e.ID, nil, protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
 		return
 	}
-	p := &pending{device: e.Device, name: msg.Name, origin: e.From, originID: e.ID}
+	p := &pending{device: e.Device, name: msg.Name, origin: e.From, originID: e.ID, wait: spec.Wait(h.cfg.CommandTimeout)}
 	a.pending[rid] = p
-	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a.pending, rid) })
+	p.timer = time.AfterFunc(p.wait, func() { h.expire(a.pending, rid) })
 }
 
 func (h *hub) onResultLocked(e broker.Event) {

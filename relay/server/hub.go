@@ -84,9 +84,10 @@ type pending struct {
 	device   string
 	name     string
 	timer    *time.Timer
-	node     string // for a command sent to another node: that node
-	origin   string // for a command from another node: that node
-	originID string // and its id for the command
+	wait     time.Duration // how long the relay waits for the result
+	node     string        // for a command sent to another node: that node
+	origin   string        // for a command from another node: that node
+	originID string        // and its id for the command
 }
 
 func newHub(cfg Config, m *metrics, br broker.Broker) *hub {
@@ -437,13 +438,14 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
 		return
 	}
-	if err := checkCommand(hello, msg); err != nil {
+	spec, err := checkCommand(hello, msg)
+	if err != nil {
 		refuse(err)
 		return
 	}
 	h.nextID++
 	rid := "r" + strconv.FormatUint(h.nextID, 36)
-	p := &pending{client: c, clientID: msg.ID, device: msg.Device, name: msg.Name}
+	p := &pending{client: c, clientID: msg.ID, device: msg.Device, name: msg.Name, wait: spec.Wait(h.cfg.CommandTimeout)}
 	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device,
 		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args})
 	if node != h.node {
@@ -454,7 +456,7 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		p.node = node
 		c.ids[msg.ID] = true
 		h.outbound[rid] = p
-		p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(h.outbound, rid) })
+		p.timer = time.AfterFunc(p.wait, func() { h.expire(h.outbound, rid) })
 		h.m.relay(protocol.TypeCommand, 1)
 		return
 	}
@@ -465,28 +467,29 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	}
 	c.ids[msg.ID] = true
 	a.pending[rid] = p
-	p.timer = time.AfterFunc(h.cfg.CommandTimeout, func() { h.expire(a.pending, rid) })
+	p.timer = time.AfterFunc(p.wait, func() { h.expire(a.pending, rid) })
 	h.m.relay(protocol.TypeCommand, 1)
 }
 
-// checkCommand checks msg against the commands an agent's hello offers.
-func checkCommand(hello *protocol.Hello, msg *protocol.Message) *protocol.Error {
+// checkCommand checks msg against the commands an agent's hello offers and
+// returns the command's spec.
+func checkCommand(hello *protocol.Hello, msg *protocol.Message) (*protocol.CommandSpec, *protocol.Error) {
 	spec := protocol.FindCommand(hello.Commands, msg.Name)
 	switch {
 	case spec == nil && protocol.IsKnownCommand(msg.Name):
-		return protocol.Errorf(protocol.CodeNotAllowed, "command %q is switched off on this computer", msg.Name)
+		return nil, protocol.Errorf(protocol.CodeNotAllowed, "command %q is switched off on this computer", msg.Name)
 	case spec == nil:
-		return protocol.Errorf(protocol.CodeUnknownCommand, "the device has no command %q", msg.Name)
+		return nil, protocol.Errorf(protocol.CodeUnknownCommand, "the device has no command %q", msg.Name)
 	case hello.Paused:
-		return protocol.Errorf(protocol.CodePaused, "the desktop's owner paused remote control")
+		return nil, protocol.Errorf(protocol.CodePaused, "the desktop's owner paused remote control")
 	}
 	if reason, ok := hello.Unavailable[msg.Name]; ok {
-		return protocol.Errorf(protocol.CodeUnavailable, "%s", reason)
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "%s", reason)
 	}
 	if _, err := spec.Validate(msg.Args); err != nil {
-		return protocol.AsError(err)
+		return nil, protocol.AsError(err)
 	}
-	return nil
+	return spec, nil
 }
 
 // expire answers timeout for command rid of the pending set m (an agent's,
@@ -499,7 +502,7 @@ func (h *hub) expire(m map[string]*pending, rid string) {
 		return
 	}
 	delete(m, rid)
-	h.answerLocked(p, nil, protocol.Errorf(protocol.CodeTimeout, "the device did not answer within %s", h.cfg.CommandTimeout))
+	h.answerLocked(p, nil, protocol.Errorf(protocol.CodeTimeout, "the device did not answer within %s", p.wait))
 }
 
 // shutdown answers every pending command, closes every socket with 1012

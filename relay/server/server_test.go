@@ -836,3 +836,57 @@ func TestIdleSocketsGetHeartbeats(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandOwnTimeout: a command that advertises a timeout_ms longer than
+// the relay's usual wait (an owner's backup script) is waited for that long
+// plus the margin; the others still get timeout after the usual wait.
+func TestCommandOwnTimeout(t *testing.T) {
+	r := newRelay(t, func(c *Config) { c.CommandTimeout = 200 * time.Millisecond })
+	dev, tok := r.register("box")
+	sess := r.pair(r.code(tok), "")
+	client := r.client(sess)
+	a, _, err := r.dial("/ws/agent", tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.next(protocol.TypeWelcome)
+	backup := protocol.CommandSpec{Name: "backup", Args: []protocol.ArgSpec{}, TimeoutMS: 60_000}
+	a.send(protocol.Message{Type: protocol.TypeHello, Data: protocol.MustData(protocol.Hello{
+		Name: "box", OS: "linux", Commands: []protocol.CommandSpec{beepSpec, backup},
+	})})
+	a.next(protocol.TypeWatch)
+	client.next(protocol.TypePresence)
+
+	// beep: the usual wait, then timeout.
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "b", Device: dev, Name: "beep"})
+	a.next(protocol.TypeCommand)
+	if res := client.next(protocol.TypeResult); res.ID != "b" || res.Error == nil || res.Error.Code != protocol.CodeTimeout {
+		t.Fatalf("beep never answered: %+v", res)
+	}
+	// backup: answered well after the usual wait, and the answer arrives.
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "k", Device: dev, Name: "backup"})
+	fwd := a.next(protocol.TypeCommand)
+	time.Sleep(600 * time.Millisecond) // three times the usual wait, far shorter than 65 s
+	a.send(protocol.Result(fwd.ID, dev, json.RawMessage(`{"exit_code":0}`), nil))
+	if res := client.next(protocol.TypeResult); res.ID != "k" || res.OK == nil || !*res.OK {
+		t.Fatalf("backup's result: %+v", res)
+	}
+}
+
+func TestCommandSpecWait(t *testing.T) {
+	def := 20 * time.Second
+	for _, tc := range []struct {
+		ms   int
+		want time.Duration
+	}{
+		{0, def},
+		{1000, def}, // shorter than the usual wait: the usual wait
+		{60_000, 65 * time.Second},
+		{int(protocol.MaxCommandWait.Milliseconds()), protocol.MaxCommandWait},
+	} {
+		s := protocol.CommandSpec{TimeoutMS: tc.ms}
+		if got := s.Wait(def); got != tc.want {
+			t.Errorf("Wait with timeout_ms %d = %v, want %v", tc.ms, got, tc.want)
+		}
+	}
+}
