@@ -253,82 +253,17 @@ func (s *Server) unpairAll(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// POST /api/v1/pairings
+// POST /api/v1/pairings: three steps, each answering the request itself
+// when it refuses it: the request and the limits before a code is tried,
+// the code redeemed, then the browser's session given the device.
 func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
-	key := s.limitKey(r)
-	if ok, retry := s.pairIP.allow(key, now); !ok {
-		s.tooMany(w, refusePairAddr, retry, "pairing attempts from this address")
-		return
-	}
-	if ok, retry := s.pairFailIP.has(key, now); !ok {
-		s.tooMany(w, refusePairAddr, retry, "failed pairing attempts from this address")
-		return
-	}
-	var req struct {
-		Code  string `json:"code"`
-		Label string `json:"label"`
-	}
-	if !readJSON(w, r, &req) {
-		return
-	}
-	code, ok := NormalizeCode(req.Code)
+	req, hash, ok := s.pairRequest(w, r, now)
 	if !ok {
-		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "a pairing code has 8 letters and digits, like ABCD-2345")
 		return
 	}
-	if utf8.RuneCountInString(req.Label) > 64 || !protocol.IsDisplayText(req.Label) {
-		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "label must be printable text of at most 64 characters")
-		return
-	}
-	hash := s.hashCode(code)
-	// Attempts per code are counted in the store, so that every node of a
-	// cluster shares one count.
-	attempts, windowEnd, err := s.cfg.Store.CountPairingAttempt(r.Context(), hash, now, s.cfg.CodeTTL)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if attempts > s.cfg.CodeAttempts {
-		s.tooMany(w, refusePairCode, windowEnd.Sub(now), "attempts with this code")
-		return
-	}
-	if !s.sameOrigin(r) {
-		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "cross-origin request refused")
-		return
-	}
-	// The relay-wide budget of failed attempts: a token is taken before the
-	// code is tried and given back when the code was right.
-	if ok, retry := s.pairFails.take(now); !ok {
-		s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
-		return
-	}
-	if s.pairFailsCl != nil {
-		if ok, retry := s.pairFailsCl.open(now); !ok {
-			s.pairFails.refund()
-			s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
-			return
-		}
-	}
-	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.failedPairing(r, key)
-		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such pairing code: it may be mistyped or already used")
-		return
-	case errors.Is(err, store.ErrExpired):
-		s.failedPairing(r, key)
-		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "this pairing code has expired: get a new one from the desktop's tray")
-		return
-	case err != nil:
-		s.pairFails.refund()
-		s.fail(w, r, err)
-		return
-	}
-	s.pairFails.refund()
-	device, err := s.cfg.Store.Device(r.Context(), deviceID)
-	if err != nil {
-		s.fail(w, r, err)
+	device, ok := s.redeem(w, r, hash, now)
+	if !ok {
 		return
 	}
 	// A browser that is already paired adds the device to its session.
@@ -354,6 +289,90 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	})
 	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "addr", s.logAddr(r))
 	writeJSON(w, http.StatusCreated, protocol.Pairing{DeviceID: device.ID, DeviceName: device.Name, SessionToken: tok})
+}
+
+// pairRequest reads a pairing request and applies every limit that comes
+// before the code is tried: per address, per code (counted in the store, so
+// every node of a cluster shares one count), the Origin. It returns the
+// request and the code's hash, or answers and returns false.
+func (s *Server) pairRequest(w http.ResponseWriter, r *http.Request, now time.Time) (protocol.PairRequest, []byte, bool) {
+	var req protocol.PairRequest
+	key := s.limitKey(r)
+	if ok, retry := s.pairIP.allow(key, now); !ok {
+		s.tooMany(w, refusePairAddr, retry, "pairing attempts from this address")
+		return req, nil, false
+	}
+	if ok, retry := s.pairFailIP.has(key, now); !ok {
+		s.tooMany(w, refusePairAddr, retry, "failed pairing attempts from this address")
+		return req, nil, false
+	}
+	if !readJSON(w, r, &req) {
+		return req, nil, false
+	}
+	code, ok := NormalizeCode(req.Code)
+	if !ok {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "a pairing code has 8 letters and digits, like ABCD-2345")
+		return req, nil, false
+	}
+	if utf8.RuneCountInString(req.Label) > 64 || !protocol.IsDisplayText(req.Label) {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest, "label must be printable text of at most 64 characters")
+		return req, nil, false
+	}
+	hash := s.hashCode(code)
+	attempts, windowEnd, err := s.cfg.Store.CountPairingAttempt(r.Context(), hash, now, s.cfg.CodeTTL)
+	if err != nil {
+		s.fail(w, r, err)
+		return req, nil, false
+	}
+	if attempts > s.cfg.CodeAttempts {
+		s.tooMany(w, refusePairCode, windowEnd.Sub(now), "attempts with this code")
+		return req, nil, false
+	}
+	if !s.sameOrigin(r) {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "cross-origin request refused")
+		return req, nil, false
+	}
+	return req, hash, true
+}
+
+// redeem spends the code hashing to hash and returns its device, under the
+// relay-wide (and, in a cluster, cluster-wide) budget of failed attempts: a
+// token is taken before the code is tried and given back when it was right.
+// On a refusal it answers and returns false.
+func (s *Server) redeem(w http.ResponseWriter, r *http.Request, hash []byte, now time.Time) (store.Device, bool) {
+	if ok, retry := s.pairFails.take(now); !ok {
+		s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
+		return store.Device{}, false
+	}
+	if s.pairFailsCl != nil {
+		if ok, retry := s.pairFailsCl.open(now); !ok {
+			s.pairFails.refund()
+			s.tooMany(w, refusePairRelay, retry, "failed pairing attempts on this relay")
+			return store.Device{}, false
+		}
+	}
+	deviceID, err := s.cfg.Store.RedeemPairingCode(r.Context(), hash, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.failedPairing(r, s.limitKey(r))
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such pairing code: it may be mistyped or already used")
+		return store.Device{}, false
+	case errors.Is(err, store.ErrExpired):
+		s.failedPairing(r, s.limitKey(r))
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "this pairing code has expired: get a new one from the desktop's tray")
+		return store.Device{}, false
+	case err != nil:
+		s.pairFails.refund()
+		s.fail(w, r, err)
+		return store.Device{}, false
+	}
+	s.pairFails.refund()
+	device, err := s.cfg.Store.Device(r.Context(), deviceID)
+	if err != nil {
+		s.fail(w, r, err)
+		return store.Device{}, false
+	}
+	return device, true
 }
 
 // failedPairing spends a failure of the client's (limit key key), counts a
