@@ -80,7 +80,8 @@ type ClipboardData struct {
 }
 
 // sessionCommands returns the session commands on s; why(name) says why a
-// command cannot run now ("" when it can).
+// command cannot run now ("" when it can). It is a table of six commands,
+// long only because each is declared in full.
 func sessionCommands(s Session, why func(string) func() string) []Command {
 	return []Command{
 		{

@@ -58,6 +58,9 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// parse reads the command line and the TETHER_RELAY_* environment into a
+// config. It is long on purpose: one line per flag, the whole command line
+// in one place.
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("tether-relay", flag.ContinueOnError)
@@ -220,6 +223,9 @@ func nodeID() string {
 	return host + "-" + hex.EncodeToString(b[:])
 }
 
+// serve opens what the relay needs (file limit, store, broker, listeners)
+// and runs it until ctx ends. It is the relay's start-up in order, kept in
+// one piece so that it reads as that sequence.
 func serve(ctx context.Context, c config, log *slog.Logger) error {
 	maxSockets := 0
 	if n, err := raiseFileLimit(); err == nil {

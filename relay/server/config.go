@@ -135,7 +135,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// fill returns c with defaults in place and checks what is required.
+// fill returns c with defaults in place and checks what is required. It is
+// one long list on purpose: every default of Config, in the order of its
+// fields, where a reader looks for it.
 func (c Config) fill() (Config, error) {
 	if c.Store == nil {
 		return c, fmt.Errorf("server config: Store is required")

@@ -407,6 +407,8 @@ func (h *hub) agentResult(a *agentConn, msg *protocol.Message) {
 
 // command checks a client's command and forwards it to the device's agent,
 // or answers it at once. Either way exactly one result reaches the client.
+// Its length is the checks of ARCHITECTURE.md's "How one command travels",
+// in that order, under one hold of the lock.
 func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
