@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -109,33 +110,19 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	if c.json {
 		return writeJSON(c.stdout, r)
 	}
-	w := c.stdout
+	r.print(c.stdout)
+	return nil
+}
+
+// print writes the report for people, one "Field:  value" line each.
+func (r *statusReport) print(w io.Writer) {
 	fmt.Fprintf(w, "Relay:     %s\n", r.Relay)
 	if r.DeviceID == "" {
 		fmt.Fprintln(w, "Device:    not registered yet")
 	} else {
 		fmt.Fprintf(w, "Device:    %s\n", r.DeviceID)
 	}
-	switch st := r.Agent; {
-	case st == nil:
-		fmt.Fprintln(w, "State:     not running (no status file)")
-	default:
-		age := time.Duration(r.AgeS * float64(time.Second)).Round(time.Second)
-		line := fmt.Sprintf("%s since %s (status written %s ago)", r.State, st.Since.Local().Format("2006-01-02 15:04:05"), age)
-		if r.State == "not running" {
-			line = fmt.Sprintf("not running (last status %q written %s ago)", st.State, age)
-		}
-		fmt.Fprintf(w, "State:     %s\n", line)
-		if r.State == agent.StateConnected {
-			fmt.Fprintf(w, "Watchers:  %d\n", st.Watchers)
-		}
-		if st.LastError != "" && r.State != agent.StateConnected && r.State != "not running" {
-			fmt.Fprintf(w, "Error:     %s\n", st.LastError)
-			if !st.NextRetry.IsZero() {
-				fmt.Fprintf(w, "Retry at:  %s\n", st.NextRetry.Local().Format("15:04:05"))
-			}
-		}
-	}
+	r.printState(w)
 	allowed := "none"
 	if len(r.Allowed) > 0 {
 		allowed = strings.Join(r.Allowed, ", ")
@@ -162,7 +149,31 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintln(w, `Service:   not installed ("tether install" starts Tether at login)`)
 	}
-	return nil
+}
+
+// printState writes the running agent's state: since when, its watchers,
+// and while it is not connected the last error and the next retry.
+func (r *statusReport) printState(w io.Writer) {
+	st := r.Agent
+	if st == nil {
+		fmt.Fprintln(w, "State:     not running (no status file)")
+		return
+	}
+	age := time.Duration(r.AgeS * float64(time.Second)).Round(time.Second)
+	line := fmt.Sprintf("%s since %s (status written %s ago)", r.State, st.Since.Local().Format("2006-01-02 15:04:05"), age)
+	if r.State == "not running" {
+		line = fmt.Sprintf("not running (last status %q written %s ago)", st.State, age)
+	}
+	fmt.Fprintf(w, "State:     %s\n", line)
+	if r.State == agent.StateConnected {
+		fmt.Fprintf(w, "Watchers:  %d\n", st.Watchers)
+	}
+	if st.LastError != "" && r.State != agent.StateConnected && r.State != "not running" {
+		fmt.Fprintf(w, "Error:     %s\n", st.LastError)
+		if !st.NextRetry.IsZero() {
+			fmt.Fprintf(w, "Retry at:  %s\n", st.NextRetry.Local().Format("15:04:05"))
+		}
+	}
 }
 
 func onOff(b bool) string {
