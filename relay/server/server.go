@@ -126,6 +126,7 @@ func (s *Server) routes() {
 	page := web.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /pair", page)
+	mux.Handle("GET /pair/qr.svg", web.PairQR(s.cfg.PublicURL))
 	mux.Handle("GET /static/", page)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -21,6 +21,22 @@ let pairBlockedUntil = 0;
 /** Fills the form with code (from a /pair link) and focuses it. */
 export function fillCode(code) {
   if (code) codeInput.value = normalizeCode(code);
+  showScan(code ? codeInput.value : '');
+}
+
+/**
+ * Shows code as a QR code of its pairing link (drawn by the relay, which
+ * knows its public URL) and in large letters, for a phone to scan from this
+ * screen; an empty code hides it.
+ */
+function showScan(code) {
+  const valid = /^[A-Z2-9]{4}-[A-Z2-9]{4}$/.test(code);
+  $('pair-scan').hidden = !valid;
+  $('pair-submit').textContent = valid ? 'Pair this browser' : 'Pair';
+  const img = /** @type {HTMLImageElement} */ ($('pair-qr'));
+  if (!valid) { img.removeAttribute('src'); return; }
+  img.src = '/pair/qr.svg?code=' + encodeURIComponent(code);
+  $('pair-qr-code').textContent = code;
 }
 
 /** Puts the cursor in the code field. */
@@ -59,6 +75,7 @@ $('pair-form').addEventListener('submit', async (ev) => {
     return;
   }
   codeInput.value = '';
+  showScan('');
   history.replaceState(null, '', '/');
   const d = r.data || {};
   showPairOk(`Paired with ${d.device_name || 'the computer'}.`);
