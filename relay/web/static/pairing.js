@@ -30,7 +30,7 @@ export function fillCode(code) {
  * screen; an empty code hides it.
  */
 function showScan(code) {
-  const valid = /^[A-Z2-9]{4}-[A-Z2-9]{4}$/.test(code);
+  const valid = /^[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}$/.test(code);
   $('pair-scan').hidden = !valid;
   $('pair-submit').textContent = valid ? 'Pair this browser' : 'Pair';
   const img = /** @type {HTMLImageElement} */ ($('pair-qr'));
