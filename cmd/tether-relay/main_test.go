@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,9 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tether-desktop/tether/internal/logbuf"
 )
 
 func TestParse(t *testing.T) {
@@ -69,19 +69,6 @@ func TestParseSecurityFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the relay's log and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // TestMetricsOnTheirOwnListener runs the relay as main does: with
 // --metrics-listen, /metrics answers there and not on the public listener.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
@@ -89,7 +76,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, c, slog.New(slog.NewTextHandler(&logs, nil))) }()

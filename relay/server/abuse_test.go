@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/internal/logbuf"
 	"github.com/tether-desktop/tether/protocol"
 	"github.com/tether-desktop/tether/relay/store"
 )
@@ -276,7 +277,7 @@ func TestAbuseHeadersThatNeverEnd(t *testing.T) {
 // /64 counting as one) has its budget, and the relay as a whole has a
 // budget of failed attempts; past it every attempt gets 429.
 func TestAbusePairingGuessesRelayWide(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	r := newRelay(t, func(c *Config) {
 		c.PairFailRate, c.PairFailBurst = 1.0/3600, 20
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -597,19 +598,6 @@ func TestAbuseNeverConnectedDevicesSwept(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // Finding 4: behind a real reverse proxy (HAProxy), two clients each get
 // their own pairing budget when the proxy is trusted; a client that talks
 // to the relay directly cannot pick its address with X-Forwarded-For.
@@ -694,7 +682,7 @@ frontend relay
 backend relay
   server relay %s
 `, addr, backend)), 0o600)
-		var out syncBuffer
+		var out logbuf.Buffer
 		cmd := exec.Command(bin, "-db", "-f", conf)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
