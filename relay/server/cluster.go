@@ -29,6 +29,10 @@ type cluster struct {
 	outbound map[string]*pending                // commands sent to other nodes, by relay id
 	syncing  map[string]*syncing                // presence tables arriving, by node
 	linkDown bool                               // the broker lost its transport
+	// unconfirmed holds the nodes not heard from since this node's link
+	// came back: until one is, it may not have subscribed again on the
+	// new link, and a command sent to it would be lost.
+	unconfirmed map[string]bool
 }
 
 // syncing is a presence table arriving from a node in parts.
@@ -77,7 +81,7 @@ func newCluster() cluster {
 	return cluster{
 		remote: map[string]map[string]*remoteAgent{}, known: map[string]uint64{}, asked: map[string]time.Time{},
 		interest: map[string]map[string]interest{}, told: map[string]toldInterest{}, outbound: map[string]*pending{},
-		syncing: map[string]*syncing{},
+		syncing: map[string]*syncing{}, unconfirmed: map[string]bool{},
 	}
 }
 
@@ -300,6 +304,9 @@ func (h *hub) onEvent(e broker.Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if e.From != "" && e.From != h.node {
+		delete(h.unconfirmed, e.From) // it is on the link and listening
+	}
 	switch e.Kind {
 	case broker.Presence:
 		h.onPresenceLocked(e)
@@ -333,6 +340,9 @@ func (h *hub) onEvent(e broker.Event) {
 		h.failOutboundLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay lost its link to the other relay nodes; try again in a few seconds"))
 	case broker.Reconnected:
 		h.linkDown = false
+		for node := range h.known {
+			h.unconfirmed[node] = true
+		}
 		clear(h.told) // tell every holder again
 		h.refreshInterestLocked()
 	}

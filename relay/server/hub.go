@@ -451,6 +451,10 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device,
 		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args})
 	if node != h.node {
+		if h.unconfirmed[node] {
+			refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device is reconnecting; try again in a few seconds"))
+			return
+		}
 		if err := h.br.Send(node, broker.Event{Kind: broker.Command, Device: msg.Device, ID: rid, Data: fwd}); err != nil {
 			refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device cannot be reached; try again in a few seconds"))
 			return
