@@ -41,7 +41,7 @@ type Server struct {
 	socks       *sockets      // open WebSockets, for the ceilings
 
 	upgrader websocket.Upgrader
-	seen     *seenWriter // devices' last-seen times, written off the socket goroutines
+	seen     *seenWriter  // devices' last-seen times, written off the socket goroutines
 	book     *pairingBook // pairings' names and last-seen times (pairbook.go)
 
 	mu       sync.Mutex
