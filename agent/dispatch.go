@@ -88,3 +88,8 @@ func (r *runner) record(m *protocol.Message, perr *protocol.Error) {
 	}
 	r.activity.Append(e)
 }
+
+// ActivityPage writes the newest entries of the activity log as an HTML
+// page in the config directory (owner-only) and returns its path, for the
+// tray's "Recent activity…". It blocks on the disk only.
+func (a *Agent) ActivityPage() (string, error) { return activity.WritePage(a.cfg.ConfigDir, 0) }

@@ -185,3 +185,32 @@ func TestFollowAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWritePage: the page lists the newest entries first, escapes what the
+// log holds, and is owner-only.
+func TestWritePage(t *testing.T) {
+	dir := t.TempDir()
+	l := New(dir, 0, nil)
+	defer l.Close()
+	l.Append(Entry{Command: "beep", Browser: "<script>alert(1)</script>", Args: map[string]any{"frequency_hz": 440}, OK: true})
+	l.Append(Entry{Command: "type_text", Args: map[string]any{"text_length": 5}, Code: "not_allowed"})
+	path, err := WritePage(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	if strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") {
+		t.Fatal("the page does not escape the browser's name")
+	}
+	if strings.Index(page, "type_text") > strings.Index(page, "beep") || !strings.Contains(page, "frequency_hz=440") ||
+		!strings.Contains(page, "refused or failed: not_allowed") {
+		t.Fatalf("page:\n%s", page)
+	}
+	if fi, _ := os.Stat(path); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Fatalf("page mode %v, want 0600", fi.Mode())
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 
 	"github.com/tether-desktop/tether/agent/activity"
 )
@@ -57,31 +55,7 @@ func writeEntry(w io.Writer, e activity.Entry, asJSON bool) error {
 		outcome = "refused or failed: " + e.Code
 	}
 	_, err := fmt.Fprintf(w, "%s  %-24s  %-14s  %s  %s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
-		browser, e.Command, summaryText(e.Args), outcome)
+		browser, e.Command, activity.ArgsText(e.Args), outcome)
 	return err
 }
 
-// summaryText writes an argument summary as name=value pairs, sorted.
-func summaryText(args map[string]any) string {
-	if len(args) == 0 {
-		return "-"
-	}
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v := args[k]
-		if list, ok := v.([]any); ok {
-			s := make([]string, len(list))
-			for i, x := range list {
-				s[i] = fmt.Sprint(x)
-			}
-			v = strings.Join(s, ",")
-		}
-		parts = append(parts, fmt.Sprintf("%s=%v", k, v))
-	}
-	return strings.Join(parts, " ")
-}
