@@ -1,20 +1,16 @@
 package tray
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/activity"
-	"github.com/tether-desktop/tether/agent/commands"
-	"github.com/tether-desktop/tether/internal/relaytest"
 )
 
 // TestPairedBrowsersAndActivity drives the Paired browsers submenu and
@@ -22,18 +18,7 @@ import (
 // browsers appear by name, Unpair on one forgets it on the relay (the
 // other stays), and Recent activity… opens a page of the log.
 func TestPairedBrowsersAndActivity(t *testing.T) {
-	relay := relaytest.Start(t)
-	dir := t.TempDir()
-	a, err := agent.New(agent.Config{RelayURL: relay, ConfigDir: dir, Name: "tray-test",
-		Commands: commands.Builtin(quietDesktop{}), SettingsPoll: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() { a.Run(ctx) })
+	relay, dir, a, ctx, wg := agentOnRelay(t)
 
 	opened := make(chan string, 4)
 	ctrl, err := NewController(Config{Agent: a, Poll: 20 * time.Millisecond, InfoEvery: 50 * time.Millisecond,
@@ -45,17 +30,7 @@ func TestPairedBrowsersAndActivity(t *testing.T) {
 	wg.Go(func() { ctrl.Run(ctx, func(m Model) { models <- m }) })
 	waitModel := func(what string, cond func(Model) bool) Model {
 		t.Helper()
-		timeout := time.After(hangGuard)
-		for {
-			select {
-			case m := <-models:
-				if cond(m) {
-					return m
-				}
-			case <-timeout:
-				t.Fatalf("timed out waiting for %s; last model %+v", what, ctrl.Model())
-			}
-		}
+		return awaitModel(t, ctrl, models, what, cond)
 	}
 	waitModel("connected", func(m Model) bool { return m.Status.State == agent.StateConnected })
 	for _, ua := range []string{"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0", "curl/8.5.0"} {
