@@ -15,6 +15,11 @@ import (
 // book starts afresh (names come back from the store on demand).
 const maxBookNames = 100_000
 
+// seenEvery is the least time between two last-seen writes of one pairing
+// (or of all a session's pairings): a busy browser costs the store one
+// write a minute at most, and last seen is that precise.
+const seenEvery = time.Minute
+
 // maxBookLoads bounds the store reads the book runs at once to learn names.
 const maxBookLoads = 4
 
@@ -36,14 +41,16 @@ type pairingBook struct {
 
 	mu      sync.Mutex
 	names   map[pairKey]protocol.CommandFrom
-	loading map[string]bool // sessions whose pairings are being read
+	marked  map[pairKey]time.Time // last-seen times queued lately, for seenEvery
+	loading map[string]bool       // sessions whose pairings are being read
 	ctx     context.Context // of the background reads; canceled by close
 	cancel  context.CancelFunc
 	loads   sync.WaitGroup
 }
 
 func newPairingBook(st store.Store, log *slog.Logger) *pairingBook {
-	b := &pairingBook{st: st, log: log, names: map[pairKey]protocol.CommandFrom{}, loading: map[string]bool{}}
+	b := &pairingBook{st: st, log: log, names: map[pairKey]protocol.CommandFrom{},
+		marked: map[pairKey]time.Time{}, loading: map[string]bool{}}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.seenW = newBatchWriter(log, "last-seen times of pairings",
 		func(t time.Time) time.Time { return t },
@@ -75,12 +82,25 @@ func (b *pairingBook) forget(session, device string) {
 }
 
 // seen records that session was seen at t: on its pairing with device, or
-// on all its pairings when device is "". Written to the store later.
+// on all its pairings when device is "". Written to the store later, at
+// most once every seenEvery for the same key.
 func (b *pairingBook) seen(session, device string, t time.Time) {
 	if b == nil || session == "" {
 		return
 	}
-	b.seenW.put(pairKey{session, device}, t)
+	k := pairKey{session, device}
+	b.mu.Lock()
+	last, ok := b.marked[k]
+	if ok && t.Sub(last) < seenEvery {
+		b.mu.Unlock()
+		return
+	}
+	if len(b.marked) >= maxBookNames {
+		clear(b.marked)
+	}
+	b.marked[k] = t
+	b.mu.Unlock()
+	b.seenW.put(k, t)
 }
 
 // from returns which pairing of session and device this is, or a zero

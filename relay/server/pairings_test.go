@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +228,47 @@ func TestPairingBookNamesCommands(t *testing.T) {
 	if err != nil || len(ps) != 1 || !ps[0].LastSeen.Equal(now.Add(time.Minute).Truncate(time.Millisecond)) {
 		t.Fatalf("pairing after commands = %+v, %v; want last seen %v", ps, err, now.Add(time.Minute))
 	}
+}
+
+// TestPairingSeenThrottled: a pairing's last seen is written at most once
+// a minute, whatever the traffic, and never moves back.
+func TestPairingSeenThrottled(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	t0 := time.Now().Truncate(time.Millisecond)
+	st.CreateDevice(ctx, store.Device{ID: "d1", Name: "box", OS: "linux", CreatedAt: t0}, []byte("d"))
+	st.CreateSession(ctx, store.Session{ID: "s1", CreatedAt: t0}, []byte("s"))
+	st.RecordPairing(ctx, store.Pairing{SessionID: "s1", DeviceID: "d1", CreatedAt: t0})
+	b := newPairingBook(&countingStore{Store: st}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := range 100 {
+		b.seen("s1", "", t0.Add(time.Duration(i)*100*time.Millisecond)) // 10 s of traffic
+	}
+	b.seen("s1", "", t0.Add(-time.Hour))
+	b.seen("s1", "", t0.Add(61*time.Second))
+	cctx, cancel := context.WithTimeout(ctx, hangGuard)
+	defer cancel()
+	b.close(cctx)
+	cs := b.st.(*countingStore)
+	if n := cs.touches.Load(); n > 2 {
+		t.Errorf("%d last-seen writes for 102 marks, want at most 2", n)
+	}
+	ps, _ := st.DevicePairings(ctx, "d1")
+	if len(ps) != 1 || !ps[0].LastSeen.Equal(t0.Add(61*time.Second)) {
+		t.Fatalf("last seen = %+v, want %v", ps, t0.Add(61*time.Second))
+	}
+}
+
+// countingStore counts TouchPairings calls.
+type countingStore struct {
+	store.Store
+	touches atomic.Int64
+}
+
+func (s *countingStore) TouchPairings(ctx context.Context, session, device string, t time.Time) error {
+	s.touches.Add(1)
+	return s.Store.TouchPairings(ctx, session, device, t)
 }
