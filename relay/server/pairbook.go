@@ -43,7 +43,7 @@ type pairingBook struct {
 	names   map[pairKey]protocol.CommandFrom
 	marked  map[pairKey]time.Time // last-seen times queued lately, for seenEvery
 	loading map[string]bool       // sessions whose pairings are being read
-	ctx     context.Context // of the background reads; canceled by close
+	ctx     context.Context       // of the background reads; canceled by close
 	cancel  context.CancelFunc
 	loads   sync.WaitGroup
 }
