@@ -214,3 +214,44 @@ func TestWritePage(t *testing.T) {
 		t.Fatalf("page mode %v, want 0600", fi.Mode())
 	}
 }
+
+// TestFollowFromStart: from the start, Follow gives the older file's
+// entries, then the current file's, then new ones, each once.
+func TestFollowFromStart(t *testing.T) {
+	dir := t.TempDir()
+	l := New(dir, 200, nil)
+	defer l.Close()
+	for i := range 6 { // about 60 bytes each: the first ones rotate into .1
+		l.Append(Entry{Command: "beep", Args: map[string]any{"i": i}})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Entry, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(ctx, dir, true, 5*time.Millisecond, func(e Entry) error { got <- e; return nil })
+	}()
+	all, _ := Read(dir)
+	first := all[0].Args["i"].(float64)
+	if first == 0 {
+		t.Fatalf("the log did not rotate: %+v", all)
+	}
+	for want := first; want < 8; want++ {
+		if want == 6 {
+			l.Append(Entry{Command: "beep", Args: map[string]any{"i": 6}})
+			l.Append(Entry{Command: "beep", Args: map[string]any{"i": 7}})
+		}
+		select {
+		case e := <-got:
+			if e.Args["i"] != want {
+				t.Fatalf("got %+v, want i=%v", e, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no entry %v", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,14 +57,18 @@ func Follow(ctx context.Context, dir string, fromStart bool, poll time.Duration,
 		poll = 250 * time.Millisecond
 	}
 	f := &follower{path: Path(dir)}
+	f.mark()
 	if fromStart {
-		for _, e := range must(Read(dir)) {
+		// The older file, then the current one from its start: no entry
+		// written meanwhile falls between what was read and what follows.
+		old, _ := os.ReadFile(f.path + ".1")
+		for _, e := range parse(old) {
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
+		f.offset = 0
 	}
-	f.mark()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -84,9 +88,6 @@ func Follow(ctx context.Context, dir string, fromStart bool, poll time.Duration,
 		}
 	}
 }
-
-// must drops Read's error: following starts from what can be read.
-func must(es []Entry, _ error) []Entry { return es }
 
 // follower remembers where in which file the last complete line ended.
 type follower struct {
