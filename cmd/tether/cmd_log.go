@@ -58,4 +58,3 @@ func writeEntry(w io.Writer, e activity.Entry, asJSON bool) error {
 		browser, e.Command, activity.ArgsText(e.Args), outcome)
 	return err
 }
-
