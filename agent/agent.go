@@ -106,7 +106,7 @@ func New(cfg Config) (*Agent, error) {
 		state:  state,
 		desc:   desc,
 		watch:  &settingsWatcher{dir: cfg.ConfigDir, log: cfg.Logger, state: state, desc: desc},
-		runner: &runner{disp: disp, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxConcurrent)},
+		runner: newRunner(cfg, disp),
 		dial: &dialer{hc: cfg.HTTPClient, ws: cfg.Dialer, dir: cfg.ConfigDir, relay: cfg.RelayURL,
 			enrollToken: cfg.EnrollToken, version: cfg.Version},
 		wallNow:    func() time.Time { return time.Now().Round(0) },

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/tether-desktop/tether/protocol"
@@ -89,6 +90,35 @@ func RequestPairingCode(ctx context.Context, hc *http.Client, c Credentials) (Pa
 func UnpairAll(ctx context.Context, hc *http.Client, c Credentials) error {
 	if err := call(ctx, hc, http.MethodDelete, NormalizeRelay(c.Relay)+protocol.PathDevicePairing, c.DeviceToken, nil, http.StatusNoContent, nil); err != nil {
 		return fmt.Errorf("unpair all: %w", err)
+	}
+	return nil
+}
+
+// PairedBrowser is one browser paired with this device, as the relay
+// knows it (GET /api/v1/device/pairings).
+type PairedBrowser = protocol.PairedBrowser
+
+// ListPairedBrowsers asks the relay for the browsers paired with the device
+// c names, oldest first. Blocks for one HTTP round trip, bounded by ctx and
+// 30 s.
+func ListPairedBrowsers(ctx context.Context, hc *http.Client, c Credentials) ([]PairedBrowser, error) {
+	out := []PairedBrowser{}
+	if err := call(ctx, hc, http.MethodGet, NormalizeRelay(c.Relay)+protocol.PathDevicePairing, c.DeviceToken, nil, http.StatusOK, &out); err != nil {
+		return nil, fmt.Errorf("list paired browsers: %w", err)
+	}
+	return out, nil
+}
+
+// UnpairBrowser makes the relay forget the one paired browser whose pairing
+// id is id; its open sockets lose the device at once. An unknown id is an
+// *APIError with status 404. Blocks for one HTTP round trip, bounded by ctx
+// and 30 s.
+func UnpairBrowser(ctx context.Context, hc *http.Client, c Credentials, id string) error {
+	if id == "" || len(id) > protocol.MaxPairingIDLen || strings.ContainsAny(id, "/?#%") || !protocol.IsDisplayText(id) {
+		return fmt.Errorf("unpair %q: not a pairing id", id)
+	}
+	if err := call(ctx, hc, http.MethodDelete, NormalizeRelay(c.Relay)+protocol.PathDevicePairing+"/"+id, c.DeviceToken, nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("unpair %s: %w", id, err)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ const (
 	PathDevices       = "/api/v1/devices"         // POST: register (RegisterRequest → Registration); GET: a session's devices ([]DeviceEntry)
 	PathDevice        = "/api/v1/device"          // GET, device token: DeviceInfo
 	PathPairingCodes  = "/api/v1/pairing-codes"   // POST, device token: PairingCode
-	PathDevicePairing = "/api/v1/device/pairings" // DELETE, device token: forget every paired browser
+	PathDevicePairing = "/api/v1/device/pairings" // device token: GET []PairedBrowser; DELETE forgets every paired browser, DELETE …/{id} one
 	PathPairings      = "/api/v1/pairings"        // POST: PairRequest → Pairing; DELETE …/{device_id}, session
 )
 
@@ -68,6 +68,11 @@ type DeviceEntry struct {
 	Online       bool     `json:"online"`
 	LastSeen     string   `json:"last_seen,omitempty"`
 	Capabilities []string `json:"capabilities"`
+	// PairedAs and PairedAt describe the calling session's own pairing with
+	// the device: the name the relay gave the browser and when it paired
+	// (RFC 3339), as the device's owner sees them.
+	PairedAs string `json:"paired_as,omitempty"`
+	PairedAt string `json:"paired_at,omitempty"`
 }
 
 // DeviceInfo is the 200 answer of GET /api/v1/device: the calling device as

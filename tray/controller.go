@@ -22,6 +22,9 @@ type Agent interface {
 	PairingCode(ctx context.Context) (agent.PairingCode, error)
 	UnpairAll(ctx context.Context) error
 	DeviceInfo(ctx context.Context) (agent.DeviceInfo, error)
+	PairedBrowsers(ctx context.Context) ([]agent.PairedBrowser, error)
+	UnpairBrowser(ctx context.Context, id string) error
+	ActivityPage() (string, error)
 }
 
 var _ Agent = (*agent.Agent)(nil)
@@ -48,7 +51,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Poll is how often the agent's status is read. Default 500 ms.
 	Poll time.Duration
-	// InfoEvery is how often the paired-browser count is fetched. Default 30 s.
+	// InfoEvery is how often the paired browsers are fetched. Default 30 s.
 	InfoEvery time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -105,6 +108,7 @@ func (c *Controller) Model() Model {
 	defer c.mu.Unlock()
 	m := c.m
 	m.Commands = slices.Clone(m.Commands)
+	m.Browsers = slices.Clone(m.Browsers)
 	return m
 }
 

@@ -35,18 +35,7 @@ func (f *fakeAutostart) Uninstall() error         { f.mu.Lock(); defer f.mu.Unlo
 // TestControllerAgainstTheRelay drives the controller's clicks with a real
 // agent and relay in this process; the browser opener is a function.
 func TestControllerAgainstTheRelay(t *testing.T) {
-	relay := relaytest.Start(t)
-	dir := t.TempDir()
-	a, err := agent.New(agent.Config{RelayURL: relay, ConfigDir: dir, Name: "tray-test",
-		Commands: commands.Builtin(quietDesktop{}), SettingsPoll: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() { a.Run(ctx) })
+	relay, dir, a, ctx, wg := agentOnRelay(t)
 
 	var mu sync.Mutex
 	var opened []string
@@ -70,17 +59,7 @@ func TestControllerAgainstTheRelay(t *testing.T) {
 	wg.Go(func() { ctrl.Run(ctx, func(m Model) { models <- m }) })
 	waitModel := func(what string, cond func(Model) bool) Model {
 		t.Helper()
-		timeout := time.After(hangGuard)
-		for {
-			select {
-			case m := <-models:
-				if cond(m) {
-					return m
-				}
-			case <-timeout:
-				t.Fatalf("timed out waiting for %s; last model %+v", what, ctrl.Model())
-			}
-		}
+		return awaitModel(t, ctrl, models, what, cond)
 	}
 	waitModel("connected", func(m Model) bool { return m.Status.State == agent.StateConnected && m.Paired == 0 })
 
@@ -139,6 +118,43 @@ func TestControllerAgainstTheRelay(t *testing.T) {
 	case <-quit:
 	case <-time.After(hangGuard):
 		t.Fatal("Quit did not call Config.Quit")
+	}
+}
+
+// agentOnRelay runs a real agent (quiet built-in commands) against a real
+// relay in this process until the test ends, and returns the relay's URL,
+// the agent's config directory, the agent, and the context and wait group
+// that work started by the test should use.
+func agentOnRelay(t *testing.T) (string, string, *agent.Agent, context.Context, *sync.WaitGroup) {
+	t.Helper()
+	relay := relaytest.Start(t)
+	dir := t.TempDir()
+	a, err := agent.New(agent.Config{RelayURL: relay, ConfigDir: dir, Name: "tray-test",
+		Commands: commands.Builtin(quietDesktop{}), SettingsPoll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wg := &sync.WaitGroup{}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() { a.Run(ctx) })
+	return relay, dir, a, ctx, wg
+}
+
+// awaitModel reads the rendered models until one satisfies cond; the
+// deadline is a hang guard.
+func awaitModel(t *testing.T, ctrl *Controller, models <-chan Model, what string, cond func(Model) bool) Model {
+	t.Helper()
+	timeout := time.After(hangGuard)
+	for {
+		select {
+		case m := <-models:
+			if cond(m) {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s; last model %+v", what, ctrl.Model())
+		}
 	}
 }
 

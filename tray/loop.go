@@ -110,17 +110,24 @@ func (l *loop) poll() {
 	}
 }
 
-// fetchInfo asks the agent for the number of paired browsers, unless a
-// request is on its way or the device is not registered.
+// fetchInfo asks the agent for the paired browsers (or, from a relay that
+// cannot list them, their number), unless a request is on its way or the
+// device is not registered.
 func (l *loop) fetchInfo() {
 	if l.infoBusy || l.c.Model().Status.DeviceID == "" {
 		return
 	}
 	l.infoBusy, l.lastInfo = true, time.Now()
 	l.bg(func(ctx context.Context) func(*Model) {
+		list, err := l.c.cfg.Agent.PairedBrowsers(ctx)
+		if err == nil {
+			return func(m *Model) { l.infoBusy = false; m.Browsers, m.Paired = list, len(list) }
+		}
+		l.c.cfg.Logger.Debug("tray: paired browsers", "err", err)
 		d, err := l.c.cfg.Agent.DeviceInfo(ctx)
 		return func(m *Model) {
 			l.infoBusy = false
+			m.Browsers = nil
 			if err != nil {
 				l.c.cfg.Logger.Debug("tray: paired browsers", "err", err)
 				return
@@ -155,8 +162,14 @@ func (l *loop) click(id string) {
 			return
 		}
 		l.edit(l.c.refreshStatus)
+	case strings.HasPrefix(id, UnpairPrefix) && m.Busy == "":
+		l.edit(func(m *Model) { m.Busy = "unpairing…" })
+		pid := strings.TrimPrefix(id, UnpairPrefix)
+		l.bg(func(ctx context.Context) func(*Model) { return l.unpairOne(ctx, pid) })
 	case id == IDOpenPage:
 		l.open(m.Status.Relay, "Open the control page")
+	case id == IDActivity:
+		l.bg(l.openActivity)
 	case id == IDAutostart && l.c.cfg.Autostart != nil:
 		want := !m.Autostart
 		l.bg(func(context.Context) func(*Model) { return l.setAutostart(want) })
@@ -182,7 +195,32 @@ func (l *loop) unpairAll(ctx context.Context) func(*Model) {
 	if err := l.c.cfg.Agent.UnpairAll(ctx); err != nil {
 		return l.fail("Unpair all", err)
 	}
-	return func(m *Model) { m.Busy = ""; m.Paired = 0; m.Code = nil }
+	return func(m *Model) { m.Busy = ""; m.Paired = 0; m.Browsers = nil; m.Code = nil }
+}
+
+// unpairOne forgets the paired browser whose pairing id is id. Runs in bg.
+func (l *loop) unpairOne(ctx context.Context, id string) func(*Model) {
+	if err := l.c.cfg.Agent.UnpairBrowser(ctx, id); err != nil {
+		return l.fail("Unpair", err)
+	}
+	return func(m *Model) {
+		m.Busy = ""
+		m.Browsers = slices.DeleteFunc(slices.Clone(m.Browsers), func(b agent.PairedBrowser) bool { return b.ID == id })
+		m.Paired = len(m.Browsers)
+	}
+}
+
+// openActivity writes the recent-activity page and opens it in the
+// default browser. Runs in bg.
+func (l *loop) openActivity(context.Context) func(*Model) {
+	path, err := l.c.cfg.Agent.ActivityPage()
+	if err != nil {
+		return l.fail("Recent activity", err)
+	}
+	if err := l.c.cfg.OpenURL(FileURL(path)); err != nil {
+		return l.fail("Recent activity", err)
+	}
+	return func(*Model) {}
 }
 
 // open opens url in the browser in bg; what names the action if it fails.

@@ -30,9 +30,16 @@ const (
 	IDWindow      = "window_title"
 	IDCommands    = "commands"
 	IDOpenPage    = "open_page"
+	IDActivity    = "activity"
 	IDAutostart   = "autostart"
 	IDQuit        = "quit"
 	CommandPrefix = "command:"
+	// A paired browser's submenu has the id BrowserPrefix + pairing id;
+	// its Unpair item UnpairPrefix + pairing id, its address line
+	// BrowserInfoPrefix + pairing id.
+	BrowserPrefix     = "browser:"
+	UnpairPrefix      = "unpair:"
+	BrowserInfoPrefix = "browser_info:"
 )
 
 // Titles of the fixed items, as people see them (and tests find them).
@@ -44,6 +51,8 @@ const (
 	TitleWindow    = "Share the active window's title"
 	TitleCommands  = "Allowed commands"
 	TitleOpenPage  = "Open control page"
+	TitleActivity  = "Recent activity…"
+	TitleUnpair    = "Unpair"
 	TitleAutostart = "Start at login"
 	TitleQuit      = "Quit"
 )
@@ -60,6 +69,9 @@ type Model struct {
 	Code *agent.PairingCode
 	// Paired is the number of paired browsers; negative when unknown.
 	Paired int
+	// Browsers are the paired browsers, oldest first, when the relay listed
+	// them (nil otherwise: only the count is shown).
+	Browsers []agent.PairedBrowser
 	// Autostart says whether the tray can install the login service at
 	// all (AutostartAvailable) and whether it is installed.
 	AutostartAvailable, Autostart bool
@@ -211,6 +223,10 @@ func Items(m Model) []Item {
 		}
 		cmds = append(cmds, it)
 	}
+	browsers := make([]Item, 0, len(m.Browsers))
+	for _, b := range m.Browsers {
+		browsers = append(browsers, browserItem(b, m.Busy != "", m.Now))
+	}
 	status := Item{ID: IDStatus, Title: StatusLine(m), Disabled: true}
 	if m.Busy != "" {
 		status.Title += " · " + m.Busy
@@ -221,7 +237,8 @@ func Items(m Model) []Item {
 		{ID: "sep1", Separator: true},
 		{ID: IDPair, Title: TitlePair, Tooltip: pairTip, Disabled: !m.registered() || m.Busy != ""},
 		code,
-		{ID: IDPaired, Title: paired, Disabled: true},
+		{ID: IDPaired, Title: paired, Disabled: len(browsers) == 0, Children: browsers,
+			Tooltip: "Each paired browser, with Unpair"},
 		{ID: IDUnpairAll, Title: TitleUnpairAll, Tooltip: "Every paired browser loses this computer at once",
 			Disabled: !m.registered() || m.Paired == 0 || m.Busy != ""},
 		{ID: "sep2", Separator: true},
@@ -231,8 +248,39 @@ func Items(m Model) []Item {
 		{ID: IDCommands, Title: TitleCommands, Children: cmds},
 		{ID: "sep3", Separator: true},
 		{ID: IDOpenPage, Title: TitleOpenPage, Tooltip: "Open " + m.Status.Relay},
+		{ID: IDActivity, Title: TitleActivity, Tooltip: "Every command paired browsers sent this computer, in your browser"},
 		{ID: IDAutostart, Title: TitleAutostart, Checkable: true, Checked: m.Autostart, Hidden: !m.AutostartAvailable,
 			Tooltip: "Start Tether when you log in"},
 		{ID: IDQuit, Title: TitleQuit},
 	}
+}
+
+// browserItem is the submenu of one paired browser: its name and when it
+// was last seen, the address it paired from, and Unpair.
+func browserItem(b agent.PairedBrowser, busy bool, now time.Time) Item {
+	seen := "never seen since pairing"
+	if b.LastSeen != nil {
+		seen = "seen " + shortTime(*b.LastSeen, now)
+	}
+	info := "Paired " + shortTime(b.PairedAt, now)
+	if b.Address != "" {
+		info += " from " + b.Address
+	}
+	return Item{
+		ID: BrowserPrefix + b.ID, Title: b.Name + " (" + seen + ")", Tooltip: "Pairing " + b.ID,
+		Children: []Item{
+			{ID: BrowserInfoPrefix + b.ID, Title: info, Disabled: true},
+			{ID: UnpairPrefix + b.ID, Title: TitleUnpair, Tooltip: b.Name + " loses this computer at once", Disabled: busy},
+		},
+	}
+}
+
+// shortTime is a time in the menu: the hour on the day of now, the date
+// otherwise.
+func shortTime(t, now time.Time) string {
+	t = t.Local()
+	if y, mo, d := t.Date(); y == now.Local().Year() && mo == now.Local().Month() && d == now.Local().Day() {
+		return "at " + t.Format("15:04")
+	}
+	return "on " + t.Format("2 Jan 2006")
 }

@@ -86,7 +86,7 @@ func TestItems(t *testing.T) {
 			for _, it := range items {
 				ids = append(ids, it.ID)
 			}
-			want := "status error sep1 pair code paired unpair_all sep2 pause mouse window_title commands sep3 open_page autostart quit"
+			want := "status error sep1 pair code paired unpair_all sep2 pause mouse window_title commands sep3 open_page activity autostart quit"
 			if strings.Join(ids, " ") != want {
 				t.Errorf("ids %q", strings.Join(ids, " "))
 			}
@@ -121,6 +121,43 @@ func TestItems(t *testing.T) {
 			}
 			if it, _ := find(items, IDUnpairAll); it.Disabled {
 				t.Errorf("unpair all disabled with 2 paired")
+			}
+		}},
+		{"paired browsers each with Unpair", func(m *Model) {
+			seen := now.Add(-time.Hour)
+			m.Browsers = []agent.PairedBrowser{
+				{ID: "p_1", Name: "Chrome on Android", Address: "203.0.113.9", PairedAt: now.AddDate(0, 0, -3), LastSeen: &seen},
+				{ID: "p_2", Name: "curl", PairedAt: now.Add(-time.Minute)},
+			}
+		}, func(t *testing.T, items []Item) {
+			paired, _ := find(items, IDPaired)
+			if paired.Disabled || len(paired.Children) != 2 {
+				t.Fatalf("paired submenu %+v", paired)
+			}
+			b := paired.Children[0]
+			wantTitle := "Chrome on Android (seen at " + now.Add(-time.Hour).Format("15:04") + ")"
+			if b.ID != BrowserPrefix+"p_1" || b.Title != wantTitle || len(b.Children) != 2 {
+				t.Fatalf("browser item %+v, want title %q", b, wantTitle)
+			}
+			info, unpair := b.Children[0], b.Children[1]
+			if !info.Disabled || info.Title != "Paired on "+now.AddDate(0, 0, -3).Format("2 Jan 2006")+" from 203.0.113.9" {
+				t.Errorf("info line %+v", info)
+			}
+			if unpair.ID != UnpairPrefix+"p_1" || unpair.Title != TitleUnpair || unpair.Disabled {
+				t.Errorf("unpair item %+v", unpair)
+			}
+			if c := paired.Children[1]; c.Title != "curl (never seen since pairing)" {
+				t.Errorf("second browser %+v", c)
+			}
+		}},
+		{"browsers unknown: count only", nil, func(t *testing.T, items []Item) {
+			if it, _ := find(items, IDPaired); !it.Disabled || len(it.Children) != 0 || it.Title != "Paired browsers: 2" {
+				t.Errorf("%+v", it)
+			}
+		}},
+		{"recent activity", nil, func(t *testing.T, items []Item) {
+			if it, _ := find(items, IDActivity); it.Title != TitleActivity || it.Disabled || it.Hidden {
+				t.Errorf("%+v", it)
 			}
 		}},
 		{"nobody paired", func(m *Model) { m.Paired = 0 }, func(t *testing.T, items []Item) {

@@ -3,7 +3,10 @@ package tray
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -18,4 +21,14 @@ func OpenBrowser(url string) error {
 		return fmt.Errorf("open %s with %s: %w: %s", url, name, err, out)
 	}
 	return nil
+}
+
+// FileURL is the file:// URL of the local file at path (an absolute path;
+// on Windows file:///C:/…), which OpenBrowser opens in the default browser.
+func FileURL(path string) string {
+	p := filepath.ToSlash(path)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String()
 }

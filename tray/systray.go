@@ -5,7 +5,6 @@ package tray
 import (
 	"context"
 	"runtime"
-	"strings"
 	"sync"
 
 	"fyne.io/systray"
@@ -64,17 +63,21 @@ func (b *binding) render(ctx context.Context, wg *sync.WaitGroup, c *Controller,
 	b.hideGone(items)
 }
 
-// hideGone hides the menu items of commands no longer in the model (a
-// custom command removed from its file): systray cannot remove an item.
+// hideGone hides the menu items no longer in the model (a custom command
+// removed from its file, a browser unpaired): systray cannot remove an
+// item. Items of later models with the same id show again.
 func (b *binding) hideGone(items []Item) {
 	live := map[string]bool{}
-	for _, it := range items {
-		for _, ch := range it.Children {
-			live[ch.ID] = true
+	var walk func([]Item)
+	walk = func(its []Item) {
+		for _, it := range its {
+			live[it.ID] = true
+			walk(it.Children)
 		}
 	}
+	walk(items)
 	for id, mi := range b.items {
-		if mi != nil && strings.HasPrefix(id, CommandPrefix) && !live[id] {
+		if mi != nil && !live[id] {
 			mi.Hide()
 		}
 	}

@@ -36,6 +36,7 @@ type cli struct {
 	dialer *websocket.Dialer
 
 	json       bool
+	follow     bool // log: -f
 	noTray     bool
 	name       string
 	verbose    bool
@@ -65,6 +66,16 @@ func commandList() []command {
 				fs.BoolVar(&c.json, "json", false, `print only {"code","url","expires_at"}`)
 			}, (*cli).pair},
 		{"unpair-all", "", "make the relay forget every browser paired with this computer", nil, (*cli).unpairAll},
+		{"browsers", "[--json]", "the paired browsers: id, name, address, paired at, last seen",
+			func(fs *flag.FlagSet, c *cli) {
+				fs.BoolVar(&c.json, "json", false, "print a JSON array")
+			}, (*cli).browsers},
+		{"unpair", "ID", "forget one paired browser (an id from tether browsers); its sockets are cut at once", nil, (*cli).unpair},
+		{"log", "[-f] [--json]", "the activity log: every command that reached this computer and its result",
+			func(fs *flag.FlagSet, c *cli) {
+				fs.BoolVar(&c.follow, "f", false, "keep printing new entries until interrupted")
+				fs.BoolVar(&c.json, "json", false, "print JSON lines")
+			}, (*cli).log},
 		{"status", "[--json]", "relay, device id, connection state, allowed commands",
 			func(fs *flag.FlagSet, c *cli) {
 				fs.BoolVar(&c.json, "json", false, "print JSON")

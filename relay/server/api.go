@@ -149,6 +149,9 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (store.Session,
 		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "cross-origin request refused")
 		return sess, "", 0, false
 	}
+	// Every request of the browser (its socket opening among them) counts
+	// as seeing it on all its pairings.
+	s.book.seen(sess.ID, "", s.cfg.Now())
 	return sess, tok, how, true
 }
 
@@ -247,6 +250,7 @@ func (s *Server) unpairAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, sess := range sessions {
+		s.book.forget(sess, d.ID)
 		s.router.Unpaired(sess, d.ID)
 	}
 	s.cfg.Logger.Info("device unpaired from every browser", "device", d.ID, "sessions", len(sessions))
@@ -276,18 +280,24 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.cfg.Store.AddPairing(r.Context(), sess.ID, device.ID, now); err != nil {
+	p, created, err := s.cfg.Store.RecordPairing(r.Context(), store.Pairing{SessionID: sess.ID, DeviceID: device.ID,
+		Name: browserName(r.UserAgent()), Address: s.logAddr(r), CreatedAt: now})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.book.learn(p)
 	s.router.Paired(sess.ID, device)
+	if created {
+		s.hub.pairingNotice(p)
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: tok, Path: "/",
 		MaxAge: int(s.cfg.SessionTTL.Seconds()), HttpOnly: true,
 		Secure:   r.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://"),
 		SameSite: http.SameSiteStrictMode,
 	})
-	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "addr", s.logAddr(r))
+	s.cfg.Logger.Info("browser paired", "device", device.ID, "session", sess.ID, "pairing", p.ID, "browser", p.Name, "addr", s.logAddr(r))
 	writeJSON(w, http.StatusCreated, protocol.Pairing{DeviceID: device.ID, DeviceName: device.Name, SessionToken: tok})
 }
 
@@ -415,9 +425,21 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	pairings, err := s.cfg.Store.SessionPairings(r.Context(), sess.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	mine := make(map[string]store.Pairing, len(pairings))
+	for _, p := range pairings {
+		mine[p.DeviceID] = p
+	}
 	out := make([]protocol.DeviceEntry, 0, len(devices))
 	for _, d := range devices {
 		v := protocol.DeviceEntry{DeviceID: d.ID, Name: d.Name, OS: d.OS, Capabilities: []string{}}
+		if p, ok := mine[d.ID]; ok {
+			v.PairedAs, v.PairedAt = p.Name, p.CreatedAt.UTC().Format(time.RFC3339)
+		}
 		if !d.LastSeen.IsZero() {
 			v.LastSeen = d.LastSeen.UTC().Format(time.RFC3339)
 		}
@@ -447,6 +469,7 @@ func (s *Server) unpair(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.book.forget(sess.ID, id)
 	s.router.Unpaired(sess.ID, id)
 	s.cfg.Logger.Info("browser unpaired", "device", id, "session", sess.ID)
 	w.WriteHeader(http.StatusNoContent)

@@ -41,7 +41,8 @@ type Server struct {
 	socks       *sockets      // open WebSockets, for the ceilings
 
 	upgrader websocket.Upgrader
-	seen     *seenWriter // devices' last-seen times, written off the socket goroutines
+	seen     *seenWriter  // devices' last-seen times, written off the socket goroutines
+	book     *pairingBook // pairings' names and last-seen times (pairbook.go)
 
 	mu       sync.Mutex
 	stopping bool           // Shutdown has begun: no new sockets
@@ -105,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.Warn("failed pairing attempts", "count", count, "last_addr", last)
 	}}
 	s.seen = newSeenWriter(cfg.Store, cfg.Logger)
+	s.book = newPairingBook(cfg.Store, cfg.Logger)
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[origin(o)] = true
 	}
@@ -144,7 +146,8 @@ func (s *Server) routes() {
 		{"/api/v1/devices", map[string]http.HandlerFunc{"POST": s.registerDevice, "GET": s.listDevices}},
 		{"/api/v1/device", map[string]http.HandlerFunc{"GET": s.deviceSelf}},
 		{"/api/v1/pairing-codes", map[string]http.HandlerFunc{"POST": s.createPairingCode}},
-		{"/api/v1/device/pairings", map[string]http.HandlerFunc{"DELETE": s.unpairAll}},
+		{"/api/v1/device/pairings", map[string]http.HandlerFunc{"GET": s.listPairings, "DELETE": s.unpairAll}},
+		{"/api/v1/device/pairings/{id}", map[string]http.HandlerFunc{"DELETE": s.unpairOne}},
 		{"/api/v1/pairings", map[string]http.HandlerFunc{"POST": s.pair}},
 		{"/api/v1/pairings/{device_id}", map[string]http.HandlerFunc{"DELETE": s.unpair}},
 		{"/ws/agent", map[string]http.HandlerFunc{"GET": s.agentSocket}},
@@ -237,7 +240,8 @@ const seenFlushBound = 3 * time.Second
 // Shutdown closes every WebSocket with 1012 (service restart), answers
 // pending commands, and waits for the socket handlers to finish or ctx to
 // end; then it waits (at most seenFlushBound more, and never past ctx) for
-// the devices' last-seen times to be written. It blocks; safe to call once.
+// the devices' and pairings' last-seen times to be written. It blocks; safe
+// to call once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	first := !s.stopping
@@ -258,26 +262,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(ctx, seenFlushBound)
 	defer cancel()
 	s.seen.close(fctx)
+	s.book.close(fctx)
 	return err
 }
 
 // seenWriter writes devices' last-seen times (and their name and OS from
 // hello) to the store off the socket goroutines, so that thousands of
-// agents connecting or leaving at once never wait on the store one by one.
-// Only the newest time of each device waits; one goroutine, started when
-// there is something to write and gone when there is not, writes them.
-// Safe for concurrent use.
+// agents connecting or leaving at once never wait on the store one by one
+// (a batchWriter keyed by device id). Safe for concurrent use.
 type seenWriter struct {
-	st  store.Store
-	log *slog.Logger
-
-	mu      sync.Mutex
-	pending map[string]deviceSeen // newest by device id
-	running bool                  // a writer goroutine is on its way
-	closed  bool                  // close was called: record drops
-	ctx     context.Context       // the writer's; canceled when close gives up
-	cancel  context.CancelFunc
-	idle    *sync.Cond // signaled when the writer goroutine returns
+	*batchWriter[string, deviceSeen]
 }
 
 // deviceSeen is one device's last-seen record.
@@ -287,91 +281,17 @@ type deviceSeen struct {
 }
 
 func newSeenWriter(st store.Store, log *slog.Logger) *seenWriter {
-	w := &seenWriter{st: st, log: log, pending: map[string]deviceSeen{}}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.idle = sync.NewCond(&w.mu)
-	return w
+	return &seenWriter{newBatchWriter(log, "last-seen times of devices",
+		func(d deviceSeen) time.Time { return d.at },
+		func(ctx context.Context, id string, d deviceSeen) error {
+			return st.TouchDevice(ctx, id, d.name, d.os, d.at)
+		})}
 }
 
 // record queues device id's last-seen time, replacing an older one not yet
 // written. It never blocks on the store.
 func (w *seenWriter) record(id, name, os string, at time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		w.log.Debug("last seen after shutdown not recorded", "device", id)
-		return
-	}
-	if old, ok := w.pending[id]; ok && old.at.After(at) {
-		return
-	}
-	w.pending[id] = deviceSeen{name: name, os: os, at: at}
-	if !w.running {
-		w.running = true
-		go w.run()
-	}
-}
-
-// run writes pending records until none is left or the writer is canceled.
-func (w *seenWriter) run() {
-	for {
-		w.mu.Lock()
-		batch := w.pending
-		if len(batch) == 0 || w.ctx.Err() != nil {
-			dropped := len(batch)
-			clear(w.pending)
-			w.running = false
-			w.idle.Broadcast()
-			w.mu.Unlock()
-			if dropped > 0 {
-				w.log.Warn("last-seen times not written before shutdown", "devices", dropped)
-			}
-			return
-		}
-		w.pending = make(map[string]deviceSeen, min(len(batch), 64))
-		w.mu.Unlock()
-		for id, d := range batch {
-			if w.ctx.Err() != nil {
-				// Put the rest back to be counted as dropped.
-				w.mu.Lock()
-				for id, d := range batch {
-					if _, newer := w.pending[id]; !newer {
-						w.pending[id] = d
-					}
-				}
-				w.mu.Unlock()
-				break
-			}
-			ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
-			if err := w.st.TouchDevice(ctx, id, d.name, d.os, d.at); err != nil && w.ctx.Err() == nil {
-				w.log.Warn("record last seen", "device", id, "err", err)
-			}
-			cancel()
-			delete(batch, id)
-		}
-	}
-}
-
-// close stops taking records and waits until every pending one is written
-// or ctx ends; then it cancels the writer and waits for it to return. It
-// blocks.
-func (w *seenWriter) close(ctx context.Context) {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		w.cancel()
-		w.mu.Lock()
-		w.idle.Broadcast()
-		w.mu.Unlock()
-	})
-	defer stop()
-	w.mu.Lock()
-	for w.running {
-		w.idle.Wait()
-	}
-	w.mu.Unlock()
-	w.cancel()
+	w.put(id, deviceSeen{name: name, os: os, at: at})
 }
 
 // pairFailLogPeriod is the least time between two log lines about failed

@@ -87,6 +87,19 @@ CREATE TABLE secrets (
 	value bytea NOT NULL CHECK (octet_length(value) > 0)
 );
 `,
+	// 3: SQLite's version 5: a pairing's own id, name, address and last
+	// seen (postgres_pairings.go); pairings made before get a random id.
+	`
+ALTER TABLE pairings
+	ADD COLUMN id        text,
+	ADD COLUMN name      text NOT NULL DEFAULT '',
+	ADD COLUMN address   text NOT NULL DEFAULT '',
+	ADD COLUMN last_seen timestamptz;
+UPDATE pairings SET id = 'p_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24) WHERE id IS NULL;
+ALTER TABLE pairings ALTER COLUMN id SET NOT NULL;
+CREATE UNIQUE INDEX pairings_by_id ON pairings (id);
+CREATE INDEX pairings_by_session ON pairings (session_id);
+`,
 }
 
 // PostgresSchemaVersion is the schema version this program writes to a
@@ -557,9 +570,7 @@ func (p *PostgreSQL) CreateSession(ctx context.Context, sess Session, tokenHash 
 // error and keeps the first time. An unknown session or device is
 // ErrNotFound.
 func (p *PostgreSQL) AddPairing(ctx context.Context, sessionID, deviceID string, t time.Time) error {
-	_, err := p.exec(ctx, "add pairing",
-		`INSERT INTO pairings (session_id, device_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		sessionID, deviceID, pgMS(t))
+	_, _, err := p.RecordPairing(ctx, Pairing{SessionID: sessionID, DeviceID: deviceID, CreatedAt: t})
 	return err
 }
 

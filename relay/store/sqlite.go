@@ -106,6 +106,19 @@ CREATE TABLE secrets (
 	value BLOB NOT NULL CHECK (length(value) > 0)
 ) STRICT;
 `,
+	// 5: every pairing gets an id of its own (random, shown to the device's
+	// owner), the name derived from the browser's User-Agent, the address
+	// it paired from and when it was last seen (sqlite_pairings.go).
+	// Pairings made before get a random id and empty name and address.
+	`
+ALTER TABLE pairings ADD COLUMN id        TEXT;
+ALTER TABLE pairings ADD COLUMN name      TEXT NOT NULL DEFAULT '';
+ALTER TABLE pairings ADD COLUMN address   TEXT NOT NULL DEFAULT '';
+ALTER TABLE pairings ADD COLUMN last_seen INTEGER;
+UPDATE pairings SET id = 'p_' || lower(hex(randomblob(12))) WHERE id IS NULL;
+CREATE UNIQUE INDEX pairings_by_id ON pairings (id);
+CREATE INDEX pairings_by_session ON pairings (session_id);
+`,
 }
 
 // SQLite is the Store kept in one SQLite file (modernc.org/sqlite, pure Go,
@@ -616,10 +629,8 @@ func (s *SQLite) AddPairing(ctx context.Context, sessionID, deviceID string, t t
 	if s.closed.Load() {
 		return errClosed
 	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT OR IGNORE INTO pairings (session_id, device_id, created_at) VALUES (?, ?, ?)`,
-		sessionID, deviceID, ms(t))
-	return s.mapErr(ctx, "add pairing", err)
+	_, _, err := s.RecordPairing(ctx, Pairing{SessionID: sessionID, DeviceID: deviceID, CreatedAt: t})
+	return err
 }
 
 // RemovePairing unpairs session and device, or returns ErrNotFound if they

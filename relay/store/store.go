@@ -46,6 +46,21 @@ type Session struct {
 	CreatedAt time.Time
 }
 
+// Pairing is one browser session paired with one device, as the device's
+// owner sees it (store/pairings.go): an ID of its own (random, never the
+// session's token or id), the name the relay derived from the browser's
+// User-Agent, the client address it paired from, and when it paired and
+// was last seen (zero when never seen since).
+type Pairing struct {
+	ID        string
+	SessionID string
+	DeviceID  string
+	Name      string
+	Address   string
+	CreatedAt time.Time
+	LastSeen  time.Time
+}
+
 // Store is the relay's durable state. All methods are safe for concurrent use
 // and block until the storage answers or ctx ends.
 type Store interface {
@@ -111,6 +126,25 @@ type Store interface {
 	PairedDevices(ctx context.Context, sessionID string) ([]Device, error)
 	// PairedSessions lists the sessions paired with a device.
 	PairedSessions(ctx context.Context, deviceID string) ([]string, error)
+
+	// RecordPairing pairs p.SessionID and p.DeviceID with p's name, address
+	// and time (p.ID empty: the store picks a random one) and returns the
+	// pairing as stored, with created true; when they were paired already it
+	// changes nothing and returns the existing pairing with created false.
+	// An unknown session or device is ErrNotFound.
+	RecordPairing(ctx context.Context, p Pairing) (stored Pairing, created bool, err error)
+	// DevicePairings lists the pairings of a device, oldest first.
+	DevicePairings(ctx context.Context, deviceID string) ([]Pairing, error)
+	// SessionPairings lists the pairings of a session, oldest first.
+	SessionPairings(ctx context.Context, sessionID string) ([]Pairing, error)
+	// RemovePairingByID unpairs the pairing id of deviceID and returns its
+	// session, or ErrNotFound when the device has no such pairing. A
+	// session left without pairings is deleted.
+	RemovePairingByID(ctx context.Context, deviceID, id string) (sessionID string, err error)
+	// TouchPairings records that session was seen at t: on its pairing with
+	// deviceID, or on all its pairings when deviceID is "". A time older
+	// than the one stored changes nothing; an unknown session is no error.
+	TouchPairings(ctx context.Context, sessionID, deviceID string, t time.Time) error
 
 	// Close releases the storage. Calls after Close fail.
 	Close() error

@@ -204,7 +204,15 @@ func testClosed(t *testing.T, open Open) {
 		"IsPaired":              func() error { _, err := s.IsPaired(ctx, "s", "d1"); return err },
 		"PairedDevices":         func() error { _, err := s.PairedDevices(ctx, "s"); return err },
 		"PairedSessions":        func() error { _, err := s.PairedSessions(ctx, "d1"); return err },
-		"Close":                 s.Close,
+		"RecordPairing": func() error {
+			_, _, err := s.RecordPairing(ctx, store.Pairing{SessionID: "s", DeviceID: "d1"})
+			return err
+		},
+		"DevicePairings":    func() error { _, err := s.DevicePairings(ctx, "d1"); return err },
+		"SessionPairings":   func() error { _, err := s.SessionPairings(ctx, "s"); return err },
+		"RemovePairingByID": func() error { _, err := s.RemovePairingByID(ctx, "d1", "p_x"); return err },
+		"TouchPairings":     func() error { return s.TouchPairings(ctx, "s", "", base) },
+		"Close":             s.Close,
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {

@@ -14,6 +14,37 @@ export function onSessionEnded(fn) {
   sessionEnded = fn;
 }
 
+/** Renders the page, then this browser's own pairing with the selected device. */
+function rendered() {
+  render();
+  showOwnPairing();
+}
+
+/**
+ * Shows how this browser is paired with the selected device, beside Forget:
+ * "Paired as Chrome on Linux since 1 Dec 2026, 10:02" (the name the relay
+ * gave this browser, which the computer's owner sees in their list).
+ */
+function showOwnPairing() {
+  let el = document.getElementById('paired-as');
+  if (!el) {
+    el = document.createElement('p');
+    el.id = 'paired-as';
+    el.className = 'hint';
+    $('forget').before(el);
+  }
+  const d = state.devices.get(state.selected);
+  let text = '';
+  if (d && typeof d.paired_as === 'string' && d.paired_as) {
+    text = `Paired as ${d.paired_as}`;
+    const at = new Date(d.paired_at);
+    if (!Number.isNaN(at.getTime())) text += ` since ${at.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}`;
+  }
+  el.textContent = text;
+  el.hidden = !text;
+  $('forget').title = text ? `${text}. Forget takes this browser off the computer’s paired browsers.` : '';
+}
+
 /** Replaces the device list with the API's answer, keeping what presence told us. */
 export function applyDeviceList(list) {
   if (!Array.isArray(list)) return;
@@ -30,7 +61,7 @@ export function applyDeviceList(list) {
       dropDevice(id);
     }
   }
-  render();
+  rendered();
 }
 
 /** Takes a presence message's data p for device id (removed: it is no longer paired). */
@@ -40,7 +71,7 @@ export function applyPresence(id, p) {
     const gone = state.devices.get(id);
     if (gone) accessRemoved(gone);
     dropDevice(id);
-    render();
+    rendered();
     return;
   }
   const old = state.devices.get(id) || { device_id: id };
@@ -54,7 +85,7 @@ export function applyPresence(id, p) {
   if (!('screen' in p)) delete d.screen;
   if (!('unavailable' in p)) delete d.unavailable;
   state.devices.set(id, d);
-  render();
+  rendered();
 }
 
 function dropDevice(id) {
@@ -77,7 +108,7 @@ export function select(id) {
   if (state.selected === id) return;
   state.selected = id;
   try { localStorage.setItem(SELECTED_KEY, id); } catch { /* private mode */ }
-  render();
+  rendered();
 }
 
 $('devices').addEventListener('click', (ev) => {
@@ -96,7 +127,7 @@ $('forget').addEventListener('click', async () => {
   if (r.ok || r.status === 404) {
     showAccessNotice(`You forgot “${name}”. To use it again, pair with a new code from that computer.`, 'forgot');
     dropDevice(d.device_id);
-    render();
+    rendered();
     return;
   }
   forgetting.delete(d.device_id);
@@ -144,5 +175,5 @@ export function lostSession() {
   state.shotsWaiting.clear();
   state.selected = '';
   sessionEnded();
-  render();
+  rendered();
 }
