@@ -40,11 +40,15 @@ type winSession struct {
 	display string
 }
 
-// start starts winsession with args and env added, its stdout and stderr
-// going to files (Wine's own processes started on the way inherit them and
-// outlive it, so pipes would not end), and stdin from stdin (may be nil).
-func (s *winSession) start(ctx context.Context, env []string, stdin *os.File, args ...string) (cmd *exec.Cmd, stdout, stderr string) {
+// start starts exe (winsession when "") with args and env added, its
+// stdout and stderr going to files (Wine's own processes started on the
+// way inherit them and outlive it, so pipes would not end), and stdin from
+// stdin (may be nil).
+func (s *winSession) start(ctx context.Context, env []string, stdin *os.File, exe string, args ...string) (cmd *exec.Cmd, stdout, stderr string) {
 	s.t.Helper()
+	if exe == "" {
+		exe = s.exe
+	}
 	dir := s.t.TempDir()
 	stdout, stderr = filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr")
 	out, err := os.Create(stdout)
@@ -56,7 +60,7 @@ func (s *winSession) start(ctx context.Context, env []string, stdin *os.File, ar
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() { out.Close(); errf.Close() })
-	cmd = s.w.Command(ctx, s.exe, args...)
+	cmd = s.w.Command(ctx, exe, args...)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = out, errf
 	if stdin != nil {
@@ -68,17 +72,24 @@ func (s *winSession) start(ctx context.Context, env []string, stdin *os.File, ar
 	return cmd, stdout, stderr
 }
 
-// run runs winsession with args and env added and returns its answer.
-func (s *winSession) run(env []string, args ...string) winAnswer {
+// runExe runs exe with args and env added, and returns what it printed.
+func (s *winSession) runExe(env []string, exe string, args ...string) (stdout, stderr string, err error) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // hang guard
 	defer cancel()
-	cmd, stdout, stderr := s.start(ctx, env, nil, args...)
-	err := cmd.Wait()
-	out, _ := os.ReadFile(stdout)
-	errOut, _ := os.ReadFile(stderr)
+	cmd, outPath, errPath := s.start(ctx, env, nil, exe, args...)
+	err = cmd.Wait()
+	out, _ := os.ReadFile(outPath)
+	errOut, _ := os.ReadFile(errPath)
+	return string(out), string(errOut), err
+}
+
+// run runs winsession with args and env added and returns its answer.
+func (s *winSession) run(env []string, args ...string) winAnswer {
+	s.t.Helper()
+	out, errOut, err := s.runExe(env, "", args...)
 	var a winAnswer
-	if jerr := json.Unmarshal(out, &a); err != nil || jerr != nil {
+	if jerr := json.Unmarshal([]byte(out), &a); err != nil || jerr != nil {
 		s.t.Fatalf("winsession %v: %v %v\nstdout: %s\nstderr: %s", args, err, jerr, out, errOut)
 	}
 	return a
@@ -175,6 +186,22 @@ pcm.null { type null }
 		}
 	})
 
+	t.Run("float arguments to COM methods", func(t *testing.T) {
+		// This package's Windows tests, built as a Windows program, run
+		// TestEndpointVolumeFloatArgs against Wine's Core Audio.
+		exe := filepath.Join(t.TempDir(), "desktop.test.exe")
+		build := exec.Command("go", "test", "-c", "-o", exe, ".")
+		build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go test -c for windows: %v\n%s", err, out)
+		}
+		out, errOut, err := s.runExe(append(sound, "TETHER_WINE_COM=1"), exe, "-test.run=^TestEndpointVolumeFloatArgs$", "-test.v")
+		if err != nil || !strings.Contains(out, "--- PASS: TestEndpointVolumeFloatArgs") {
+			t.Fatalf("under Wine: %v\n%s\n%s", err, out, errOut)
+		}
+		t.Logf("under Wine: %s", strings.TrimSpace(out))
+	})
+
 	xclip := func(args ...string) *exec.Cmd {
 		cmd := exec.Command("xclip", append([]string{"-selection", "clipboard"}, args...)...)
 		cmd.Env = append(os.Environ(), "DISPLAY="+display)
@@ -222,7 +249,7 @@ pcm.null { type null }
 		defer w.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		holder, holderOut, _ := s.start(ctx, nil, r, "hold")
+		holder, holderOut, _ := s.start(ctx, nil, r, "", "hold")
 		r.Close()
 		defer holder.Wait()
 		waitUntil(t, "the holder has the clipboard open", func() bool {
@@ -234,7 +261,7 @@ pcm.null { type null }
 		wantErr(t, "set while held", a, protocol.CodeUnavailable, "the clipboard stays open in another program (process ")
 
 		// With a long one it retries until the holder lets go.
-		setter, setOut, setErr := s.start(ctx, nil, nil, "clip-set", hex.EncodeToString([]byte("second")), "60000")
+		setter, setOut, setErr := s.start(ctx, nil, nil, "", "clip-set", hex.EncodeToString([]byte("second")), "60000")
 		waitUntil(t, "the setter retries", func() bool {
 			b, _ := os.ReadFile(setErr)
 			return strings.Contains(string(b), "clipboard busy, retrying")
