@@ -1,4 +1,4 @@
-//go:build !linux && !darwin
+//go:build !linux && !darwin && !windows
 
 package desktop
 
@@ -9,7 +9,7 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// noClipboard stands in where the clipboard is not reached yet (Windows).
+// noClipboard stands in where the clipboard is not reached.
 type noClipboard struct{}
 
 const noClipboardHere = "the clipboard is not reached on this operating system yet"

@@ -2,7 +2,7 @@ package desktop
 
 // The session commands on macOS, through the system's own tools: the lock
 // shortcut sent by System Events, pmset for sleep, osascript for the
-// volume, ioreg for the idle time. Media keys are not sent yet.
+// volume, ioreg for the idle time. Media keys are not sent (see noMediaKeys).
 
 import (
 	"context"
@@ -60,12 +60,19 @@ func setVolume(ctx context.Context, ch commands.VolumeChange) (commands.VolumeSt
 	return st, nil
 }
 
+// noMediaKeys says why media keys are not sent on macOS: they are
+// NX_KEYTYPE_* "system-defined" events, which only a native call
+// (CGEventPost, through cgo) can post, with the Accessibility permission;
+// the macOS build of the agent has no cgo in this package, and a player
+// chosen by name through osascript would not be what the keys do.
+const noMediaKeys = "media keys are not sent on macOS: posting them needs a native (cgo) call and the Accessibility permission, which this agent does not use yet"
+
 func mediaAction(context.Context, string) (string, error) {
-	return "", protocol.Errorf(protocol.CodeUnavailable, "media keys are not sent on macOS yet")
+	return "", protocol.Errorf(protocol.CodeUnavailable, "%s", noMediaKeys)
 }
 
 func sessionUnavailable(context.Context) map[string]string {
-	return map[string]string{protocol.CommandMedia: "media keys are not sent on macOS yet"}
+	return map[string]string{protocol.CommandMedia: noMediaKeys}
 }
 
 // idleTime reads HIDIdleTime (nanoseconds) from the IOHIDSystem registry entry.

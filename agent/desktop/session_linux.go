@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -65,20 +66,92 @@ func lockOverBus(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	for _, s := range screenSavers {
+	i, err := findScreenSaver(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	s := screenSavers[i]
+	if err := conn.Object(s.name, dbus.ObjectPath(s.path)).CallWithContext(ctx, s.method, 0).Err; err != nil {
+		return "", fmt.Errorf("%s refused to lock: %v", s.name, err)
+	}
+	return "D-Bus " + s.name, nil
+}
+
+// findScreenSaver returns the index in screenSavers of the first that owns
+// its name on conn's bus.
+func findScreenSaver(ctx context.Context, conn *dbus.Conn) (int, error) {
+	for i, s := range screenSavers {
 		var owned bool
 		if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, s.name).Store(&owned); err != nil {
-			return "", fmt.Errorf("session bus does not answer: %v", err)
+			return 0, fmt.Errorf("session bus does not answer: %v", err)
 		}
-		if !owned {
-			continue
+		if owned {
+			return i, nil
 		}
-		if err := conn.Object(s.name, dbus.ObjectPath(s.path)).CallWithContext(ctx, s.method, 0).Err; err != nil {
-			return "", fmt.Errorf("%s refused to lock: %v", s.name, err)
-		}
-		return "D-Bus " + s.name, nil
 	}
-	return "", errors.New("no screen saver on the D-Bus session bus")
+	return 0, errors.New("no screen saver on the D-Bus session bus")
+}
+
+// lockUnavailable says why no screen locker would take lock_screen now,
+// with every reason, or "" when one would: loginctl with a logind session
+// to lock, a screen saver on the session bus, or xdg-screensaver inside a
+// named desktop (the order lockScreen tries them in). It only asks; it
+// locks nothing.
+func lockUnavailable(ctx context.Context) string {
+	var why []string
+	if err := logindLockable(ctx); err == nil {
+		return ""
+	} else {
+		why = append(why, err.Error())
+	}
+	if conn, err := connect(ctx); err != nil {
+		why = append(why, protocol.AsError(err).Message)
+	} else {
+		_, err := findScreenSaver(ctx, conn)
+		conn.Close()
+		if err == nil {
+			return ""
+		}
+		why = append(why, err.Error())
+	}
+	if os.Getenv("XDG_CURRENT_DESKTOP") == "" {
+		why = append(why, "xdg-screensaver: no desktop named in XDG_CURRENT_DESKTOP")
+	} else if _, err := exec.LookPath("xdg-screensaver"); err != nil {
+		why = append(why, "xdg-screensaver is not installed")
+	} else {
+		return ""
+	}
+	return "no screen locker: " + strings.Join(why, "; ")
+}
+
+// logindLockable says whether loginctl lock-session would find a session
+// to lock: loginctl installed, logind on the system bus, and this process
+// in a session, or its user with a graphical (display) session, which is
+// what logind locks for a caller outside any session.
+func logindLockable(ctx context.Context) error {
+	if _, err := exec.LookPath("loginctl"); err != nil {
+		return errors.New("loginctl is not installed")
+	}
+	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx)) // a connection of its own
+	if err != nil {
+		return fmt.Errorf("loginctl: the D-Bus system bus is not reachable: %v", err)
+	}
+	defer conn.Close()
+	obj := conn.Object(logindName, logindPath)
+	pid := uint32(os.Getpid())
+	var session dbus.ObjectPath
+	err = obj.CallWithContext(ctx, logindIface+".GetSessionByPID", 0, pid).Store(&session)
+	if err == nil {
+		return nil
+	}
+	var user dbus.ObjectPath
+	if obj.CallWithContext(ctx, logindIface+".GetUserByPID", 0, pid).Store(&user) == nil {
+		v, perr := conn.Object(logindName, user).GetProperty("org.freedesktop.login1.User.Display")
+		if d, ok := v.Value().([]any); perr == nil && ok && len(d) == 2 && d[0] != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("loginctl: logind has no session for this process: %s", protocol.CleanText(err.Error(), 120))
 }
 
 // The logind manager on the system bus.
@@ -91,23 +164,35 @@ const (
 // suspend asks logind whether this user may suspend the machine, and then
 // to do it. Without logind (no system bus, no systemd) it is unavailable.
 func suspend(ctx context.Context) (string, error) {
-	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx)) // a connection of its own
+	conn, err := canSuspend(ctx)
 	if err != nil {
-		return "", protocol.Errorf(protocol.CodeUnavailable, "no logind: the D-Bus system bus is not reachable: %v", err)
+		return "", err
 	}
 	defer conn.Close()
-	obj := conn.Object(logindName, logindPath)
-	var can string
-	if err := obj.CallWithContext(ctx, logindIface+".CanSuspend", 0).Store(&can); err != nil {
-		return "", protocol.Errorf(protocol.CodeUnavailable, "no logind on the system bus: %v", err)
-	}
-	if can != "yes" && can != "challenge" {
-		return "", protocol.Errorf(protocol.CodeUnavailable, "logind will not suspend this computer (CanSuspend: %s)", protocol.CleanText(can, 40))
-	}
-	if err := obj.CallWithContext(ctx, logindIface+".Suspend", 0, false).Err; err != nil {
+	if err := conn.Object(logindName, logindPath).CallWithContext(ctx, logindIface+".Suspend", 0, false).Err; err != nil {
 		return "", protocol.Errorf(protocol.CodeUnavailable, "logind refused to suspend: %v", err)
 	}
 	return "logind", nil
+}
+
+// canSuspend connects to the system bus and asks logind whether this user
+// may suspend the machine; when it may, it returns the connection (the
+// caller closes it), else an unavailable *protocol.Error with the reason.
+func canSuspend(ctx context.Context) (*dbus.Conn, error) {
+	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx)) // a connection of its own
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "no logind: the D-Bus system bus is not reachable: %v", err)
+	}
+	var can string
+	if err := conn.Object(logindName, logindPath).CallWithContext(ctx, logindIface+".CanSuspend", 0).Store(&can); err != nil {
+		conn.Close()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "no logind on the system bus: %v", err)
+	}
+	if can != "yes" && can != "challenge" {
+		conn.Close()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "logind will not suspend this computer (CanSuspend: %s)", protocol.CleanText(can, 40))
+	}
+	return conn, nil
 }
 
 var (
@@ -230,10 +315,19 @@ func pickPlayer(ctx context.Context, conn *dbus.Conn) (string, error) {
 }
 
 // sessionUnavailable says which session commands cannot run now, cheaply
-// enough to be cached for recheckEvery: volume without a sound server,
+// enough to be cached for recheckEvery: lock_screen without a screen
+// locker, sleep without logind's consent, volume without a sound server,
 // media without a player.
 func sessionUnavailable(ctx context.Context) map[string]string {
 	out := map[string]string{}
+	if why := lockUnavailable(ctx); why != "" {
+		out[protocol.CommandLockScreen] = why
+	}
+	if conn, err := canSuspend(ctx); err != nil {
+		out[protocol.CommandSleep] = protocol.AsError(err).Message
+	} else {
+		conn.Close()
+	}
 	if _, err := runTool(ctx, "pactl", "get-sink-mute", "@DEFAULT_SINK@"); err != nil {
 		out[protocol.CommandVolume] = "no sound server: " + err.Error()
 	}

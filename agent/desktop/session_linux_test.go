@@ -3,6 +3,7 @@ package desktop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,9 +265,11 @@ func TestLockScreen(t *testing.T) {
 	}
 }
 
-// fakeLogind is org.freedesktop.login1.Manager with a fixed CanSuspend.
+// fakeLogind is org.freedesktop.login1.Manager with a fixed CanSuspend
+// and a fixed session for every process.
 type fakeLogind struct {
-	can string
+	can     string
+	session dbus.ObjectPath // GetSessionByPID's answer; none when ""
 
 	mu       sync.Mutex
 	suspends []bool
@@ -276,6 +279,17 @@ func (l *fakeLogind) CanSuspend() (string, *dbus.Error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.can, nil
+}
+func (l *fakeLogind) GetSessionByPID(pid uint32) (dbus.ObjectPath, *dbus.Error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.session == "" {
+		return "", dbus.NewError("org.freedesktop.login1.NoSessionForPID", []any{fmt.Sprintf("PID %d does not belong to any known session", pid)})
+	}
+	return l.session, nil
+}
+func (l *fakeLogind) GetUserByPID(pid uint32) (dbus.ObjectPath, *dbus.Error) {
+	return "", dbus.NewError("org.freedesktop.login1.NoUserForPID", []any{fmt.Sprintf("PID %d does not belong to any known user", pid)})
 }
 func (l *fakeLogind) Suspend(interactive bool) *dbus.Error {
 	l.mu.Lock()
@@ -409,4 +423,84 @@ func TestIdleTimeX11(t *testing.T) {
 		now, err := d.IdleTime(ctx)
 		return err == nil && now < later
 	})
+}
+
+// TestLockAndSleepAvailability: what Unavailable says of lock_screen and
+// sleep, on a private session bus that also stands in for the system bus
+// (so the real logind is never asked), with PATH holding only what each
+// step puts there. The lock_screen check only looks the tools up and asks
+// the bus; nothing is locked or suspended.
+func TestLockAndSleepAvailability(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bin")
+	if !inSessionBus(t, "PATH="+bin, "XDG_CURRENT_DESKTOP=") {
+		return
+	}
+	os.Setenv("DBUS_SYSTEM_BUS_ADDRESS", os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
+	bin = os.Getenv("PATH") // the parent's directory (the child's TempDir is another)
+	os.MkdirAll(bin, 0o755)
+	tool := func(name string) {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what, lockWhy, sleepWhy string) {
+		t.Helper()
+		d := New(nil) // a fresh Desktop: the checks are cached for 30 s
+		defer d.Close()
+		u := d.Unavailable()
+		for name, want := range map[string]string{protocol.CommandLockScreen: lockWhy, protocol.CommandSleep: sleepWhy} {
+			got, ok := u[name]
+			if want == "" && ok {
+				t.Errorf("%s: %s unavailable: %q", what, name, got)
+			}
+			for _, part := range strings.Split(want, "|") {
+				if want != "" && !strings.Contains(got, part) {
+					t.Errorf("%s: Unavailable()[%s] = %q, want it to say %q", what, name, got, part)
+				}
+			}
+		}
+	}
+
+	check("nothing", "no screen locker: |loginctl is not installed|no screen saver on the D-Bus session bus|xdg-screensaver: no desktop named",
+		"no logind on the system bus")
+
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tool("loginctl")
+	l := &fakeLogind{can: "na"}
+	conn.Export(l, logindPath, logindIface)
+	if reply, err := conn.RequestName(logindName, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own logind's name: %v %v", reply, err)
+	}
+	check("logind without a session", "logind has no session for this process", "CanSuspend: na")
+	l.mu.Lock()
+	l.can, l.session = "challenge", "/org/freedesktop/login1/session/_31"
+	l.mu.Unlock()
+	check("logind with a session", "", "")
+
+	os.Remove(filepath.Join(bin, "loginctl"))
+	check("no loginctl", "loginctl is not installed", "")
+
+	s := &fakeScreenSaver{}
+	conn.Export(s, "/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver")
+	if reply, err := conn.RequestName("org.gnome.ScreenSaver", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own the screen saver's name: %v %v", reply, err)
+	}
+	check("a screen saver on the bus", "", "")
+	if _, err := conn.ReleaseName("org.gnome.ScreenSaver"); err != nil {
+		t.Fatal(err)
+	}
+
+	os.Setenv("XDG_CURRENT_DESKTOP", "XFCE")
+	check("a desktop without xdg-screensaver", "xdg-screensaver is not installed", "")
+	tool("xdg-screensaver")
+	check("xdg-screensaver in a desktop", "", "")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locks != 0 {
+		t.Errorf("the checks locked the screen %d times", s.locks)
+	}
 }

@@ -1,4 +1,4 @@
-//go:build !linux && !windows
+//go:build !linux && !windows && !darwin
 
 package desktop
 
@@ -8,8 +8,7 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// ActiveWindowTitle is not read on this OS yet (macOS needs the
-// accessibility permission for it).
+// ActiveWindowTitle is not read on this operating system.
 func (d *Desktop) ActiveWindowTitle(context.Context) (string, error) {
-	return "", protocol.Errorf(protocol.CodeUnavailable, "the active window is not read on this operating system yet")
+	return "", protocol.Errorf(protocol.CodeUnavailable, "the active window is not read on this operating system")
 }

@@ -120,6 +120,14 @@ function buildField(command, arg) {
       input = document.createElement('input');
       input.type = 'checkbox';
       input.checked = arg.default === true;
+      // An optional switch with no default starts "not set" (indeterminate)
+      // and is sent only once the person has clicked it: volume's mute
+      // stays as it is when only the level is set.
+      if (!arg.required && !hasDefault) {
+        input.indeterminate = true;
+        input.title = 'Not set: left as it is';
+        input.addEventListener('change', () => input.removeAttribute('title'), { once: true });
+      }
       wrap.classList.add('check');
       wrap.append(input, label);
       input.id = id;
@@ -177,7 +185,8 @@ function rangeText(arg) {
 
 /**
  * Reads the arguments of spec from form: numbers as numbers, booleans as
- * booleans; empty optional fields are left out so the agent's defaults apply.
+ * booleans; empty optional fields, and optional switches never clicked
+ * (still indeterminate), are left out so the agent's defaults apply.
  */
 export function readArgs(spec, form) {
   const args = {};
@@ -185,7 +194,7 @@ export function readArgs(spec, form) {
     const el = form.elements.namedItem(arg.name);
     if (!el) continue;
     if (arg.type === 'boolean') {
-      args[arg.name] = el.checked;
+      if (!el.indeterminate) args[arg.name] = el.checked;
       continue;
     }
     const raw = el.value;
