@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // Close codes the relay uses beyond the standard ones.
@@ -202,7 +203,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 	}
 	var err error
 	for _, f := range batch {
-		if err = p.conn.WriteMessage(websocket.TextMessage, f); err != nil {
+		if err = p.conn.WriteMessage(frameType(f), f); err != nil {
 			break
 		}
 	}
@@ -423,26 +424,50 @@ func (p *peer) drain() {
 	}
 }
 
+// frameType is the WebSocket message type of a queued frame: the binary
+// chunks of file transfers start with protocol.ChunkKind, every JSON
+// frame with '{'.
+func frameType(f []byte) int {
+	if len(f) > 0 && f[0] == protocol.ChunkKind {
+		return websocket.BinaryMessage
+	}
+	return websocket.TextMessage
+}
+
 // errFlood ends a socket that sent frames faster than its limit.
 var errFlood = errors.New("too many frames")
 
-// read returns the next frame, extending the read deadline on success. A
-// socket that sends more than burst frames at once, or more than rate a
-// second for long, is closed with 1008 and read returns errFlood.
-func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, error) {
-	_, frame, err := p.conn.ReadMessage()
+// read returns the next frame and whether it is binary, extending the
+// read deadline on success. Text frames spend a token of the socket's
+// frame budget: a socket that sends more than burst frames at once, or
+// more than rate a second for long, is closed with 1008 and read returns
+// errFlood. Binary frames (file chunks) are paced by their transfer's
+// window instead; the caller spends a token (spend) for one that belongs
+// to no transfer.
+func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, bool, error) {
+	typ, frame, err := p.conn.ReadMessage()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if ok, _ := p.frames.take(time.Now(), rate, burst); !ok {
-		p.m.close("flood")
-		p.requestClose(websocket.ClosePolicyViolation, "too many frames")
-		return nil, errFlood
+	binary := typ == websocket.BinaryMessage
+	if !binary && !p.spend(rate, burst) {
+		return nil, false, errFlood
 	}
 	p.mu.Lock()
 	if !p.closing {
 		p.conn.SetReadDeadline(time.Now().Add(deadAfter))
 	}
 	p.mu.Unlock()
-	return frame, nil
+	return frame, binary, nil
+}
+
+// spend takes one token of the frame budget; when there is none it closes
+// the socket with 1008 and reports false. Called by the reader only.
+func (p *peer) spend(rate float64, burst int) bool {
+	if ok, _ := p.frames.take(time.Now(), rate, burst); !ok {
+		p.m.close("flood")
+		p.requestClose(websocket.ClosePolicyViolation, "too many frames")
+		return false
+	}
+	return true
 }
