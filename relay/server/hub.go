@@ -62,11 +62,11 @@ type hub struct {
 type agentConn struct {
 	*peer
 	device   store.Device
-	at       int64               // when it connected, Unix ns: the newest connection of a device wins
-	hello    *protocol.Hello     // nil until the first hello
-	helloRaw json.RawMessage     // hello as JSON, for the other nodes
-	pending  map[string]*pending // commands sent to this agent, by relay-assigned id
-	watchers int                 // last count sent in a watch message; -1 before the first
+	at       int64                // when it connected, Unix ns: the newest connection of a device wins
+	hello    *protocol.Hello      // nil until the first hello
+	helloRaw json.RawMessage      // hello as JSON, for the other nodes
+	pending  map[string]*pending  // commands sent to this agent, by relay-assigned id
+	watchers int                  // last count sent in a watch message; -1 before the first
 	files    map[string]*transfer // file transfers to this agent, by relay-assigned id
 }
 
