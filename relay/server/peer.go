@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
@@ -437,20 +438,23 @@ func frameType(f []byte) int {
 // errFlood ends a socket that sent frames faster than its limit.
 var errFlood = errors.New("too many frames")
 
+// fileAckPrefix starts a file_ack frame as the agent encodes it.
+var fileAckPrefix = []byte(`{"type":"` + protocol.TypeFileAck + `"`)
+
 // read returns the next frame and whether it is binary, extending the
-// read deadline on success. Text frames spend a token of the socket's
-// frame budget: a socket that sends more than burst frames at once, or
-// more than rate a second for long, is closed with 1008 and read returns
-// errFlood. Binary frames (file chunks) are paced by their transfer's
-// window instead; the caller spends a token (spend) for one that belongs
-// to no transfer.
+// read deadline on success. Frames spend a token of the socket's frame
+// budget: a socket that sends more than burst frames at once, or more
+// than rate a second for long, is closed with 1008 and read returns
+// errFlood. Binary frames (file chunks) and file acks are paced by their
+// transfer's window instead, and spend nothing here: the caller spends a
+// token (spend) for one that moves no transfer.
 func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, bool, error) {
 	typ, frame, err := p.conn.ReadMessage()
 	if err != nil {
 		return nil, false, err
 	}
 	binary := typ == websocket.BinaryMessage
-	if !binary && !p.spend(rate, burst) {
+	if !binary && !bytes.HasPrefix(frame, fileAckPrefix) && !p.spend(rate, burst) {
 		return nil, false, errFlood
 	}
 	p.mu.Lock()

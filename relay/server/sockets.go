@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strings"
@@ -135,7 +136,9 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 		case protocol.TypeResult:
 			s.hub.agentResult(a, msg)
 		case protocol.TypeFileAck:
-			s.hub.agentFileAck(a, msg)
+			if !s.hub.agentFileAck(a, msg) && bytes.HasPrefix(frame, fileAckPrefix) && !a.spend(s.cfg.AgentFrameRate, s.cfg.AgentFrameBurst) {
+				return closeReason(errFlood)
+			}
 		default:
 			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send %q frames", msg.Type)))
 		}

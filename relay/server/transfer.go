@@ -300,28 +300,33 @@ func (h *hub) toAgentLocked(t *transfer, m *protocol.Message) bool {
 }
 
 // agentFileAck records an agent's file_ack and passes it to the sender.
-func (h *hub) agentFileAck(a *agentConn, msg *protocol.Message) {
+// It reports whether the ack moved its transfer (accepted it, or
+// acknowledged chunks not acknowledged before): only those are paced by
+// the transfer; the caller counts the others against the socket's frame
+// budget.
+func (h *hub) agentFileAck(a *agentConn, msg *protocol.Message) bool {
 	var ack protocol.FileAck
 	if len(msg.Data) == 0 || json.Unmarshal(msg.Data, &ack) != nil {
 		a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "file_ack needs data {next, window}")))
-		return
+		return false
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := a.files[msg.ID]
 	if t == nil {
 		h.m.drop("ack_unknown_transfer")
-		return
+		return false
 	}
-	h.ackLocked(t, ack)
+	return h.ackLocked(t, ack)
 }
 
 // ackLocked applies an ack of t's agent (here or on t's node) and passes
 // it to the sender (here or on t's origin). An ack that goes back, or
-// past what was sent, is ignored. mu held.
-func (h *hub) ackLocked(t *transfer, ack protocol.FileAck) {
-	if ack.Next < t.acked || ack.Next > t.next {
-		return
+// past what was sent, is ignored. It reports whether the ack moved the
+// transfer. mu held.
+func (h *hub) ackLocked(t *transfer, ack protocol.FileAck) bool {
+	if ack.Next < t.acked || ack.Next > t.next || (t.accepted && ack.Next == t.acked) {
+		return false
 	}
 	t.acked = ack.Next
 	t.window = uint32(min(max(ack.Window, 1), protocol.MaxWindow))
@@ -335,6 +340,7 @@ func (h *hub) ackLocked(t *transfer, ack protocol.FileAck) {
 			h.finishLocked(t, nil, protocol.Errorf(protocol.CodeUnavailable, "the relay node of the sender cannot be reached"), true)
 		}
 	}
+	return true
 }
 
 // agentFileResult routes an agent's result for a transfer; it reports
