@@ -107,6 +107,14 @@ func (p *peer) send(frame []byte) bool {
 	return true
 }
 
+// isClosing reports whether the socket is closing or closed: sends fail
+// because the other side is gone (or going), not because it is slow.
+func (p *peer) isClosing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
+}
+
 // sendLatest queues a frame that a newer frame with the same key replaces
 // if the writer has not sent it yet. It never blocks.
 func (p *peer) sendLatest(key string, frame []byte) {

@@ -125,7 +125,7 @@ func (h *hub) fileBegin(c *clientConn, msg *protocol.Message) {
 		}
 		t.rid = h.newRIDLocked()
 		if !a.send(encode(&protocol.Message{Type: protocol.TypeFileBegin, ID: t.rid, Device: msg.Device, Data: protocol.MustData(b)})) {
-			refuse(protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
+			refuse(sendFailed(a))
 			return
 		}
 		t.agent = a
@@ -135,6 +135,15 @@ func (h *hub) fileBegin(c *clientConn, msg *protocol.Message) {
 	h.files[t.rid] = t
 	h.armLocked(t)
 	h.m.relay(protocol.TypeFileBegin, 1)
+}
+
+// sendFailed says why a frame could not be queued for agent a: it is
+// going away, or it reads too slowly.
+func sendFailed(a *agentConn) *protocol.Error {
+	if a.isClosing() {
+		return protocol.Errorf(protocol.CodeDeviceOffline, "the computer disconnected during the transfer")
+	}
+	return protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded")
 }
 
 // checkFileBegin checks a file_begin against the receive_files spec the
@@ -240,7 +249,7 @@ func (h *hub) forwardChunkLocked(t *transfer, ch protocol.Chunk) {
 	}
 	frame := protocol.AppendChunk(make([]byte, 0, 6+len(t.rid)+len(ch.Data)), t.rid, ch.Seq, ch.Data)
 	if !t.agent.send(frame) {
-		h.finishLocked(t, nil, protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"), false)
+		h.finishLocked(t, nil, sendFailed(t.agent), false)
 		return
 	}
 	h.m.relay("file_chunk", 1)

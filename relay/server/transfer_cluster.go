@@ -106,7 +106,7 @@ func (h *hub) onRemoteBeginLocked(e broker.Event, msg *protocol.Message) {
 	t := &transfer{rid: h.newRIDLocked(), device: e.Device, agent: a, origin: e.From, originID: e.ID, chunks: protocol.Chunks(b.Size)}
 	t.lastLen = int(b.Size - int64(max(t.chunks, 1)-1)*protocol.MaxChunk)
 	if !a.send(encode(&protocol.Message{Type: protocol.TypeFileBegin, ID: t.rid, Device: e.Device, Data: protocol.MustData(b)})) {
-		h.replyFileLocked(e.From, e.ID, nil, protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
+		h.replyFileLocked(e.From, e.ID, nil, sendFailed(a))
 		return
 	}
 	a.files[t.rid] = t

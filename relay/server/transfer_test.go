@@ -21,7 +21,7 @@ import (
 type fakeInbox struct {
 	a      *wsPeer
 	window int
-	check  func(rid string, seq uint32) // before each ack; nil for none
+	check  func(rid string, seq uint32) bool // before each ack (nil for none); false stops the agent
 
 	mu       sync.Mutex
 	begins   []protocol.Message
@@ -46,7 +46,7 @@ func (r *relay) agentWithFiles(token string, maxSize int64) *wsPeer {
 	return a
 }
 
-func serveInbox(t *testing.T, a *wsPeer, window int, check func(string, uint32)) *fakeInbox {
+func serveInbox(t *testing.T, a *wsPeer, window int, check func(string, uint32) bool) *fakeInbox {
 	f := &fakeInbox{a: a, window: window, check: check, received: map[string]int{}, done: make(chan struct{})}
 	hashes := map[string]interface {
 		io.Writer
@@ -70,8 +70,8 @@ func serveInbox(t *testing.T, a *wsPeer, window int, check func(string, uint32))
 				f.mu.Lock()
 				f.received[ch.ID]++
 				f.mu.Unlock()
-				if f.check != nil {
-					f.check(ch.ID, ch.Seq)
+				if f.check != nil && !f.check(ch.ID, ch.Seq) {
+					return
 				}
 				a.send(protocol.Message{Type: protocol.TypeFileAck, ID: ch.ID, Data: protocol.MustData(protocol.FileAck{Next: ch.Seq + 1, Window: f.window})})
 				continue
@@ -125,7 +125,7 @@ func TestTransferRelayHoldsAtMostAWindow(t *testing.T) {
 	client.next(protocol.TypePresence)
 	var mu sync.Mutex
 	maxHeld, maxQueued := 0, 0
-	serveInbox(t, a, 100, func(string, uint32) {
+	serveInbox(t, a, 100, func(string, uint32) bool {
 		r.srv.hub.mu.Lock()
 		for _, tr := range r.srv.hub.files {
 			maxHeld = max(maxHeld, int(tr.next-tr.acked))
@@ -139,6 +139,7 @@ func TestTransferRelayHoldsAtMostAWindow(t *testing.T) {
 		maxQueued = max(maxQueued, q)
 		mu.Unlock()
 		time.Sleep(50 * time.Microsecond) // a desktop slower than the sender
+		return true
 	})
 	const size = 256 << 20
 	res, err := sendfile.Send(client.conn, "big", dev, "big.bin", zeros{}, size, sendfile.Options{})
