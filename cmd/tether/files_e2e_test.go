@@ -53,7 +53,9 @@ func startFiles(t *testing.T) *filesSetup {
 func (s *filesSetup) socket(t *testing.T) *websocket.Conn {
 	t.Helper()
 	c := dialClient(t, s.relay.url, s.session)
-	c.presence(s.device, func(p protocol.Presence) bool { return p.Online && contains(p.Capabilities, protocol.CommandReceiveFiles) })
+	c.presence(s.device, func(p protocol.Presence) bool {
+		return p.Online && contains(p.Capabilities, protocol.CommandReceiveFiles)
+	})
 	return c.conn
 }
 
