@@ -88,7 +88,7 @@ func (l *link) fileFrame(m *protocol.Message) {
 func (l *link) fileBegin(m *protocol.Message) {
 	dev := l.deviceID
 	var b protocol.FileBegin
-	refuse := func(perr *protocol.Error) { l.sendResult(protocol.Result(m.ID, dev, nil, perr)) }
+	refuse := func(perr *protocol.Error) { l.fileOutcome(m.ID, dev, b, nil, perr) }
 	if m.ID == "" || json.Unmarshal(m.Data, &b) != nil {
 		refuse(protocol.Errorf(protocol.CodeInvalidArgs, "file_begin needs an id and data {name, size, mime}"))
 		return
@@ -124,15 +124,23 @@ func (l *link) fileBegin(m *protocol.Message) {
 		defer cancel()
 		defer l.files.remove(t)
 		data, perr := l.receive(ctx, t, sink)
-		if perr != nil {
-			l.log.Info("file not received", "id", t.id, "code", perr.Code, "err", perr.Message)
-		} else {
-			l.log.Info("file received", "id", t.id)
-		}
-		if l.ctx.Err() == nil {
-			l.sendResult(protocol.Result(t.id, t.device, data, perr))
-		}
+		l.fileOutcome(t.id, t.device, b, data, perr)
 	})
+}
+
+// fileOutcome is where every transfer ends, refused at once or after its
+// bytes: it logs the outcome and sends the transfer's one result (unless
+// the link is gone: the relay has answered the sender). Called once per
+// transfer; the activity log's hook goes here (see files-hooks.md).
+func (l *link) fileOutcome(id, dev string, b protocol.FileBegin, data json.RawMessage, perr *protocol.Error) {
+	if perr != nil {
+		l.log.Info("file not received", "id", id, "bytes", b.Size, "code", perr.Code, "err", perr.Message)
+	} else {
+		l.log.Info("file received", "id", id, "bytes", b.Size)
+	}
+	if l.ctx.Err() == nil {
+		l.sendResult(protocol.Result(id, dev, data, perr))
+	}
 }
 
 // fileChunk hands a binary chunk to its transfer's worker. Called by the

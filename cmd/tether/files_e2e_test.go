@@ -244,3 +244,49 @@ func TestSendFileAgentKilled(t *testing.T) {
 		t.Fatal("a file cut short was saved")
 	}
 }
+
+// TestSendFileSenderOrRelayGone: the browser's socket closing midway, and
+// the relay killed midway, each leave nothing in the folder.
+func TestSendFileSenderOrRelayGone(t *testing.T) {
+	s := startFiles(t)
+	data := randomBytes(t, 30<<20)
+	partsGone := func(what string) {
+		t.Helper()
+		waitFor(t, what, func() bool {
+			for _, n := range inboxNames(t, s.inbox) {
+				if strings.HasSuffix(n, ".part") || strings.HasPrefix(n, "gone") {
+					return false
+				}
+			}
+			return true
+		})
+	}
+
+	conn := s.socket(t)
+	var once sync.Once
+	_, err := sendfile.Send(conn, "sender", s.device, "gone-sender.bin", bytes.NewReader(data), int64(len(data)), sendfile.Options{
+		OnAck: func(next uint32) {
+			if next >= 16 {
+				once.Do(func() { conn.Close() })
+			}
+		},
+	})
+	if err == nil {
+		t.Fatal("the transfer finished after its socket closed")
+	}
+	partsGone("the agent to drop the file of a sender gone")
+
+	conn = s.socket(t)
+	var kill sync.Once
+	_, err = sendfile.Send(conn, "relay", s.device, "gone-relay.bin", bytes.NewReader(data), int64(len(data)), sendfile.Options{
+		OnAck: func(next uint32) {
+			if next >= 16 {
+				kill.Do(func() { s.relay.stop(syscall.SIGKILL) })
+			}
+		},
+	})
+	if err == nil {
+		t.Fatal("the transfer finished after the relay was killed")
+	}
+	partsGone("the agent to drop the file when the relay went away")
+}
