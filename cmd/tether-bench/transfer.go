@@ -172,6 +172,36 @@ func measureTransfer(ctx context.Context, cfg *Config, dir string, tc TransferCo
 	return nil
 }
 
+// RunTransferOnly is the whole -transfer run: it builds the binaries not
+// given, runs the transfer scenario with files of fileMB MB, prints its
+// figures and writes them to cfg.Out/transfer.json. It blocks.
+func RunTransferOnly(ctx context.Context, cfg Config, fileMB int) error {
+	cfg.fill()
+	cfg.AgentRun = max(cfg.AgentRun, time.Second) // locate builds the agent too
+	tmp, err := os.MkdirTemp("", "tether-bench-transfer")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := cfg.locate(ctx, tmp); err != nil {
+		return err
+	}
+	r := runTransfer(ctx, &cfg, tmp, TransferConfig{FileBytes: int64(fileMB) * 1_000_000})
+	fmt.Printf("transfer of %d MB files: one %.0f MB/s; %d at once %.0f MB/s in all; relay RSS %.1f MB before, %.1f MB at peak\n",
+		fileMB, r.SingleMBps, r.Parallel, r.ParallelMBps, float64(r.RelayRSSBefore)/1e6, float64(r.RelayRSSPeak)/1e6)
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := os.WriteFile(filepath.Join(cfg.Out, "transfer.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if r.Error != "" {
+		return fmt.Errorf("transfer: %s", r.Error)
+	}
+	return nil
+}
+
 // pairAgent gets a pairing code from the running agent's CLI and redeems
 // it, returning the session token and the device id.
 func pairAgent(ctx context.Context, cfg *Config, rt *relayTarget, agent *process, env []string, confDir, relayURL string) (string, string, error) {
