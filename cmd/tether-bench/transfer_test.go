@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 )
 
-// TestTransferTiny runs the transfer scenario with small files through the
-// real relay and agent binaries (TETHER_TRANSFER_MB sets the file size,
-// e.g. 100 for the figures in BENCHMARKS.md).
+// TestTransferTiny runs the -transfer scenario (RunTransferOnly) with small
+// files through the real relay and agent binaries and checks its
+// transfer.json (TETHER_TRANSFER_MB sets the file size, e.g. 100 for the
+// figures in BENCHMARKS.md).
 func TestTransferTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs both binaries")
@@ -19,17 +22,21 @@ func TestTransferTiny(t *testing.T) {
 	if mb <= 0 {
 		mb = 8
 	}
-	cfg := &Config{Root: moduleRoot(t), AgentRun: time.Second, Targets: []string{"none"}, Log: testWriter{t}}
+	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang guard only
 	defer cancel()
-	if err := cfg.locate(ctx, t.TempDir()); err != nil {
+	if err := RunTransferOnly(ctx, Config{Root: moduleRoot(t), Out: out, Log: testWriter{t}}, mb); err != nil {
 		t.Fatal(err)
 	}
-	r := runTransfer(ctx, cfg, t.TempDir(), TransferConfig{FileBytes: int64(mb) * 1_000_000, Parallel: 5})
-	if r.Error != "" {
-		t.Fatal(r.Error)
+	b, err := os.ReadFile(filepath.Join(out, "transfer.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if r.SingleMBps <= 0 || r.ParallelMBps <= 0 || r.RelayRSSPeak < r.RelayRSSBefore || r.RelayRSSBefore <= 0 {
+	var r TransferResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.SingleMBps <= 0 || r.ParallelMBps <= 0 || r.Parallel != 5 || r.RelayRSSPeak < r.RelayRSSBefore || r.RelayRSSBefore <= 0 {
 		t.Fatalf("implausible figures %+v", r)
 	}
 	t.Logf("one file %.0f MB/s; 5 at once %.0f MB/s; relay RSS %.1f → peak %.1f MB",
