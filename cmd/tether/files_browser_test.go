@@ -164,6 +164,27 @@ func TestBrowserSendsFiles(t *testing.T) {
 		noPart(t, s.inbox)
 	})
 
+	t.Run("dropped and pasted", func(t *testing.T) {
+		for _, ev := range []string{
+			`(() => { const dt = new DataTransfer(); dt.items.add(new File(['dropped bytes'], 'dropped.txt', {type: 'text/plain'}));
+				const card = document.getElementById('send-card');
+				card.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+				return card.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})) === false; })()`,
+			`(() => { const dt = new DataTransfer(); dt.items.add(new File(['pasted bytes'], 'pasted.txt', {type: 'text/plain'}));
+				return document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true})) === false; })()`,
+		} {
+			if !pageEval[bool](t, ctx, ev) {
+				t.Fatalf("the page did not take the event: %s", ev)
+			}
+		}
+		pageWait(t, ctx, "both sent", row("dropped.txt")+`?.dataset.state === 'done' && `+row("pasted.txt")+`?.dataset.state === 'done'`)
+		for name, want := range map[string]string{"dropped.txt": "dropped bytes", "pasted.txt": "pasted bytes"} {
+			if b, err := os.ReadFile(filepath.Join(s.inbox, name)); err != nil || string(b) != want {
+				t.Errorf("%s on disk: %q, %v", name, b, err)
+			}
+		}
+	})
+
 	t.Run("a bad hash is refused", func(t *testing.T) {
 		pageEval[bool](t, ctx, `import('/static/sha256.js').then((m) => { window.realHex = m.Sha256.prototype.hex; m.Sha256.prototype.hex = () => '0'.repeat(64); return true; })`)
 		defer pageEval[bool](t, ctx, `import('/static/sha256.js').then((m) => { m.Sha256.prototype.hex = window.realHex; return true; })`)
