@@ -433,11 +433,11 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		refuse(protocol.Errorf(protocol.CodeRateLimited, "too many commands; retry in %d ms", retry.Milliseconds()+1))
 		return
 	}
-	if c.ids[msg.ID] {
-		// Not a result: the id's one result belongs to the pending command.
+	if c.ids[msg.ID] || c.files[msg.ID] != nil {
+		// Not a result: the id's one result belongs to the pending command or transfer.
 		h.m.command(protocol.CodeBadRequest)
 		c.send(encode(&protocol.Message{Type: protocol.TypeError, ID: msg.ID,
-			Error: protocol.Errorf(protocol.CodeBadRequest, "a command with id %q is already pending", msg.ID)}))
+			Error: protocol.Errorf(protocol.CodeBadRequest, "a command or transfer with id %q is already pending", msg.ID)}))
 		return
 	}
 	if _, ok := c.devices[msg.Device]; !ok || msg.Device == "" {

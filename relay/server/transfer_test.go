@@ -295,4 +295,13 @@ func TestTransferRefusals(t *testing.T) {
 		client.send(protocol.Message{Type: protocol.TypeFileBegin, ID: string(rune('a' + i)), Device: dev, Data: protocol.MustData(protocol.FileBegin{Name: "a", Size: 1})})
 	}
 	try("fifth", protocol.FileBegin{Name: "a", Size: 1}, protocol.CodeRateLimited)
+	// A command may not take the id of an open transfer, nor a transfer that of another.
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "a", Device: dev, Name: "beep"})
+	if m := client.next(protocol.TypeError, protocol.TypeResult); m.Type != protocol.TypeError || m.ID != "a" {
+		t.Fatalf("a command with a transfer's id: %+v", m)
+	}
+	client.send(protocol.Message{Type: protocol.TypeFileBegin, ID: "b", Device: dev, Data: protocol.MustData(protocol.FileBegin{Name: "a", Size: 1})})
+	if m := client.next(protocol.TypeError, protocol.TypeResult); m.Type != protocol.TypeError || m.ID != "b" {
+		t.Fatalf("a transfer with a transfer's id: %+v", m)
+	}
 }
