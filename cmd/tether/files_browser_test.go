@@ -219,6 +219,17 @@ func TestBrowserSendsFiles(t *testing.T) {
 		}
 	})
 
+	t.Run("switched off, the card says why", func(t *testing.T) {
+		if _, err := s.agent.cli("deny", "receive_files"); err != nil {
+			t.Fatal(err)
+		}
+		pageWait(t, ctx, "the card disabled, saying why", `document.getElementById('send-card').dataset.enabled === 'false' && document.getElementById('send-files').disabled && document.getElementById('send-why').textContent.includes('tether allow receive_files')`)
+		if _, err := s.agent.cli("allow", "receive_files"); err != nil {
+			t.Fatal(err)
+		}
+		pageWait(t, ctx, "the card enabled again", `document.getElementById('send-card').dataset.enabled === 'true'`)
+	})
+
 	t.Run("on a phone", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
 			chromedp.Navigate(s.relay.url+"/")); err != nil {

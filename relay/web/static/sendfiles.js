@@ -78,7 +78,7 @@ function blocked(d) {
 /** Shows the card for the selected device, enabled when files can be sent. */
 export function renderSend(d) {
   const card = $('send-card');
-  card.hidden = !d || !(receiveSpec(d) || (d.capabilities || []).includes('receive_files'));
+  card.hidden = !d; // shown disabled, saying why, when files cannot be sent now
   if (card.hidden) return;
   const why = blocked(d);
   const limit = sizeLimit(d);
