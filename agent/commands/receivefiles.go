@@ -64,6 +64,8 @@ func (d *Dispatcher) Receiver(name string, args json.RawMessage) (FileReceiver, 
 	switch {
 	case !ok:
 		return nil, protocol.Errorf(protocol.CodeUnknownCommand, "unknown command %q", truncate(name, protocol.MaxNameLen))
+	case name != protocol.CommandReceiveFiles:
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "command %q takes no files", name)
 	case !d.allowed(name):
 		return nil, protocol.Errorf(protocol.CodeNotAllowed, "receiving files is switched off on this computer")
 	case d.paused():
