@@ -5,6 +5,7 @@ package inbox
 import (
 	"errors"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 )
@@ -32,8 +33,26 @@ func isNoSpace(err error) bool {
 const zoneIdentifier = "[ZoneTransfer]\r\nZoneId=3\r\n"
 
 // markFromInternet writes the mark of the web to path's Zone.Identifier
-// stream; it moves with the file when the file is renamed. File systems
-// without streams (FAT) cannot hold it: the file is saved unmarked.
+// stream; it stays with the file when the file gets its name. Volumes
+// without named streams (FAT, exFAT, Wine's drives, where the write would
+// make a file called "name:Zone.Identifier") cannot hold it: the file is
+// saved unmarked.
 func markFromInternet(path string) {
-	os.WriteFile(path+":Zone.Identifier", []byte(zoneIdentifier), 0o600)
+	if namedStreams(path) {
+		os.WriteFile(path+":Zone.Identifier", []byte(zoneIdentifier), 0o600)
+	}
+}
+
+// namedStreams reports whether the volume of path supports alternate data
+// streams (GetVolumeInformation's FILE_NAMED_STREAMS).
+func namedStreams(path string) bool {
+	root, err := windows.UTF16PtrFromString(filepath.VolumeName(path) + `\`)
+	if err != nil {
+		return false
+	}
+	var flags uint32
+	if err := windows.GetVolumeInformation(root, nil, 0, nil, nil, &flags, nil, 0); err != nil {
+		return false
+	}
+	return flags&windows.FILE_NAMED_STREAMS != 0
 }
