@@ -198,13 +198,29 @@ func TestBrowserSendsFiles(t *testing.T) {
 		noPart(t, s.inbox)
 	})
 
-	t.Run("the agent killed mid-transfer", func(t *testing.T) {
-		huge := filepath.Join(files, "huge.bin")
-		os.WriteFile(huge, randomBytes(t, 99<<20), 0o644)
+	huge := filepath.Join(files, "huge.bin")
+	os.WriteFile(huge, randomBytes(t, 99<<20), 0o644)
+	underWay := row("huge.bin") + `?.dataset.state === 'sending' && /\/s · .+ left$/.test(` + row("huge.bin") + `.querySelector('.send-status').textContent)`
+
+	t.Run("cancelled midway", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(`#send-files`, []string{huge})); err != nil {
 			t.Fatal(err)
 		}
-		pageWait(t, ctx, "the transfer under way", row("huge.bin")+`?.querySelector('progress').value > 0`)
+		pageWait(t, ctx, "the transfer under way, with its speed and time left", underWay)
+		pageEval[bool](t, ctx, `(`+row("huge.bin")+`.querySelector('.send-cancel').click(), true)`)
+		pageWait(t, ctx, "the page says it is cancelled", row("huge.bin")+`.dataset.state === 'failed' && `+row("huge.bin")+`.textContent.includes('Cancelled')`)
+		noPart(t, s.inbox)
+		if _, err := os.Stat(filepath.Join(s.inbox, "huge.bin")); err == nil {
+			t.Error("a cancelled file was saved")
+		}
+		pageEval[bool](t, ctx, `(`+row("huge.bin")+`.remove(), true)`)
+	})
+
+	t.Run("the agent killed mid-transfer", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(`#send-files`, []string{huge})); err != nil {
+			t.Fatal(err)
+		}
+		pageWait(t, ctx, "the transfer under way", underWay)
 		if st := pageEval[string](t, ctx, row("huge.bin")+`.dataset.state`); st == "done" {
 			t.Skip("the transfer finished before the agent could be killed: a machine faster than this test assumes")
 		}
