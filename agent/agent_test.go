@@ -21,7 +21,7 @@ import (
 )
 
 // defaultOn are the built-in commands on in a new install, sorted.
-var defaultOn = []string{"beep", "lock_screen", "media", "notify", "volume"}
+var defaultOn = []string{"beep", "lock_screen", "media", "notify", "receive_files", "volume"}
 
 // testConfig returns a Config for an agent talking to r from a fresh dir.
 func testConfig(t *testing.T, r *fakeRelay) Config {

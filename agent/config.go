@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -104,6 +106,15 @@ type Config struct {
 	// MaxConcurrent bounds the commands running at once; beyond it a
 	// command is answered rate_limited. Default 8.
 	MaxConcurrent int
+
+	// Inbox is the folder receive_files saves into. Default: the Tether
+	// folder in Desktop's Downloads folder (when Desktop is a
+	// DownloadsLocator); none leaves receive_files unavailable.
+	Inbox string
+	// MaxFileSize is the largest file receive_files accepts, in bytes.
+	// Default: config.json's max_file_mib, else protocol.DefaultMaxFile
+	// (100 MiB).
+	MaxFileSize int64
 }
 
 // Timings that need no configuration.
@@ -145,6 +156,7 @@ func (c *Config) complete() error {
 	if c.Commands == nil {
 		c.Commands = commands.Builtin(c.Desktop)
 	}
+	c.wireInbox()
 	if m, ok := c.Desktop.(MouseWatcher); ok && c.Mouse == nil {
 		c.Mouse = m
 	}
@@ -176,4 +188,45 @@ func (c *Config) complete() error {
 		c.MaxConcurrent = 8
 	}
 	return nil
+}
+
+// wireInbox gives the receive_files command among Commands (if there is
+// one) its folder and size limit, and removes the .part files a previous
+// run left there. Without a folder the command stays unavailable.
+func (c *Config) wireInbox() {
+	i := slices.IndexFunc(c.Commands, func(cmd commands.Command) bool { return cmd.Spec.Name == protocol.CommandReceiveFiles })
+	if i < 0 {
+		return
+	}
+	if c.MaxFileSize <= 0 {
+		c.MaxFileSize = protocol.DefaultMaxFile
+		if s, err := LoadSettings(c.ConfigDir); err == nil && s.MaxFileMiB > 0 {
+			c.MaxFileSize = int64(s.MaxFileMiB) << 20
+		}
+	}
+	if c.Inbox == "" {
+		if dl, ok := c.Desktop.(DownloadsLocator); ok {
+			if dir, err := dl.DownloadsDir(); err == nil {
+				c.Inbox = filepath.Join(dir, InboxFolder)
+			} else {
+				c.Logger.Warn("no folder for received files", "err", err)
+			}
+		}
+	}
+	var notify func(ctx context.Context, title, body string) error
+	if c.Desktop != nil {
+		notify = c.Desktop.Notify
+	}
+	cmds := slices.Clone(c.Commands)
+	cmds[i] = commands.ReceiveFiles(nil, c.MaxFileSize)
+	if c.Inbox != "" {
+		r, err := inboxFor(c.Inbox, c.MaxFileSize, notify)
+		if err != nil {
+			c.Logger.Warn("cannot clean the folder for received files", "dir", c.Inbox, "err", err)
+		}
+		if r != nil {
+			cmds[i] = commands.ReceiveFiles(r, c.MaxFileSize)
+		}
+	}
+	c.Commands = cmds
 }

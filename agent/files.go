@@ -68,6 +68,9 @@ type Settings struct {
 	// CAFile is a PEM file of a private CA that signed the relay's
 	// certificate, trusted besides the system's roots.
 	CAFile string `json:"ca_file,omitempty"`
+	// MaxFileMiB is the largest file receive_files accepts, in MiB; 0
+	// means 100. Read when the agent starts.
+	MaxFileMiB int `json:"max_file_mib,omitempty"`
 }
 
 // Allowed reports whether command name is switched on, given its default.

@@ -52,6 +52,7 @@ type link struct {
 	// watchers went to 0 is queued after the drop.
 	telemMu sync.Mutex
 	events  *eventQueue // mouse events; filled only while shared
+	files   transfers   // files being received (transfer.go)
 
 	ctx    context.Context // the link's; set by serve before any goroutine starts
 	cmds   *sync.WaitGroup // owner of command goroutines (Agent.Run)
@@ -117,7 +118,7 @@ func (l *link) read(ctx context.Context) error {
 		return err
 	})
 	for {
-		_, frame, err := l.ws.ReadMessage()
+		typ, frame, err := l.ws.ReadMessage()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -126,9 +127,17 @@ func (l *link) read(ctx context.Context) error {
 			return fmt.Errorf("read: %w", err)
 		}
 		extend()
+		if typ == websocket.BinaryMessage { // a chunk of a file being received
+			l.fileChunk(frame)
+			continue
+		}
 		m, err := protocol.Decode(frame)
 		if err != nil {
 			l.log.Debug("ignoring a bad frame from the relay", "err", err)
+			continue
+		}
+		if protocol.IsTransferType(m.Type) {
+			l.fileFrame(m)
 			continue
 		}
 		l.handle(m)

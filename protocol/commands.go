@@ -18,4 +18,11 @@ const (
 	CommandMedia        = "media"         // play/pause, next, previous in the media player
 	CommandClipboardGet = "clipboard_get" // read the clipboard's text
 	CommandClipboardSet = "clipboard_set" // put text on the clipboard
+
+	// CommandReceiveFiles lets a browser send files to the desktop. It is
+	// streamed (file_begin, chunks, file_end; see transfer.go), never sent
+	// as a command frame. Its CommandSpec in hello (ReceiveFilesSpec) has
+	// the arguments of a FileBegin; size's max is the largest file the
+	// owner accepts.
+	CommandReceiveFiles = "receive_files"
 )

@@ -10,7 +10,7 @@ import (
 func TestCommandConstantsAreTheKnownCommands(t *testing.T) {
 	consts := []string{CommandBeep, CommandNotify, CommandScreenshot, CommandMouseMove,
 		CommandMouseClick, CommandTypeText, CommandOpenURL, CommandLockScreen, CommandSleep,
-		CommandVolume, CommandMedia, CommandClipboardGet, CommandClipboardSet}
+		CommandVolume, CommandMedia, CommandClipboardGet, CommandClipboardSet, CommandReceiveFiles}
 	got, want := slices.Sorted(slices.Values(KnownCommands)), slices.Sorted(slices.Values(consts))
 	if !slices.Equal(got, want) {
 		t.Errorf("KnownCommands %v, constants %v", got, want)

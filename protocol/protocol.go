@@ -64,7 +64,7 @@ const (
 )
 
 // Message.Type needs no length limit of its own: Decode accepts only the
-// known types, the longest of which has 9 bytes.
+// known types, the longest of which has 11 bytes.
 
 // Message is one frame on either WebSocket. Fields that do not apply to a type
 // are left empty and omitted on the wire.
@@ -213,6 +213,7 @@ var (
 var knownTypes = map[string]bool{
 	TypeHello: true, TypeWelcome: true, TypePresence: true, TypeTelemetry: true, TypeEvent: true,
 	TypeCommand: true, TypeResult: true, TypeWatch: true, TypeError: true,
+	TypeFileBegin: true, TypeFileAck: true, TypeFileEnd: true, TypeFileCancel: true,
 }
 
 // Decode parses one frame into a Message and checks what every frame must

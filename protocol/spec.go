@@ -195,7 +195,7 @@ func FindCommand(specs []CommandSpec, name string) *CommandSpec {
 // name is unknown_command.
 var KnownCommands = []string{CommandBeep, CommandNotify, CommandScreenshot, CommandMouseMove,
 	CommandMouseClick, CommandTypeText, CommandOpenURL, CommandLockScreen, CommandSleep,
-	CommandVolume, CommandMedia, CommandClipboardGet, CommandClipboardSet}
+	CommandVolume, CommandMedia, CommandClipboardGet, CommandClipboardSet, CommandReceiveFiles}
 
 // IsKnownCommand reports whether name is one of KnownCommands.
 func IsKnownCommand(name string) bool { return slices.Contains(KnownCommands, name) }

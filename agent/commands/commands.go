@@ -36,6 +36,9 @@ type Command struct {
 	// Unavailable returns why the command cannot run on this machine now,
 	// or "" when it can. Nil means always available. It must be cheap.
 	Unavailable func() string
+	// Receiver takes the files of a streamed command (receive_files);
+	// nil for every other command.
+	Receiver FileReceiver
 }
 
 // Desktop is what the commands need from the machine; package desktop
@@ -109,6 +112,7 @@ func Builtin(d Desktop) []Command {
 		openURLCommand(c, why("open_url")),
 		screenshotCommand(c, why("screenshot"), ScreenshotBudget),
 		typeTextCommand(c, why("type_text")),
+		ReceiveFiles(nil, protocol.DefaultMaxFile), // wired to the inbox by package agent
 	}
 	cmds = append(cmds, sessionCommands(s, sessionWhy)...)
 	slices.SortFunc(cmds, func(a, b Command) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })

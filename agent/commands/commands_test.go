@@ -289,6 +289,8 @@ func TestBuiltinSpecs(t *testing.T) {
 		`{"name":"title","type":"string","required":true,"max_len":100},` +
 		`{"name":"body","type":"string","max_len":1000}]},` +
 		`{"name":"open_url","title":"Open link","description":"Opens a web link in the computer’s browser.","args":[{"name":"url","type":"url","required":true,"max_len":2048,"schemes":["http","https"]}]},` +
+		`{"name":"receive_files","title":"Send photo or file","description":"Files sent from the page are saved in the Downloads folder, under Tether","args":[` +
+		`{"name":"name","type":"string","required":true,"max_len":255},{"name":"size","type":"integer","required":true,"min":0,"max":104857600},{"name":"mime","type":"string","max_len":127}]},` +
 		`{"name":"screenshot","title":"Screenshot","description":"Takes a picture of the computer’s screen.","args":[` +
 		`{"name":"format","type":"string","enum":["png","jpeg"],"default":"png"},{"name":"max_width","type":"integer","min":16,"max":7680}]},` +
 		`{"name":"sleep","title":"Sleep","description":"Puts the computer to sleep (suspend to RAM).","args":[]},` +
@@ -298,7 +300,7 @@ func TestBuiltinSpecs(t *testing.T) {
 		t.Errorf("specs\n got %s\nwant %s", got, want)
 	}
 	for _, c := range Builtin(&fakeDesktop{}) {
-		defaultOn := map[string]bool{"beep": true, "notify": true, "lock_screen": true, "volume": true, "media": true}[c.Spec.Name]
+		defaultOn := map[string]bool{"beep": true, "notify": true, "lock_screen": true, "volume": true, "media": true, "receive_files": true}[c.Spec.Name]
 		if c.DefaultOn != defaultOn || c.Rate <= 0 || c.Burst < 1 || c.Timeout <= 0 || c.Run == nil || c.Unavailable == nil {
 			t.Errorf("%s: incomplete command %+v (on by default: %v, want %v)", c.Spec.Name, c, c.DefaultOn, defaultOn)
 		}
@@ -346,14 +348,14 @@ func TestBuiltinWithoutController(t *testing.T) {
 }
 
 // allBuiltins are the names of the built-in commands, sorted.
-const allBuiltins = "beep,clipboard_get,clipboard_set,lock_screen,media,mouse_click,mouse_move,notify,open_url,screenshot,sleep,type_text,volume"
+const allBuiltins = "beep,clipboard_get,clipboard_set,lock_screen,media,mouse_click,mouse_move,notify,open_url,receive_files,screenshot,sleep,type_text,volume"
 
 func TestDispatcherLists(t *testing.T) {
 	s := newSetup(Builtin)
 	s.off["notify"] = true
 	s.desk.unavailable = map[string]string{"beep": "no sound", "notify": "no bus"}
 	for _, n := range []string{"mouse_click", "mouse_move", "open_url", "screenshot", "type_text",
-		"lock_screen", "sleep", "volume", "media", "clipboard_get", "clipboard_set"} {
+		"lock_screen", "sleep", "volume", "media", "clipboard_get", "clipboard_set", "receive_files"} {
 		s.off[n] = true
 	}
 	if got := strings.Join(s.d.Names(), ","); got != allBuiltins {

@@ -99,7 +99,7 @@ func TestAllowDenyEditTheSettings(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
 		t.Fatalf("status --json: %d %q", code, out)
 	}
-	if strings.Join(r.Allowed, ",") != "lock_screen,media,notify,volume" || !r.Mouse || r.State != "not running" || r.DeviceID != "" {
+	if strings.Join(r.Allowed, ",") != "lock_screen,media,notify,receive_files,volume" || !r.Mouse || r.State != "not running" || r.DeviceID != "" {
 		t.Errorf("status = %+v", r)
 	}
 }

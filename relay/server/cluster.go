@@ -220,6 +220,7 @@ func (h *hub) ownerChangedLocked(device string, lastSeen time.Time) {
 			h.answerLocked(p, nil, protocol.Errorf(protocol.CodeDeviceOffline, "the device reconnected before answering"))
 		}
 	}
+	h.ownerFilesLocked(device, owner)
 	if w := h.watchers[device]; len(w) > 0 {
 		var d store.Device
 		for c := range w {
@@ -338,6 +339,7 @@ func (h *hub) onEvent(e broker.Event) {
 	case broker.Disconnected:
 		h.linkDown = true
 		h.failOutboundLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay lost its link to the other relay nodes; try again in a few seconds"))
+		h.failRemoteFilesLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay lost its link to the other relay nodes; send the file again in a few seconds"))
 	case broker.Reconnected:
 		h.linkDown = false
 		for node := range h.known {
@@ -345,6 +347,8 @@ func (h *hub) onEvent(e broker.Event) {
 		}
 		clear(h.told) // tell every holder again
 		h.refreshInterestLocked()
+	default:
+		h.onFileEventLocked(e)
 	}
 }
 
@@ -533,6 +537,7 @@ func (h *hub) onNodeDownLocked(node string) {
 	delete(h.known, node)
 	delete(h.asked, node)
 	h.failOutboundLocked(node, protocol.Errorf(protocol.CodeDeviceOffline, "the relay node holding the device stopped"))
+	h.failRemoteFilesLocked(node, protocol.Errorf(protocol.CodeDeviceOffline, "a relay node on the way stopped during the transfer"))
 	now := h.cfg.Now()
 	for device, m := range h.remote {
 		if m[node] != nil && h.dropRemoteLocked(node, device) {

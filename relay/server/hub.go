@@ -50,6 +50,8 @@ type hub struct {
 	sessions map[string]map[*clientConn]struct{} // open client sockets by session
 	watchers map[string]map[*clientConn]struct{} // open client sockets by device they watch
 	sessGen  map[string]uint64                   // pairing changes seen per session with sockets here
+	files    map[string]*transfer                // file transfers through this node, by the id this node gave them
+	filesIn  map[string]*transfer                // those sent from another node, by "node id" (see transfer_cluster.go)
 	nextID   uint64
 	closing  bool
 
@@ -60,11 +62,12 @@ type hub struct {
 type agentConn struct {
 	*peer
 	device   store.Device
-	at       int64               // when it connected, Unix ns: the newest connection of a device wins
-	hello    *protocol.Hello     // nil until the first hello
-	helloRaw json.RawMessage     // hello as JSON, for the other nodes
-	pending  map[string]*pending // commands sent to this agent, by relay-assigned id
-	watchers int                 // last count sent in a watch message; -1 before the first
+	at       int64                // when it connected, Unix ns: the newest connection of a device wins
+	hello    *protocol.Hello      // nil until the first hello
+	helloRaw json.RawMessage      // hello as JSON, for the other nodes
+	pending  map[string]*pending  // commands sent to this agent, by relay-assigned id
+	watchers int                  // last count sent in a watch message; -1 before the first
+	files    map[string]*transfer // file transfers to this agent, by relay-assigned id
 }
 
 // clientConn is the hub's view of one client socket.
@@ -73,6 +76,8 @@ type clientConn struct {
 	session string
 	devices map[string]store.Device // paired devices, as known when they were paired
 	ids     map[string]bool         // command ids this client has in flight
+	files   map[string]*transfer    // file transfers this client is sending, by its id
+	label   string                  // the session's label, shown with files it sends
 	rate    bucket
 }
 
@@ -97,6 +102,8 @@ func newHub(cfg Config, m *metrics, br broker.Broker) *hub {
 		sessions: map[string]map[*clientConn]struct{}{},
 		watchers: map[string]map[*clientConn]struct{}{},
 		sessGen:  map[string]uint64{},
+		files:    map[string]*transfer{},
+		filesIn:  map[string]*transfer{},
 		cluster:  newCluster(),
 	}
 }
@@ -209,13 +216,15 @@ func (h *hub) removeAgent(a *agentConn, lastSeen time.Time) {
 	h.broadcastPresenceLocked(d)
 }
 
-// failPendingLocked answers every command pending on a with err. mu held.
+// failPendingLocked answers every command pending on a with err, and
+// ends its file transfers with err. mu held.
 func (h *hub) failPendingLocked(a *agentConn, err *protocol.Error) {
 	for id, p := range a.pending {
 		delete(a.pending, id)
 		p.timer.Stop()
 		h.answerLocked(p, nil, err)
 	}
+	h.failFilesLocked(a, err)
 }
 
 // answerLocked sends the one result of a pending command to its client,
@@ -308,6 +317,7 @@ func (h *hub) removeClient(c *clientConn) {
 	for id := range c.devices {
 		h.unwatchLocked(c, id)
 	}
+	h.dropClientFilesLocked(c)
 }
 
 // Paired implements Router: every open socket of session, on every node,
@@ -388,6 +398,9 @@ func (h *hub) agentResult(a *agentConn, msg *protocol.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := a.pending[msg.ID]
+	if p == nil && h.agentFileResultLocked(a, msg) {
+		return
+	}
 	if p == nil {
 		h.m.drop("result_unknown_id") // late, after the relay answered timeout
 		return
@@ -420,11 +433,11 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		refuse(protocol.Errorf(protocol.CodeRateLimited, "too many commands; retry in %d ms", retry.Milliseconds()+1))
 		return
 	}
-	if c.ids[msg.ID] {
-		// Not a result: the id's one result belongs to the pending command.
+	if c.ids[msg.ID] || c.files[msg.ID] != nil {
+		// Not a result: the id's one result belongs to the pending command or transfer.
 		h.m.command(protocol.CodeBadRequest)
 		c.send(encode(&protocol.Message{Type: protocol.TypeError, ID: msg.ID,
-			Error: protocol.Errorf(protocol.CodeBadRequest, "a command with id %q is already pending", msg.ID)}))
+			Error: protocol.Errorf(protocol.CodeBadRequest, "a command or transfer with id %q is already pending", msg.ID)}))
 		return
 	}
 	if _, ok := c.devices[msg.Device]; !ok || msg.Device == "" {
@@ -438,6 +451,10 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		return
 	case hello == nil:
 		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
+		return
+	}
+	if msg.Name == protocol.CommandReceiveFiles && protocol.FindCommand(hello.Commands, msg.Name) != nil {
+		refuse(protocol.Errorf(protocol.CodeBadRequest, "receive_files is streamed: send file_begin, the chunks and file_end (PROTOCOL.md)"))
 		return
 	}
 	spec, err := checkCommand(hello, msg)
@@ -519,6 +536,7 @@ func (h *hub) shutdown() {
 	defer h.mu.Unlock()
 	h.closing = true
 	h.failOutboundLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay is restarting; try again in a few seconds"))
+	h.failRemoteFilesLocked("", protocol.Errorf(protocol.CodeUnavailable, "the relay is restarting; try again in a few seconds"))
 	for _, a := range h.agents {
 		h.failPendingLocked(a, protocol.Errorf(protocol.CodeUnavailable, "the relay is restarting; try again in a few seconds"))
 		a.requestClose(websocket.CloseServiceRestart, "relay restarting")

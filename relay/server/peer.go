@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/protocol"
 )
 
 // Close codes the relay uses beyond the standard ones.
@@ -103,6 +105,14 @@ func (p *peer) send(frame []byte) bool {
 	p.mu.Unlock()
 	p.kick()
 	return true
+}
+
+// isClosing reports whether the socket is closing or closed: sends fail
+// because the other side is gone (or going), not because it is slow.
+func (p *peer) isClosing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
 }
 
 // sendLatest queues a frame that a newer frame with the same key replaces
@@ -202,7 +212,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 	}
 	var err error
 	for _, f := range batch {
-		if err = p.conn.WriteMessage(websocket.TextMessage, f); err != nil {
+		if err = p.conn.WriteMessage(frameType(f), f); err != nil {
 			break
 		}
 	}
@@ -423,26 +433,53 @@ func (p *peer) drain() {
 	}
 }
 
+// frameType is the WebSocket message type of a queued frame: the binary
+// chunks of file transfers start with protocol.ChunkKind, every JSON
+// frame with '{'.
+func frameType(f []byte) int {
+	if len(f) > 0 && f[0] == protocol.ChunkKind {
+		return websocket.BinaryMessage
+	}
+	return websocket.TextMessage
+}
+
 // errFlood ends a socket that sent frames faster than its limit.
 var errFlood = errors.New("too many frames")
 
-// read returns the next frame, extending the read deadline on success. A
-// socket that sends more than burst frames at once, or more than rate a
-// second for long, is closed with 1008 and read returns errFlood.
-func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, error) {
-	_, frame, err := p.conn.ReadMessage()
+// fileAckPrefix starts a file_ack frame as the agent encodes it.
+var fileAckPrefix = []byte(`{"type":"` + protocol.TypeFileAck + `"`)
+
+// read returns the next frame and whether it is binary, extending the
+// read deadline on success. Frames spend a token of the socket's frame
+// budget: a socket that sends more than burst frames at once, or more
+// than rate a second for long, is closed with 1008 and read returns
+// errFlood. Binary frames (file chunks) and file acks are paced by their
+// transfer's window instead, and spend nothing here: the caller spends a
+// token (spend) for one that moves no transfer.
+func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, bool, error) {
+	typ, frame, err := p.conn.ReadMessage()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if ok, _ := p.frames.take(time.Now(), rate, burst); !ok {
-		p.m.close("flood")
-		p.requestClose(websocket.ClosePolicyViolation, "too many frames")
-		return nil, errFlood
+	binary := typ == websocket.BinaryMessage
+	if !binary && !bytes.HasPrefix(frame, fileAckPrefix) && !p.spend(rate, burst) {
+		return nil, false, errFlood
 	}
 	p.mu.Lock()
 	if !p.closing {
 		p.conn.SetReadDeadline(time.Now().Add(deadAfter))
 	}
 	p.mu.Unlock()
-	return frame, nil
+	return frame, binary, nil
+}
+
+// spend takes one token of the frame budget; when there is none it closes
+// the socket with 1008 and reports false. Called by the reader only.
+func (p *peer) spend(rate float64, burst int) bool {
+	if ok, _ := p.frames.take(time.Now(), rate, burst); !ok {
+		p.m.close("flood")
+		p.requestClose(websocket.ClosePolicyViolation, "too many frames")
+		return false
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strings"
@@ -57,7 +58,7 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string, release func()) {
 	defer s.sockets.Done()
 	defer release()
-	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1}
+	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, pending: map[string]*pending{}, watchers: -1, files: map[string]*transfer{}}
 	log := s.cfg.Logger.With("device", d.ID)
 	if err := s.hub.addAgent(a); err != nil {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
@@ -98,9 +99,16 @@ func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string, r
 // readAgent reads an agent's frames until the socket ends and says why.
 func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 	for {
-		frame, err := a.read(s.cfg.DeadAfter, s.cfg.AgentFrameRate, s.cfg.AgentFrameBurst)
+		frame, binary, err := a.read(s.cfg.DeadAfter, s.cfg.AgentFrameRate, s.cfg.AgentFrameBurst)
 		if err != nil {
 			return closeReason(err)
+		}
+		if binary { // agents send no binary frames
+			if !a.spend(s.cfg.AgentFrameRate, s.cfg.AgentFrameBurst) {
+				return closeReason(errFlood)
+			}
+			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send binary frames")))
+			continue
 		}
 		msg, err := protocol.Decode(frame)
 		if err != nil {
@@ -127,6 +135,10 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 			s.hub.agentData(a, msg)
 		case protocol.TypeResult:
 			s.hub.agentResult(a, msg)
+		case protocol.TypeFileAck:
+			if !s.hub.agentFileAck(a, msg) && bytes.HasPrefix(frame, fileAckPrefix) && !a.spend(s.cfg.AgentFrameRate, s.cfg.AgentFrameBurst) {
+				return closeReason(errFlood)
+			}
 		default:
 			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send %q frames", msg.Type)))
 		}
@@ -162,15 +174,16 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// As for agents: the handler returns and the socket lives on.
-	go s.serveClient(conn, sess.ID, devices, s.logAddr(r), release)
+	go s.serveClient(conn, sess.ID, sess.Label, devices, s.logAddr(r), release)
 }
 
 // serveClient runs an upgraded client socket of session until it ends. It
 // owns one s.sockets count and calls release when it ends.
-func (s *Server) serveClient(conn *websocket.Conn, session string, devices []store.Device, addr string, release func()) {
+func (s *Server) serveClient(conn *websocket.Conn, session, label string, devices []store.Device, addr string, release func()) {
 	defer s.sockets.Done()
 	defer release()
-	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), session: session, devices: map[string]store.Device{}, ids: map[string]bool{}}
+	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout),
+		session: session, label: label, devices: map[string]store.Device{}, ids: map[string]bool{}, files: map[string]*transfer{}}
 	c.start()
 	c.keepAlive(s.cfg.DeadAfter, s.cfg.WriteTimeout)
 	c.send(encode(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
@@ -206,20 +219,31 @@ func (s *Server) serveClient(conn *websocket.Conn, session string, devices []sto
 // readClient reads a client's frames until the socket ends and says why.
 func (s *Server) readClient(c *clientConn) string {
 	for {
-		frame, err := c.read(s.cfg.DeadAfter, s.cfg.ClientFrameRate, s.cfg.ClientFrameBurst)
+		frame, binary, err := c.read(s.cfg.DeadAfter, s.cfg.ClientFrameRate, s.cfg.ClientFrameBurst)
 		if err != nil {
 			return closeReason(err)
+		}
+		if binary {
+			if !s.hub.fileChunk(c, frame) && !c.spend(s.cfg.ClientFrameRate, s.cfg.ClientFrameBurst) {
+				return closeReason(errFlood)
+			}
+			continue
 		}
 		msg, err := protocol.Decode(frame)
 		if err != nil {
 			c.send(errorFrame(protocol.AsError(err)))
 			continue
 		}
-		if msg.Type != protocol.TypeCommand {
-			c.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "clients may only send command frames, not %q", msg.Type)))
-			continue
+		switch msg.Type {
+		case protocol.TypeCommand:
+			s.hub.command(c, msg)
+		case protocol.TypeFileBegin:
+			s.hub.fileBegin(c, msg)
+		case protocol.TypeFileEnd, protocol.TypeFileCancel:
+			s.hub.fileControl(c, msg)
+		default:
+			c.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "clients may only send command and file frames, not %q", msg.Type)))
 		}
-		s.hub.command(c, msg)
 	}
 }
 

@@ -2,8 +2,8 @@
 // relay, hands every message to the part of the page it is for, and starts
 // the page. The parts: page.js (shared state), pairing.js, devices.js,
 // render.js, pointer.js (the screen mirror), shots.js (the Screenshot card),
-// sending.js and activity.js (commands and the log), saved.js (what survives
-// a reload). Plain ES modules; every text from the network goes through
+// sending.js and activity.js (commands and the log), sendfiles.js and
+// sha256.js (the Send photo or file card), saved.js (what survives a reload). Plain ES modules; every text from the network goes through
 // textContent, never through HTML parsing.
 
 import * as api from './api.js';
@@ -19,12 +19,16 @@ import { screenshotResults } from './shots.js';
 import { sendThrough, onResult, settle, failPending } from './sending.js';
 import { logEvent, logRefusal, restoreLog } from './activity.js';
 import { save, clearSaved, restore } from './saved.js';
+import { transferThrough, fileAck, fileResult, failTransfers, initSendCard } from './sendfiles.js';
 
 const socket = new Socket({
   url: socketURL(location, '/ws/client'),
   onMessage: handleMessage,
   onState: (s) => { state.socket = s; renderSocketState(); renderCommandsEnabled(); },
-  onClose: () => failPending('disconnected', 'The connection closed before the answer arrived; the command may or may not have run.'),
+  onClose: () => {
+    failPending('disconnected', 'The connection closed before the answer arrived; the command may or may not have run.');
+    failTransfers('disconnected');
+  },
   shouldRetry: async () => {
     // The socket cannot tell us why it closed: ask the API whether the
     // session still exists, and refresh the device list while at it.
@@ -36,6 +40,13 @@ const socket = new Socket({
 });
 
 sendThrough((msg) => socket.send(msg));
+// Files go through the same socket: JSON frames as usual, chunks as binary frames.
+transferThrough((msg) => socket.send(msg), (bytes) => {
+  if (!socket.live) return false;
+  socket.ws.send(bytes);
+  return true;
+});
+initSendCard();
 onResult('screenshot', screenshotResults);
 onPaired(() => socket.start());
 onSessionEnded(() => socket.stop());
@@ -59,9 +70,13 @@ function handleMessage(m) {
       addEvent(m);
       break;
     case 'result':
-      settle(m);
+      if (!fileResult(m)) settle(m);
+      break;
+    case 'file_ack':
+      fileAck(m);
       break;
     case 'error':
+      if (m.id && fileResult(m)) break;
       if (m.id && state.pending.has(m.id)) settle({ ...m, ok: false });
       else logRefusal(m.error || {});
       break;

@@ -67,9 +67,12 @@ function idTail(d, others) {
   return id;
 }
 
+/** Commands with a card of their own rather than a form (receive_files: the Send photo or file card). */
+const OWN_CARD = new Set(['receive_files']);
+
 /** The CommandSpecs of d: from presence, or bare names from the devices API until it comes. */
 export function commandSpecs(d) {
-  if (Array.isArray(d.commands)) return d.commands;
+  if (Array.isArray(d.commands)) return d.commands.filter((c) => !OWN_CARD.has(c.name));
   // The devices API lists names only; offer bare buttons until presence brings the specs.
-  return (d.capabilities || []).map((name) => ({ name, args: [] }));
+  return (d.capabilities || []).filter((name) => !OWN_CARD.has(name)).map((name) => ({ name, args: [] }));
 }

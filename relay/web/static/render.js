@@ -9,6 +9,7 @@ import { buildCommandForm, setAvailability, withScreenBounds } from './commands.
 import { sendCommand } from './sending.js';
 import { renderScreen } from './pointer.js';
 import { renderScreenshot } from './shots.js';
+import { renderSend } from './sendfiles.js';
 import { osName, formatBytes, formatPercent, timeAgo } from './format.js';
 
 const chart = new CpuChart($('cpu-chart'));
@@ -94,6 +95,7 @@ function renderPanel() {
   renderCommands(d);
   renderScreen(d);
   renderScreenshot(d);
+  renderSend(d);
   renderStats();
 }
 
@@ -165,6 +167,7 @@ function renderCommands(d) {
 export function renderCommandsEnabled() {
   const d = state.devices.get(state.selected);
   const usable = !!d && d.online && !d.paused && state.socket.state === 'live';
+  renderSend(d);
   const why = d && d.unavailable && typeof d.unavailable === 'object' ? d.unavailable : {};
   for (const form of $('commands').querySelectorAll('form.command')) {
     const reason = Object.hasOwn(why, form.dataset.command) ? String(why[form.dataset.command] || 'not available') : '';
