@@ -89,6 +89,25 @@ func (r *runner) record(m *protocol.Message, perr *protocol.Error) {
 	r.activity.Append(e)
 }
 
+// recordFile writes the outcome of a file transfer (perr nil: saved) to the
+// activity log: the browser the relay named, the size and the type, never
+// the file's name (it can be private). It blocks on the disk only.
+func (r *runner) recordFile(b protocol.FileBegin, perr *protocol.Error) {
+	if r.activity == nil {
+		return
+	}
+	e := activity.Entry{
+		Browser: protocol.CleanText(b.From, protocol.MaxBrowserNameRunes),
+		Command: protocol.CommandReceiveFiles,
+		Args:    map[string]any{"bytes": b.Size, "mime": protocol.CleanText(b.MIME, protocol.MaxMIMELen)},
+		OK:      perr == nil,
+	}
+	if perr != nil {
+		e.Code = perr.Code
+	}
+	r.activity.Append(e)
+}
+
 // ActivityPage writes the newest entries of the activity log as an HTML
 // page in the config directory (owner-only) and returns its path, for the
 // tray's "Recent activity…". It blocks on the disk only.

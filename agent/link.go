@@ -151,6 +151,8 @@ func (l *link) handle(m *protocol.Message) {
 		l.watch(m)
 	case protocol.TypeCommand:
 		l.command(m)
+	case protocol.TypePairing:
+		l.cmds.Go(func() { l.runner.pairing(l.runCtx, m) })
 	case protocol.TypeError:
 		if m.Error != nil {
 			l.log.Warn("relay refused a frame", "code", m.Error.Code, "message", m.Error.Message)
@@ -191,8 +193,10 @@ func (l *link) command(m *protocol.Message) {
 		dev = l.deviceID
 	}
 	if !l.runner.acquire() {
-		l.sendResult(protocol.Result(m.ID, dev, nil, protocol.Errorf(protocol.CodeRateLimited,
-			"%d commands are already running on this computer", l.runner.limit())))
+		perr := protocol.Errorf(protocol.CodeRateLimited,
+			"%d commands are already running on this computer", l.runner.limit())
+		l.runner.record(m, perr)
+		l.sendResult(protocol.Result(m.ID, dev, nil, perr))
 		return
 	}
 	l.cmds.Go(func() {

@@ -138,6 +138,7 @@ func (l *link) fileOutcome(id, dev string, b protocol.FileBegin, data json.RawMe
 	} else {
 		l.log.Info("file received", "id", id, "bytes", b.Size)
 	}
+	l.runner.recordFile(b, perr)
 	if l.ctx.Err() == nil {
 		l.sendResult(protocol.Result(id, dev, data, perr))
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/agent/activity"
 	"github.com/tether-desktop/tether/internal/sendfile"
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -193,6 +194,35 @@ func TestSendFilesEndToEnd(t *testing.T) {
 			}
 		}
 		noPart(t, s.inbox)
+	})
+
+	t.Run("the activity log has each transfer, never its name", func(t *testing.T) {
+		out, err := s.agent.cli("log", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var saved, mismatched int
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e activity.Entry
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if e.Command != protocol.CommandReceiveFiles {
+				continue
+			}
+			switch {
+			case e.OK:
+				saved++
+			case e.Code == protocol.CodeHashMismatch:
+				mismatched++
+			}
+		}
+		if saved < 2 || mismatched != 1 {
+			t.Fatalf("log has %d files saved and %d hash mismatches, want ≥ 2 and 1:\n%s", saved, mismatched, out)
+		}
+		if strings.Contains(out, "photo") || strings.Contains(out, "bad.bin") {
+			t.Fatalf("the log names a file:\n%s", out)
+		}
 	})
 
 	t.Run("switched off, refused by the relay", func(t *testing.T) {

@@ -327,6 +327,8 @@ func (h *hub) onEvent(e broker.Event) {
 		h.onCommandLocked(e)
 	case broker.Result:
 		h.onResultLocked(e)
+	case agentFrame:
+		h.onAgentFrameLocked(e)
 	case broker.Paired:
 		var d store.Device
 		if err := json.Unmarshal(e.Data, &d); err == nil && d.ID == e.Device {

@@ -56,6 +56,8 @@ type hub struct {
 	closing  bool
 
 	cluster // what the hub knows of the other nodes
+
+	book *pairingBook // pairing names on forwarded commands and their last seen (pairbook.go); nil: none
 }
 
 // agentConn is the hub's view of one agent socket.
@@ -466,7 +468,8 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	rid := "r" + strconv.FormatUint(h.nextID, 36)
 	p := &pending{client: c, clientID: msg.ID, device: msg.Device, name: msg.Name, wait: spec.Wait(h.cfg.CommandTimeout)}
 	fwd := encode(&protocol.Message{Type: protocol.TypeCommand, ID: rid, Device: msg.Device,
-		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args})
+		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args,
+		Data: h.book.commandData(c.session, msg.Device, h.cfg.Now())})
 	if node != h.node {
 		if h.unconfirmed[node] {
 			refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device is reconnecting; try again in a few seconds"))

@@ -137,6 +137,16 @@ func (b *pairingBook) commandData(session, device string, now time.Time) json.Ra
 	return protocol.MustData(f)
 }
 
+// browser is the name of the browser of session's pairing with device, ""
+// while the book does not know it. Nil-safe; called under the hub's lock
+// like commandData.
+func (b *pairingBook) browser(session, device string) string {
+	if b == nil {
+		return ""
+	}
+	return b.from(session, device).Browser
+}
+
 // load reads the pairings of session into the book.
 func (b *pairingBook) load(session string) {
 	defer b.loads.Done()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -271,4 +272,32 @@ type countingStore struct {
 func (s *countingStore) TouchPairings(ctx context.Context, session, device string, t time.Time) error {
 	s.touches.Add(1)
 	return s.Store.TouchPairings(ctx, session, device, t)
+}
+
+// TestCommandNamesItsBrowser: the relay names the pairing on the command it
+// forwards, whatever data the client sent.
+func TestCommandNamesItsBrowser(t *testing.T) {
+	r := newRelay(t, nil)
+	dev, tok := r.register("box")
+	agent := r.agent(tok)
+	sess := r.pairAs(r.code(tok), androidChrome, nil)
+	c := r.client(sess)
+	c.next(protocol.TypePresence)
+	id := r.browsers(tok)[0].ID
+	want := `{"pairing":"` + id + `","browser":"Chrome on Android"}`
+	deadline := time.Now().Add(hangGuard)
+	for i := 0; ; i++ {
+		c.send(protocol.Message{Type: protocol.TypeCommand, ID: "c" + strconv.Itoa(i), Device: dev, Name: "beep",
+			Data: json.RawMessage(`{"pairing":"p_forged","browser":"Forged"}`)})
+		cmd := agent.next(protocol.TypeCommand)
+		ok := true
+		agent.send(protocol.Message{Type: protocol.TypeResult, ID: cmd.ID, OK: &ok})
+		c.next(protocol.TypeResult)
+		if string(cmd.Data) == want {
+			break
+		}
+		if strings.Contains(string(cmd.Data), "orged") || time.Now().After(deadline) {
+			t.Fatalf("command data = %s, want %s", cmd.Data, want)
+		}
+	}
 }

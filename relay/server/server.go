@@ -107,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 	}}
 	s.seen = newSeenWriter(cfg.Store, cfg.Logger)
 	s.book = newPairingBook(cfg.Store, cfg.Logger)
+	s.hub.book = s.book
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[origin(o)] = true
 	}

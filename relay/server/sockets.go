@@ -211,6 +211,7 @@ func (s *Server) serveClient(conn *websocket.Conn, session, label string, device
 	log.Debug("client disconnected", "reason", reason)
 	c.requestClose(websocket.CloseNormalClosure, "")
 	s.hub.removeClient(c)
+	s.book.seen(session, "", s.cfg.Now())
 	<-c.done
 	c.drain()
 	conn.Close()

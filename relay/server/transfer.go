@@ -102,7 +102,10 @@ func (h *hub) fileBegin(c *clientConn, msg *protocol.Message) {
 		refuse(err)
 		return
 	}
-	b.From = c.label
+	b.From = c.label // a label the person chose when pairing says most
+	if b.From == "" {
+		b.From = h.book.browser(c.session, msg.Device) // else the pairing's browser, as on commands
+	}
 	t := &transfer{device: msg.Device, client: c, clientID: msg.ID, chunks: protocol.Chunks(b.Size)}
 	t.lastLen = int(b.Size - int64(max(t.chunks, 1)-1)*protocol.MaxChunk)
 	if node != h.node {
