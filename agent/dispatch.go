@@ -50,8 +50,10 @@ func (r *runner) release() { <-r.sem }
 // limit is the number of commands that may run at once.
 func (r *runner) limit() int { return cap(r.sem) }
 
-// run carries out command m, logs how it went and writes it to the
-// activity log. It blocks until the command ends or its timeout passes.
+// run carries out command m and logs how it went. It blocks until the
+// command ends or its timeout passes. The caller writes the outcome to the
+// activity log (record) once it knows what was answered: a result too
+// large to send is answered too_large.
 func (r *runner) run(ctx context.Context, m *protocol.Message) (json.RawMessage, *protocol.Error) {
 	data, perr := r.disp.Run(ctx, m.Name, m.Args)
 	if perr != nil {
@@ -59,7 +61,6 @@ func (r *runner) run(ctx context.Context, m *protocol.Message) (json.RawMessage,
 	} else {
 		r.log.Info("command done", "command", m.Name, "id", m.ID)
 	}
-	r.record(m, perr)
 	return data, perr
 }
 

@@ -202,13 +202,14 @@ func (l *link) command(m *protocol.Message) {
 	l.cmds.Go(func() {
 		defer l.runner.release()
 		data, perr := l.runner.run(l.runCtx, m)
-		l.sendResult(protocol.Result(m.ID, dev, data, perr))
+		l.runner.record(m, l.sendResult(protocol.Result(m.ID, dev, data, perr)))
 	})
 }
 
 // sendResult hands a result to the writer, waiting as long as the link
-// lives. A result too large for the relay becomes a too_large failure.
-func (l *link) sendResult(m *protocol.Message) {
+// lives, and returns the error it carried (nil: ok). A result too large for
+// the relay becomes a too_large failure.
+func (l *link) sendResult(m *protocol.Message) *protocol.Error {
 	b, err := protocol.Encode(m)
 	if err == nil && len(b) > l.maxFrame {
 		err = fmt.Errorf("result of %d bytes is larger than the relay accepts (%d)", len(b), l.maxFrame)
@@ -224,6 +225,7 @@ func (l *link) sendResult(m *protocol.Message) {
 	case <-l.ctx.Done():
 		l.log.Info("result not sent: the link closed", "id", m.ID)
 	}
+	return m.Error
 }
 
 // write is the link's only writer of data frames and of the

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,7 @@ type fakeRelay struct {
 	registrations int
 	failDials     int  // answer this many dials with 503
 	noRead        bool // never read from agent sockets (no pongs either)
+	maxFrame      int  // the largest agent frame the welcome allows (0: protocol.MaxAgentFrame)
 	unpaired      int
 	all           []*fakeConn
 
@@ -136,6 +138,7 @@ func (r *fakeRelay) agentSocket(w http.ResponseWriter, req *http.Request) {
 		r.failDials--
 	}
 	noRead := r.noRead
+	maxFrame := cmp.Or(r.maxFrame, protocol.MaxAgentFrame)
 	r.mu.Unlock()
 	if fail {
 		w.Header().Set("Retry-After", "1")
@@ -151,7 +154,7 @@ func (r *fakeRelay) agentSocket(w http.ResponseWriter, req *http.Request) {
 	r.all = append(r.all, c)
 	r.mu.Unlock()
 	c.send(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
-		DeviceID: id, Heartbeat: 25, MaxFrame: protocol.MaxAgentFrame, ServerTime: protocol.Timestamp(time.Now()),
+		DeviceID: id, Heartbeat: 25, MaxFrame: maxFrame, ServerTime: protocol.Timestamp(time.Now()),
 	})})
 	if !noRead {
 		go func() {

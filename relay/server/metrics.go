@@ -110,10 +110,14 @@ const (
 	dropBrokerControl = "broker_control"
 )
 
+// relayedFileChunk is the type label of the binary chunks of files.
+const relayedFileChunk = "file_chunk"
+
 func newMetrics() *metrics {
 	return &metrics{
 		relayed: newCounterVec("tether_messages_relayed_total", "Frames forwarded between agents and clients, by type.", "type",
-			protocol.TypeTelemetry, protocol.TypeEvent, protocol.TypePresence, protocol.TypeCommand, protocol.TypeResult),
+			protocol.TypeTelemetry, protocol.TypeEvent, protocol.TypePresence, protocol.TypeCommand, protocol.TypeResult,
+			protocol.TypeFileBegin, relayedFileChunk),
 		commands: newCounterVec("tether_commands_total", "Commands answered, by result code (ok on success; an agent's own code counts as other).", "code", resultCodes...),
 		dropped: newCounterVec("tether_frames_dropped_total", "Frames not delivered, by reason.", "reason",
 			"coalesced", "queue_full", "result_client_gone", "result_unknown_id", dropBrokerFrame, dropBrokerControl),

@@ -255,7 +255,7 @@ func (h *hub) forwardChunkLocked(t *transfer, ch protocol.Chunk) {
 		h.finishLocked(t, nil, sendFailed(t.agent), false)
 		return
 	}
-	h.m.relay("file_chunk", 1)
+	h.m.relay(relayedFileChunk, 1)
 }
 
 // fileControl handles a client's file_end or file_cancel.

@@ -157,6 +157,10 @@ func TestTransferRelayHoldsAtMostAWindow(t *testing.T) {
 	if maxHeld < 2 {
 		t.Fatalf("at most %d chunk in flight: the window is not used", maxHeld)
 	}
+	begins, chunks := r.metric(`tether_messages_relayed_total{type="file_begin"}`), r.metric(`tether_messages_relayed_total{type="file_chunk"}`)
+	if begins != 1 || chunks != int(protocol.Chunks(size)) {
+		t.Fatalf("relayed metrics: %d file_begin and %d file_chunk, want 1 and %d", begins, chunks, protocol.Chunks(size))
+	}
 }
 
 // TestTransferWindowEnforced: chunks before the accept, beyond the window
