@@ -7,8 +7,9 @@
 //
 // The sound code needs cgo (ALSA on Linux) and lives in files built with cgo;
 // a build without cgo compiles a stand-in whose Beep reports unavailable.
-// Notifications are per OS: D-Bus on Linux, osascript on macOS, not yet on
-// Windows. Screen, pointer and keyboard go through a pure-Go X11 client
+// Notifications are per OS: D-Bus on Linux (with buttons when the
+// notification service has them), osascript on macOS, a PowerShell toast
+// on Windows (both without buttons). Screen, pointer and keyboard go through a pure-Go X11 client
 // (jezek/xgb) on Linux, and through robotgo and gohook (cgo) on Windows and
 // macOS. On Linux no Xlib code runs: one owner holds the connection to the
 // X server, notices when the server goes away, tries again every second and

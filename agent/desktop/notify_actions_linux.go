@@ -13,6 +13,11 @@ import (
 // NotificationClosed); a click after it does nothing.
 const actionLifetime = 30 * time.Minute
 
+// maxAwaited bounds the notifications whose buttons are listened for at
+// once (each holds a session bus connection); beyond it, notifications
+// show without buttons.
+const maxAwaited = 32
+
 // The signals of the notification service about a notification's fate.
 const (
 	signalActionInvoked = notifyIface + ".ActionInvoked"
@@ -25,10 +30,15 @@ const (
 // NotificationClosed signals about that notification (matched by id): a
 // click on one of actions calls chosen with it, once; a close, the
 // lifetime's end or n.close end the wait without calling it. Without the
-// capability the notification is shown as plain text and chosen is never
-// called. It blocks until the notification is shown or ctx ends.
+// capability, or with n.maxAwaited notifications already awaited, the
+// notification is shown as plain text and chosen is never called. It
+// blocks until the notification is shown or ctx ends.
 func (n *notifier) notifyActions(ctx context.Context, title, body string, actions []string, chosen func(string)) error {
 	if len(actions) == 0 || chosen == nil {
+		return n.notify(ctx, title, body)
+	}
+	if int(n.pending.Add(1)) > n.maxAwaited {
+		n.pending.Add(-1)
 		return n.notify(ctx, title, body)
 	}
 	// The connection lives as long as the wait; ctx bounds only the showing.
@@ -39,6 +49,7 @@ func (n *notifier) notifyActions(ctx context.Context, title, body string, action
 		showing()
 		if !handedOver {
 			endWait()
+			n.pending.Add(-1)
 		}
 	}()
 	conn, err := connect(waitCtx)
@@ -73,7 +84,6 @@ func (n *notifier) notifyActions(ctx context.Context, title, body string, action
 		return nil
 	}
 	handedOver = true
-	n.pending.Add(1)
 	n.waits.Add(1)
 	go func() {
 		action := awaitAction(waitCtx, signals, id, actions)

@@ -106,6 +106,26 @@ func TestNotifyActions(t *testing.T) {
 		})
 	}
 
+	t.Run("beyond the bound, notifications come without buttons", func(t *testing.T) {
+		d := New(nil)
+		defer d.Close()
+		d.notifier.maxAwaited = 1
+		f := &fakeNotifications{caps: buttons}
+		serveNotifications(t, f)
+		var log chosenLog
+		for range 2 {
+			if err := d.NotifyActions(ctx, "t", "b", actions, log.chosen); err != nil {
+				t.Fatalf("NotifyActions = %v", err)
+			}
+		}
+		f.mu.Lock()
+		sent := f.actions
+		f.mu.Unlock()
+		if len(sent) != 2 || !slices.Equal(sent[0], pairs) || len(sent[1]) != 0 || d.notifier.waiting() != 1 {
+			t.Errorf("actions sent %q with %d awaited; want buttons on the first only, 1 awaited", sent, d.notifier.waiting())
+		}
+	})
+
 	t.Run("Close ends the wait", func(t *testing.T) {
 		d := New(nil)
 		f := &fakeNotifications{caps: buttons}

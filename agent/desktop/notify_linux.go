@@ -30,8 +30,9 @@ const (
 // notification with buttons keeps its connection until it is answered,
 // closed, or its lifetime ends (notify_actions_linux.go).
 type notifier struct {
-	log      *slog.Logger
-	lifetime time.Duration // longest wait for a button; tests shorten it
+	log        *slog.Logger
+	lifetime   time.Duration // longest wait for a button; tests shorten it
+	maxAwaited int           // most notifications awaited at once; tests lower it
 
 	life    context.Context // ends at close: every wait for a button stops
 	stop    context.CancelFunc
@@ -41,7 +42,7 @@ type notifier struct {
 
 func newNotifier(log *slog.Logger) *notifier {
 	life, stop := context.WithCancel(context.Background())
-	return &notifier{log: log, lifetime: actionLifetime, life: life, stop: stop}
+	return &notifier{log: log, lifetime: actionLifetime, maxAwaited: maxAwaited, life: life, stop: stop}
 }
 
 // connect opens a private session bus connection that closes when ctx ends.
