@@ -213,14 +213,10 @@ func (c *Config) wireInbox() {
 			}
 		}
 	}
-	var notify func(ctx context.Context, title, body string) error
-	if c.Desktop != nil {
-		notify = c.Desktop.Notify
-	}
 	cmds := slices.Clone(c.Commands)
 	cmds[i] = commands.ReceiveFiles(nil, c.MaxFileSize)
 	if c.Inbox != "" {
-		r, err := inboxFor(c.Inbox, c.MaxFileSize, notify)
+		r, err := inboxFor(c.Inbox, c.MaxFileSize, c.Desktop, c.Logger)
 		if err != nil {
 			c.Logger.Warn("cannot clean the folder for received files", "dir", c.Inbox, "err", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -21,16 +22,22 @@ type Notifier interface {
 	Notify(ctx context.Context, title, body string) error
 }
 
-// ActionNotifier is a Notifier whose notifications can carry buttons: it
-// shows title and body with one button per action and returns the action
-// chosen, or "" when the notification was dismissed or ctx ended. A
-// Desktop that has it gets an Unpair button on pairing notices.
+// ActionNotifier is a Notifier whose notifications can carry buttons
+// (*desktop.Desktop has it). NotifyActions shows title and body with one
+// button per action and returns once the notification is shown (or ctx
+// ends); when the person clicks one, chosen is called once with it, later,
+// from another goroutine; a dismissed notification, or a desktop without
+// buttons, never calls it. A Desktop that has it gets an Unpair button on
+// pairing notices, and Open and Show in folder on received files.
 type ActionNotifier interface {
-	NotifyActions(ctx context.Context, title, body string, actions []string) (chosen string, err error)
+	NotifyActions(ctx context.Context, title, body string, actions []string, chosen func(action string)) error
 }
 
 // actionUnpair is the button of a pairing notice that unpairs the browser.
 const actionUnpair = "Unpair"
+
+// unpairBound bounds the unpairing a click on Unpair starts.
+const unpairBound = 30 * time.Second
 
 // pairingNotices shows the relay's pairing frames as desktop notifications
 // ("Chrome on Android paired with this computer") so that a guessed or
@@ -77,9 +84,9 @@ func pairingText(p protocol.PairedBrowser) (title, body string) {
 }
 
 // show shows the notice of pairing frame m and, when the notifier has
-// actions and the person chooses Unpair, unpairs that browser. It blocks
-// until the notice is shown (and, with actions, answered or ctx ends); run
-// it off the link's reader.
+// actions, unpairs that browser if the person clicks Unpair (later, from
+// the notifier's goroutine, bounded by 30 s). It blocks until the notice is
+// shown; run it off the link's reader.
 func (p *pairingNotices) show(ctx context.Context, m *protocol.Message) error {
 	var pb protocol.PairedBrowser
 	if err := json.Unmarshal(m.Data, &pb); err != nil || pb.ID == "" {
@@ -91,17 +98,21 @@ func (p *pairingNotices) show(ctx context.Context, m *protocol.Message) error {
 	case nil:
 		return nil
 	case ActionNotifier:
-		chosen, err := n.NotifyActions(ctx, title, body, []string{actionUnpair})
+		err := n.NotifyActions(ctx, title, body, []string{actionUnpair}, func(action string) {
+			if action != actionUnpair {
+				return
+			}
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unpairBound)
+			defer cancel()
+			if err := p.unpair(uctx, pb.ID); err != nil {
+				p.log.Warn("cannot unpair from the pairing notice", "pairing", pb.ID, "err", err)
+				return
+			}
+			p.log.Info("browser unpaired from its pairing notice", "pairing", pb.ID)
+		})
 		if err != nil {
 			return fmt.Errorf("pairing notice: %w", err)
 		}
-		if chosen != actionUnpair {
-			return nil
-		}
-		if err := p.unpair(ctx, pb.ID); err != nil {
-			return fmt.Errorf("unpair from the notice: %w", err)
-		}
-		p.log.Info("browser unpaired from its pairing notice", "pairing", pb.ID)
 		return nil
 	default:
 		if err := n.Notify(ctx, title, body); err != nil {

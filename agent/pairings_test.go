@@ -81,16 +81,28 @@ func (n *recordingNotifier) Notify(_ context.Context, title, body string) error 
 	return nil
 }
 
-// actionNotifier adds buttons to recordingNotifier.
-type actionNotifier struct{ recordingNotifier }
+// actionNotifier adds buttons to recordingNotifier: once the notice is
+// shown, it clicks choose (if set) from another goroutine, as a desktop
+// does; clicked waits for those clicks to be handled.
+type actionNotifier struct {
+	recordingNotifier
+	clicks sync.WaitGroup
+}
 
-func (n *actionNotifier) NotifyActions(ctx context.Context, title, body string, actions []string) (string, error) {
+var _ ActionNotifier = (*actionNotifier)(nil)
+
+func (n *actionNotifier) NotifyActions(ctx context.Context, title, body string, actions []string, chosen func(string)) error {
 	n.Notify(ctx, title, body)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.actions = append(n.actions, actions)
-	return n.choose, nil
+	if c := n.choose; c != "" {
+		n.clicks.Go(func() { chosen(c) })
+	}
+	return nil
 }
+
+func (n *actionNotifier) clicked() { n.clicks.Wait() }
 
 // TestPairingNoticeShown: the runner's pairing hook shows "<browser> paired
 // with this computer" with the address and the way to unpair; texts from
@@ -159,6 +171,7 @@ func TestPairingNoticeUnpair(t *testing.T) {
 	if err := show(list[1]); err != nil {
 		t.Fatal(err)
 	}
+	n.clicked()
 	if len(n.actions) != 2 || len(n.actions[1]) != 1 || n.actions[1][0] != "Unpair" {
 		t.Fatalf("actions offered = %q", n.actions)
 	}

@@ -1,16 +1,19 @@
 package tray
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/activity"
+	"github.com/tether-desktop/tether/agent/commands"
 )
 
 // TestPairedBrowsersAndActivity drives the Paired browsers submenu and
@@ -65,12 +68,7 @@ func TestPairedBrowsersAndActivity(t *testing.T) {
 	defer log.Close()
 	log.Append(activity.Entry{Command: "beep", Browser: "curl", Args: map[string]any{"frequency_hz": 440}, OK: true})
 	ctrl.Click(IDActivity)
-	var u string
-	select {
-	case u = <-opened:
-	case <-time.After(hangGuard):
-		t.Fatal("Recent activity… opened nothing")
-	}
+	u := awaitOpened(t, opened, TitleActivity)
 	pu, err := url.Parse(u)
 	if err != nil || pu.Scheme != "file" {
 		t.Fatalf("opened %q, want a file:// URL", u)
@@ -78,5 +76,72 @@ func TestPairedBrowsersAndActivity(t *testing.T) {
 	page, err := os.ReadFile(filepath.FromSlash(pu.Path))
 	if err != nil || !strings.Contains(string(page), "frequency_hz=440") || !strings.Contains(string(page), "curl") {
 		t.Fatalf("activity page %s: %v\n%s", pu.Path, err, page)
+	}
+}
+
+// awaitOpened returns the next URL the controller opened; what names the
+// item clicked. The deadline is a hang guard.
+func awaitOpened(t *testing.T, opened <-chan string, what string) string {
+	t.Helper()
+	select {
+	case u := <-opened:
+		return u
+	case <-time.After(hangGuard):
+		t.Fatalf("%s opened nothing", what)
+		return ""
+	}
+}
+
+// TestReceivedFiles: Received files opens the agent's folder of received
+// files (creating it when no file came yet) as a file:// URL, which the
+// desktop's opener shows in the file manager; an agent without such a
+// folder gets the reason in the menu instead.
+func TestReceivedFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		inbox bool
+	}{{"with a folder", true}, {"without a folder", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			inbox := ""
+			if tc.inbox {
+				inbox = filepath.Join(t.TempDir(), "Downloads", agent.InboxFolder)
+			}
+			a, err := agent.New(agent.Config{RelayURL: "http://127.0.0.1:1", ConfigDir: t.TempDir(),
+				Commands: commands.Builtin(quietDesktop{}), Inbox: inbox, SettingsPoll: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened := make(chan string, 4)
+			ctrl, err := NewController(Config{Agent: a, Poll: 20 * time.Millisecond,
+				OpenURL: func(u string) error { opened <- u; return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			defer func() { cancel(); wg.Wait() }()
+			models := make(chan Model, 1000)
+			wg.Go(func() { ctrl.Run(ctx, func(m Model) { models <- m }) })
+
+			ctrl.Click(IDReceived)
+			if !tc.inbox {
+				m := awaitModel(t, ctrl, models, "the reason", func(m Model) bool { return m.Err != "" })
+				if !strings.Contains(m.Err, "Received files: no folder for received files") {
+					t.Errorf("menu error %q", m.Err)
+				}
+				if it, _ := find(Items(m), IDError); it.Hidden || it.Title != m.Err {
+					t.Errorf("error item %+v", it)
+				}
+				return
+			}
+			u := awaitOpened(t, opened, TitleReceived)
+			pu, err := url.Parse(u)
+			if err != nil || pu.Scheme != "file" || filepath.FromSlash(pu.Path) != inbox {
+				t.Fatalf("opened %q, want the file:// URL of %s", u, inbox)
+			}
+			if fi, err := os.Stat(inbox); err != nil || !fi.IsDir() {
+				t.Fatalf("the folder to open does not exist: %v", err)
+			}
+		})
 	}
 }

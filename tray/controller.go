@@ -25,6 +25,7 @@ type Agent interface {
 	PairedBrowsers(ctx context.Context) ([]agent.PairedBrowser, error)
 	UnpairBrowser(ctx context.Context, id string) error
 	ActivityPage() (string, error)
+	ReceivedFolder() (string, error)
 }
 
 var _ Agent = (*agent.Agent)(nil)

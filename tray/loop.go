@@ -168,8 +168,10 @@ func (l *loop) click(id string) {
 		l.bg(func(ctx context.Context) func(*Model) { return l.unpairOne(ctx, pid) })
 	case id == IDOpenPage:
 		l.open(m.Status.Relay, "Open the control page")
-	case id == IDActivity:
-		l.bg(l.openActivity)
+	case id == IDActivity: // the recent-activity page, written now
+		l.bg(l.openLocal("Recent activity", l.c.cfg.Agent.ActivityPage))
+	case id == IDReceived:
+		l.bg(l.openLocal(TitleReceived, l.c.cfg.Agent.ReceivedFolder))
 	case id == IDAutostart && l.c.cfg.Autostart != nil:
 		want := !m.Autostart
 		l.bg(func(context.Context) func(*Model) { return l.setAutostart(want) })
@@ -210,17 +212,21 @@ func (l *loop) unpairOne(ctx context.Context, id string) func(*Model) {
 	}
 }
 
-// openActivity writes the recent-activity page and opens it in the
-// default browser. Runs in bg.
-func (l *loop) openActivity(context.Context) func(*Model) {
-	path, err := l.c.cfg.Agent.ActivityPage()
-	if err != nil {
-		return l.fail("Recent activity", err)
+// openLocal opens the local file or folder that locate names (writing or
+// creating it) through its file:// URL: a page in the default browser, a
+// folder in the file manager; what names the action if it fails. The
+// function it returns runs in bg.
+func (l *loop) openLocal(what string, locate func() (string, error)) func(context.Context) func(*Model) {
+	return func(context.Context) func(*Model) {
+		path, err := locate()
+		if err != nil {
+			return l.fail(what, err)
+		}
+		if err := l.c.cfg.OpenURL(FileURL(path)); err != nil {
+			return l.fail(what, err)
+		}
+		return func(*Model) {}
 	}
-	if err := l.c.cfg.OpenURL(FileURL(path)); err != nil {
-		return l.fail("Recent activity", err)
-	}
-	return func(*Model) {}
 }
 
 // open opens url in the browser in bg; what names the action if it fails.

@@ -31,6 +31,7 @@ const (
 	IDCommands    = "commands"
 	IDOpenPage    = "open_page"
 	IDActivity    = "activity"
+	IDReceived    = "received_files"
 	IDAutostart   = "autostart"
 	IDQuit        = "quit"
 	CommandPrefix = "command:"
@@ -52,6 +53,7 @@ const (
 	TitleCommands  = "Allowed commands"
 	TitleOpenPage  = "Open control page"
 	TitleActivity  = "Recent activity…"
+	TitleReceived  = "Received files"
 	TitleUnpair    = "Unpair"
 	TitleAutostart = "Start at login"
 	TitleQuit      = "Quit"
@@ -249,6 +251,7 @@ func Items(m Model) []Item {
 		{ID: "sep3", Separator: true},
 		{ID: IDOpenPage, Title: TitleOpenPage, Tooltip: "Open " + m.Status.Relay},
 		{ID: IDActivity, Title: TitleActivity, Tooltip: "Every command paired browsers sent this computer, in your browser"},
+		{ID: IDReceived, Title: TitleReceived, Tooltip: "Open the folder where files sent from paired browsers are saved"},
 		{ID: IDAutostart, Title: TitleAutostart, Checkable: true, Checked: m.Autostart, Hidden: !m.AutostartAvailable,
 			Tooltip: "Start Tether when you log in"},
 		{ID: IDQuit, Title: TitleQuit},

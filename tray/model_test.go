@@ -86,7 +86,7 @@ func TestItems(t *testing.T) {
 			for _, it := range items {
 				ids = append(ids, it.ID)
 			}
-			want := "status error sep1 pair code paired unpair_all sep2 pause mouse window_title commands sep3 open_page activity autostart quit"
+			want := "status error sep1 pair code paired unpair_all sep2 pause mouse window_title commands sep3 open_page activity received_files autostart quit"
 			if strings.Join(ids, " ") != want {
 				t.Errorf("ids %q", strings.Join(ids, " "))
 			}
@@ -157,6 +157,11 @@ func TestItems(t *testing.T) {
 		}},
 		{"recent activity", nil, func(t *testing.T, items []Item) {
 			if it, _ := find(items, IDActivity); it.Title != TitleActivity || it.Disabled || it.Hidden {
+				t.Errorf("%+v", it)
+			}
+		}},
+		{"received files", nil, func(t *testing.T, items []Item) {
+			if it, _ := find(items, IDReceived); it.Title != TitleReceived || it.Disabled || it.Hidden {
 				t.Errorf("%+v", it)
 			}
 		}},

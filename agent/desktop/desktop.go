@@ -7,8 +7,9 @@
 //
 // The sound code needs cgo (ALSA on Linux) and lives in files built with cgo;
 // a build without cgo compiles a stand-in whose Beep reports unavailable.
-// Notifications are per OS: D-Bus on Linux, osascript on macOS, not yet on
-// Windows. Screen, pointer and keyboard go through a pure-Go X11 client
+// Notifications are per OS: D-Bus on Linux (with buttons when the
+// notification service has them), osascript on macOS, a PowerShell toast
+// on Windows (both without buttons). Screen, pointer and keyboard go through a pure-Go X11 client
 // (jezek/xgb) on Linux, and through robotgo and gohook (cgo) on Windows and
 // macOS. On Linux no Xlib code runs: one owner holds the connection to the
 // X server, notices when the server goes away, tries again every second and
@@ -86,7 +87,25 @@ func (d *Desktop) Beep(ctx context.Context, frequencyHz int, dur time.Duration) 
 // until the notification service has accepted it or ctx ends. When there is no
 // service to show it, it returns a *protocol.Error with code unavailable.
 func (d *Desktop) Notify(ctx context.Context, title, body string) error {
-	err := d.notifier.notify(ctx, title, body)
+	return d.noteNotify(d.notifier.notify(ctx, title, body))
+}
+
+// NotifyActions shows a notification like Notify, with one button per
+// action (its label) when the notification service has buttons (on Linux,
+// one whose capabilities list "actions"); elsewhere, or without them, the
+// notification shows as plain text and chosen is never called. When the
+// person clicks a button, chosen is called once, with its label, from a
+// goroutine of the Desktop; when the notification is closed, after 30
+// minutes, or at Close, it is not called. It blocks until the service has
+// accepted the notification or ctx ends (ctx does not bound the wait for a
+// click). Safe concurrently.
+func (d *Desktop) NotifyActions(ctx context.Context, title, body string, actions []string, chosen func(action string)) error {
+	return d.noteNotify(d.notifier.notifyActions(ctx, title, body, actions, chosen))
+}
+
+// noteNotify remembers what a notification's err says about notify's
+// availability, and returns err.
+func (d *Desktop) noteNotify(err error) error {
 	if perr := (*protocol.Error)(nil); errors.As(err, &perr) && perr.Code == protocol.CodeUnavailable {
 		d.setNotifyCheck(perr.Message)
 	} else if err == nil {
@@ -123,10 +142,11 @@ func (d *Desktop) Unavailable() map[string]string {
 	return out
 }
 
-// Close releases the sound device and the display. Beeps still playing end
-// early. It blocks for at most a few seconds; the Desktop must not be used
-// afterwards.
+// Close releases the sound device and the display, and stops listening for
+// clicks on notifications. Beeps still playing end early. It blocks for at
+// most a few seconds; the Desktop must not be used afterwards.
 func (d *Desktop) Close() error {
+	d.notifier.close()
 	d.sound.close()
 	d.clip.close()
 	d.display.close()

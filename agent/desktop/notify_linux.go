@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -23,10 +26,24 @@ const (
 
 // notifier sends notifications to org.freedesktop.Notifications on the D-Bus
 // session bus. It opens a private connection for each call (notifications are
-// rare and rate limited), so there is no connection to go stale.
-type notifier struct{ log *slog.Logger }
+// rare and rate limited), so there is no connection to go stale; a
+// notification with buttons keeps its connection until it is answered,
+// closed, or its lifetime ends (notify_actions_linux.go).
+type notifier struct {
+	log        *slog.Logger
+	lifetime   time.Duration // longest wait for a button; tests shorten it
+	maxAwaited int           // most notifications awaited at once; tests lower it
 
-func newNotifier(log *slog.Logger) *notifier { return &notifier{log: log} }
+	life    context.Context // ends at close: every wait for a button stops
+	stop    context.CancelFunc
+	waits   sync.WaitGroup
+	pending atomic.Int32 // notifications whose buttons are still awaited
+}
+
+func newNotifier(log *slog.Logger) *notifier {
+	life, stop := context.WithCancel(context.Background())
+	return &notifier{log: log, lifetime: actionLifetime, maxAwaited: maxAwaited, life: life, stop: stop}
+}
 
 // connect opens a private session bus connection that closes when ctx ends.
 // It never starts a bus (no dbus-launch).
@@ -54,28 +71,48 @@ func (n *notifier) notify(ctx context.Context, title, body string) error {
 		return err
 	}
 	defer conn.Close()
-	obj := conn.Object(notifyName, notifyPath)
+	caps, err := capabilities(ctx, conn)
+	if err != nil {
+		return err
+	}
+	_, err = n.show(ctx, conn, caps, title, body, nil)
+	return err
+}
 
+// capabilities asks the notification service what it can do.
+func capabilities(ctx context.Context, conn *dbus.Conn) ([]string, error) {
+	var caps []string
+	if err := conn.Object(notifyName, notifyPath).CallWithContext(ctx, notifyIface+".GetCapabilities", 0).Store(&caps); err != nil {
+		return nil, callError("ask the notification service what it can do", err)
+	}
+	return caps, nil
+}
+
+// show asks the service on conn (which has caps) to show title and body
+// with a button per action (none when actions is nil), and returns the
+// notification's id.
+func (n *notifier) show(ctx context.Context, conn *dbus.Conn, caps []string, title, body string, actions []string) (uint32, error) {
 	// A server that announces body-markup reads the body as markup: escape it
 	// so the text shows as sent. The specification says the summary is plain
 	// text, but servers that render markup (some render it in the summary
 	// too) get an escaped title as well: a sender's "<a href=…>" must never
 	// become a link or change the look of the notification.
-	var caps []string
-	if err := obj.CallWithContext(ctx, notifyIface+".GetCapabilities", 0).Store(&caps); err != nil {
-		return callError("ask the notification service what it can do", err)
-	}
 	if slices.Contains(caps, "body-markup") {
 		title, body = markupEscaper.Replace(title), markupEscaper.Replace(body)
 	}
-	var id uint32
-	call := obj.CallWithContext(ctx, notifyIface+".Notify", 0,
-		appName, uint32(0), "", title, body, []string{}, map[string]dbus.Variant{}, int32(-1))
-	if err := call.Store(&id); err != nil {
-		return callError("show the notification", err)
+	// The actions array pairs a key with its label; the label is the key.
+	pairs := make([]string, 0, 2*len(actions))
+	for _, a := range actions {
+		pairs = append(pairs, a, a)
 	}
-	n.log.Debug("notification shown", "id", id)
-	return nil
+	var id uint32
+	call := conn.Object(notifyName, notifyPath).CallWithContext(ctx, notifyIface+".Notify", 0,
+		appName, uint32(0), "", title, body, pairs, map[string]dbus.Variant{}, int32(-1))
+	if err := call.Store(&id); err != nil {
+		return 0, callError("show the notification", err)
+	}
+	n.log.Debug("notification shown", "id", id, "actions", len(actions))
+	return id, nil
 }
 
 // check reports why notify cannot run, "" if it can: the session bus must

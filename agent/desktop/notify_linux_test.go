@@ -3,6 +3,7 @@ package desktop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"sync"
@@ -18,9 +19,14 @@ import (
 // records what it is asked to show.
 type fakeNotifications struct {
 	caps []string
+	// answer, when set, is called after each Notify with the new id and
+	// the actions array, to send signals as a person's click would.
+	answer func(f *fakeNotifications, id uint32, actions []string)
+	conn   *dbus.Conn // set by serveNotifications
 
-	mu  sync.Mutex
-	got []shown
+	mu      sync.Mutex
+	got     []shown
+	actions [][]string
 }
 
 type shown struct{ app, summary, body string }
@@ -34,9 +40,21 @@ func (f *fakeNotifications) GetServerInformation() (string, string, string, stri
 func (f *fakeNotifications) Notify(app string, replaces uint32, icon, summary, body string,
 	actions []string, hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.got = append(f.got, shown{app, summary, body})
-	return uint32(len(f.got)), nil
+	f.actions = append(f.actions, actions)
+	id := uint32(len(f.got))
+	f.mu.Unlock()
+	if f.answer != nil {
+		f.answer(f, id, actions)
+	}
+	return id, nil
+}
+
+// emit sends the service's signal name ("ActionInvoked", …) with args.
+func (f *fakeNotifications) emit(name string, args ...any) {
+	if err := f.conn.Emit(notifyPath, notifyIface+"."+name, args...); err != nil {
+		panic(fmt.Sprintf("emit %s: %v", name, err))
+	}
 }
 
 func (f *fakeNotifications) shown() []shown {
@@ -53,6 +71,7 @@ func serveNotifications(t *testing.T, f *fakeNotifications) {
 		t.Fatalf("connect to the test session bus: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	f.conn = conn
 	if err := conn.Export(f, notifyPath, notifyIface); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,11 @@ import (
 // TestTrayPairedBrowsersOverDBus runs the real tray on a private session
 // bus against a real relay: the Paired browsers submenu lists two browsers
 // by name, each with Unpair; Unpair on one forgets it on the relay while
-// the other stays; Recent activity… opens the activity page.
+// the other stays; Recent activity… opens the activity page. A
+// notification service on the same bus (with buttons) sees each pairing
+// announced with Unpair, which unpairs the browser when clicked, and each
+// file received with Open and Show in folder, which open the file and its
+// folder; Received files in the menu opens the folder too.
 func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 	if !inPrivateBus(t, "TestTrayPairedBrowsersOverDBus") {
 		return
@@ -35,8 +39,10 @@ func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("own the watcher name: %v %v", reply, err)
 	}
+	notes := serveNotifications(t, conn)
 	relay := startRelay(t, freeAddr(t), t.TempDir())
 	home := t.TempDir()
+	inbox := filepath.Join(home, "Downloads", "Tether")
 	bin := filepath.Join(home, "bin")
 	opened := filepath.Join(home, "opened.txt")
 	os.MkdirAll(bin, 0o755)
@@ -44,7 +50,8 @@ func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"HOME=" + home, "DISPLAY=", "TETHER_CONFIG_DIR=", "TETHER_RELAY=", "TETHER_AGENT_RELAY=",
-		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"XDG_DOWNLOAD_DIR=" + filepath.Dir(inbox), "WAYLAND_DISPLAY=tether-e2e"} // a session to open files in
 	configDir := filepath.Join(home, "tether")
 	_, tether := binaries(t)
 	start(t, "agent", env, tether, "--config-dir", configDir, "--relay", relay.url, "run")
@@ -66,6 +73,7 @@ func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 	// Pair two browsers with the tray's code flow (the tray reads the
 	// paired browsers every few seconds while a code is shown).
 	last := ""
+	var curlToken, device string
 	for _, ua := range []string{androidUA, "curl/8.5.0"} {
 		p.click(tray.TitlePair)
 		var code string
@@ -74,7 +82,7 @@ func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 			return code != last
 		})
 		last = code
-		pairWithUA(t, relay.url, code, ua)
+		curlToken, device = pairWithUA(t, relay.url, code, ua)
 	}
 	p.waitItem("Paired browsers: 2")
 	p.waitItem("Chrome on Android (never seen since pairing)")
@@ -120,6 +128,13 @@ func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 	if err != nil || !strings.Contains(string(page), "Recent activity on this computer") {
 		t.Fatalf("activity page %s: %v", u.Path, err)
 	}
+
+	notificationButtons(t, notes, cli, relay.url, curlToken, device, inbox, opened)
+	p.click(tray.TitleReceived)
+	waitFor(t, "Received files opened", func() bool {
+		b, _ := os.ReadFile(opened)
+		return strings.Contains(string(b), "file://"+inbox+"\n")
+	})
 }
 
 const androidUA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
