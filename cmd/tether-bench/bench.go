@@ -23,7 +23,7 @@ type Config struct {
 	Out     string   // output directory for results.json and the plots; default bench-out
 	Targets []string // "tether", "socket.io", "py-websockets"; "tether-inproc" runs the relay in this process (for -cpuprofile)
 
-	IdleSteps    []int         // agents held idle, in steps; default 5000, 19000
+	IdleSteps    []int         // agents held idle, in steps; default 5000, 18000 (the relay takes at most its open-file limit less 1,024: 18,976 here)
 	RestWindow   time.Duration // CPU at rest is measured over this; default 10 s
 	Settle       time.Duration // wait after a ramp before measuring; default 3 s
 	RestartBound time.Duration // the restart scenario gives up after this; default 75 s
@@ -36,6 +36,20 @@ type Config struct {
 	ProbeBurst   bool          // every client probes at the same instant (the pattern of runs before the relay's write batching); default spread evenly over the period
 	MessageBytes int           // telemetry frame size; default 200
 	Window       time.Duration // each fan-out and round-trip window; default 10 s
+
+	RealAgents  int     // realistic fan-out: agents, each watched by RealClients clients of its own; default 500
+	RealClients int     // default 2
+	RealMinHz   float64 // the agents' rates spread evenly over [RealMinHz, RealMaxHz]; default 1
+	RealMaxHz   float64 // default 150
+
+	Runs      int      // each scenario runs this many times, interleaved across the targets; default 3
+	Scenarios []string // which scenarios run: idle, fanout, realistic; default all
+
+	Cluster       int // > 0: run the cluster benchmark (RunCluster) with this many relay nodes instead
+	ClusterAgents int // idle agents held across the nodes; default 6,000
+	ClusterGens   int // load-generator child processes; default one per 16,000 agents, at least 2
+	ClusterVictim int // agents on the last node, the one killed; default an even share
+	ClusterWatch  int // of the killed node's devices, this many are followed by a client on node 0; default 500
 
 	AgentRun time.Duration // `tether run --no-tray` is measured this long; default 60 s; negative skips it
 
@@ -57,7 +71,7 @@ func (c *Config) fill() {
 		c.Targets = []string{"tether", "socket.io", "py-websockets"}
 	}
 	if len(c.IdleSteps) == 0 {
-		c.IdleSteps = []int{5000, 19000}
+		c.IdleSteps = []int{5000, 18000}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -76,7 +90,27 @@ func (c *Config) fill() {
 		c.FanClients = 20
 	}
 	if c.FanRate <= 0 {
-		c.FanRate = 100
+		c.FanRate = 250
+	}
+	if c.RealAgents <= 0 {
+		c.RealAgents = 500
+	}
+	if c.RealClients <= 0 {
+		c.RealClients = 2
+	}
+	if c.RealMinHz <= 0 {
+		c.RealMinHz = 1
+	}
+	if c.RealMaxHz <= 0 {
+		c.RealMaxHz = 150
+	}
+	if c.Runs <= 0 {
+		c.Runs = 3
+	}
+	if len(c.Scenarios) == 0 {
+		for _, sc := range scenarios {
+			c.Scenarios = append(c.Scenarios, sc.key)
+		}
 	}
 	if c.LoadedRate <= 0 {
 		c.LoadedRate = 50000
@@ -104,6 +138,7 @@ type TargetResult struct {
 	Loaded        *FanoutResult  `json:"loaded,omitempty"` // the fan-out while round trips were timed under load
 	RTTIdle       *Latency       `json:"rtt_idle,omitempty"`
 	RTTLoaded     *Latency       `json:"rtt_loaded,omitempty"`
+	Real          *RealResult    `json:"realistic,omitempty"`
 	SetupSeconds  float64        `json:"setup_seconds"` // registering and pairing through the API
 	Error         string         `json:"error,omitempty"`
 	ShutdownError string         `json:"shutdown_error,omitempty"`
@@ -125,18 +160,21 @@ type AgentResult struct {
 
 // Results is the whole run, written to results.json.
 type Results struct {
-	Date    string                   `json:"date"`
-	Host    string                   `json:"host"`
-	CPUs    int                      `json:"cpus"`
-	Load    string                   `json:"load_before"` // /proc/loadavg when the run began
-	LoadEnd string                   `json:"load_after"`
-	Command string                   `json:"command"`
-	Config  *Config                  `json:"config"`
-	Targets map[string]*TargetResult `json:"targets"`
-	Order   []string                 `json:"order"`
-	Skipped map[string]string        `json:"skipped,omitempty"`
-	Agent   *AgentResult             `json:"agent,omitempty"`
-	Seconds float64                  `json:"seconds"`
+	Date    string  `json:"date"`
+	Host    string  `json:"host"`
+	CPUs    int     `json:"cpus"`
+	Load    string  `json:"load_before"` // /proc/loadavg when the run began
+	LoadEnd string  `json:"load_after"`
+	Command string  `json:"command"`
+	Config  *Config `json:"config"`
+	// Runs holds every run of every target: Runs[name][i] is its i-th run
+	// of each scenario (the scenarios interleave across the targets).
+	Runs    map[string][]*TargetResult `json:"runs"`
+	Table   []TableRow                 `json:"table"` // each figure's median, min and max over the runs
+	Order   []string                   `json:"order"`
+	Skipped map[string]string          `json:"skipped,omitempty"`
+	Agent   *AgentResult               `json:"agent,omitempty"`
+	Seconds float64                    `json:"seconds"`
 }
 
 // Run runs every scenario against every target, writes results.json and the
@@ -147,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	began := time.Now()
 	host, _ := os.Hostname()
 	res := &Results{Date: began.Format(time.RFC3339), Host: host, CPUs: runtime.NumCPU(), Load: loadavg(),
-		Command: strings.Join(os.Args, " "), Config: &cfg, Targets: map[string]*TargetResult{}, Skipped: map[string]string{}}
+		Command: strings.Join(os.Args, " "), Config: &cfg, Runs: map[string][]*TargetResult{}, Skipped: map[string]string{}}
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -168,6 +206,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	src := newSourceAddrs()
+	var states []*targetState
+	defer func() {
+		for _, st := range states {
+			st.t.stop()
+		}
+	}()
 	for i, name := range cfg.Targets {
 		t, why, err := cfg.target(name, filepath.Join(tmp, fmt.Sprintf("data-%d", i)))
 		if err != nil {
@@ -179,14 +223,45 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			continue
 		}
 		res.Order = append(res.Order, name)
-		tr := &TargetResult{}
-		res.Targets[name] = tr
-		if err := runTarget(ctx, &cfg, t, src, tr); err != nil {
-			tr.Error = err.Error()
-			cfg.logf("%s: %v", name, err)
+		for range cfg.Runs {
+			res.Runs[name] = append(res.Runs[name], &TargetResult{})
 		}
+		st := &targetState{t: t}
+		if err := st.prepare(ctx, &cfg); err != nil {
+			st.err = err
+			res.Runs[name][0].Error = err.Error()
+			cfg.logf("%s: %v", name, err)
+		} else {
+			res.Runs[name][0].SetupSeconds = st.setup
+		}
+		states = append(states, st)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
+		}
+	}
+	// Each scenario runs cfg.Runs times, interleaved across the targets
+	// (A B C A B C …), so a change in the machine's background load falls on
+	// every relay alike; the table shows the median and the spread.
+	for _, sc := range scenarios {
+		if !slices.Contains(cfg.Scenarios, sc.key) {
+			continue
+		}
+		for rep := range cfg.Runs {
+			for _, st := range states {
+				if st.err != nil {
+					continue
+				}
+				tr := res.Runs[st.t.name()][rep]
+				cfg.logf("%s: %s, run %d of %d", st.t.name(), sc.name, rep+1, cfg.Runs)
+				if err := sc.run(ctx, &cfg, st, src, rep, tr); err != nil {
+					tr.Error = strings.TrimPrefix(tr.Error+"; "+sc.name+": "+err.Error(), "; ")
+					cfg.logf("%s: %s: %v", st.t.name(), sc.name, err)
+				}
+				quiesce(ctx, &cfg, st.t)
+				if ctx.Err() != nil {
+					return res, ctx.Err()
+				}
+			}
 		}
 	}
 	if cfg.AgentRun > 0 {
@@ -293,36 +368,105 @@ func findPython() string {
 	return ""
 }
 
-// runTarget runs the relay scenarios against t: idle agents in steps, a
-// restart under them, then fan-out and round trips. It stops t before it returns.
-func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr *TargetResult) (err error) {
+// targetState is one target kept running through the whole run, with the
+// devices and sessions every scenario uses.
+type targetState struct {
+	t       target
+	devs    []device  // enough for the largest idle step
+	fanDevs []device  // the fan-out's agents (the first devices)
+	fanSess session   // one session watching every fan-out agent
+	real    []session // the realistic fan-out: one session per agent
+	setup   float64   // seconds spent registering and pairing
+	started bool      // the relay was (re)started by a scenario since it last ran the idle one
+	err     error     // preparing failed: no scenario runs
+}
+
+// prepare starts the target and registers and pairs what the scenarios need.
+func (st *targetState) prepare(ctx context.Context, cfg *Config) error {
+	t := st.t
 	cfg.logf("%s: starting", t.name())
 	if err := t.start(ctx); err != nil {
 		return err
 	}
-	defer func() {
-		t.stop()
-	}()
-	most := max(cfg.FanAgents, slices.Max(cfg.IdleSteps))
+	st.started = true
+	most := max(cfg.FanAgents, slices.Max(cfg.IdleSteps), cfg.RealAgents)
 	setup := time.Now()
 	devs, err := t.devices(ctx, most)
 	if err != nil {
 		return err
 	}
-	fanDevs := devs[:min(cfg.FanAgents, len(devs))]
-	sess, err := t.session(ctx, fanDevs)
-	if err != nil {
+	st.devs = devs
+	st.fanDevs = devs[:min(cfg.FanAgents, len(devs))]
+	if st.fanSess, err = t.session(ctx, st.fanDevs); err != nil {
 		return err
 	}
-	tr.SetupSeconds = time.Since(setup).Seconds()
-	cfg.logf("%s: %d devices registered, %d paired in %.1f s", t.name(), len(devs), len(fanDevs), tr.SetupSeconds)
+	if st.real, err = realSessions(ctx, t, devs[:min(cfg.RealAgents, len(devs))]); err != nil {
+		return err
+	}
+	st.setup = time.Since(setup).Seconds()
+	cfg.logf("%s: %d devices registered, %d paired in one session and %d in sessions of their own in %.1f s",
+		t.name(), len(devs), len(st.fanDevs), len(st.real), st.setup)
+	return nil
+}
 
-	// Idle agents, then the restart with all of them.
+// quiesce waits until t's relay has stopped working off the scenario
+// before (a relay that buffers, Socket.IO or Python, may drain an
+// overload's backlog for long after its sockets closed, and would steal the
+// next relay's CPU): until it uses under 5 % of a core over half a second,
+// for at most 60 s.
+func quiesce(ctx context.Context, cfg *Config, t target) {
+	start := time.Now()
+	prev, err := readProc(t.pid())
+	for err == nil && time.Since(start) < 60*time.Second {
+		if !sleep(ctx, 500*time.Millisecond) {
+			return
+		}
+		cur, e := readProc(t.pid())
+		if e != nil {
+			return
+		}
+		if cpuPercent(prev, cur) < 5 {
+			if d := time.Since(start); d > time.Second {
+				cfg.logf("%s: busy for %.1f s after the scenario", t.name(), d.Seconds())
+			}
+			return
+		}
+		prev = cur
+	}
+	cfg.logf("%s: still busy 60 s after the scenario", t.name())
+}
+
+// scenario is one part of the run, repeated cfg.Runs times per target.
+type scenario struct {
+	key  string // for -scenarios
+	name string
+	run  func(ctx context.Context, cfg *Config, st *targetState, src *sourceAddrs, rep int, tr *TargetResult) error
+}
+
+var scenarios = []scenario{
+	{"idle", "idle agents and restart", runIdle},
+	{"fanout", "fan-out and round trips", runFanout},
+	{"realistic", "realistic fan-out", runRealistic},
+}
+
+// runIdle holds idle agents in steps, then restarts the relay under all of
+// them. Each run starts on a fresh relay process, so its memory baseline is
+// not a heap grown by the run before.
+func runIdle(ctx context.Context, cfg *Config, st *targetState, src *sourceAddrs, rep int, tr *TargetResult) error {
+	t := st.t
+	if !st.started {
+		if _, _, err := t.restart(ctx); err != nil {
+			return fmt.Errorf("fresh relay: %w", err)
+		}
+		sleep(ctx, cfg.Settle)
+	}
+	st.started = false
 	pool := &agentPool{w: t.wire(), addr: t.addr, src: src}
 	pctx, stopPing := context.WithCancel(ctx)
 	go pool.pinger(pctx, 25*time.Second)
-	tr.Idle, err = idle(ctx, cfg, t, pool, devs)
-	if err == nil && cfg.MemProfile != "" {
+	var err error
+	tr.Idle, err = idle(ctx, cfg, t, pool, st.devs)
+	if err == nil && cfg.MemProfile != "" && rep == 0 {
 		if f, ferr := os.Create(cfg.MemProfile); ferr == nil {
 			runtime.GC()
 			pprof.WriteHeapProfile(f)
@@ -340,9 +484,14 @@ func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr 
 	}
 	cfg.logf("%s: %d/%d back; t50 %.1f s, t99 %.1f s, t100 %.1f s", t.name(), tr.Restart.Back, tr.Restart.N, tr.Restart.T50, tr.Restart.T99, tr.Restart.T100)
 	sleep(ctx, cfg.Settle)
+	return nil
+}
 
-	// Fan-out and round trips.
-	rig, err := newFanRig(ctx, cfg, t, src, fanDevs, sess)
+// runFanout times round trips idle and under load, then offers more
+// telemetry than the relay can deliver.
+func runFanout(ctx context.Context, cfg *Config, st *targetState, src *sourceAddrs, _ int, tr *TargetResult) error {
+	t := st.t
+	rig, err := newFanRig(ctx, cfg, t, src, st.fanDevs, st.fanSess)
 	if err != nil {
 		return fmt.Errorf("fan-out: %w", err)
 	}
@@ -354,7 +503,7 @@ func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr 
 	// Round trips under load before the overload window: a relay that buffers
 	// instead of coalescing (Socket.IO) drains an overload's backlog for long
 	// after it, which would be timed as the loaded round trip.
-	loadedHz := cfg.LoadedRate / float64(len(fanDevs)*cfg.FanClients)
+	loadedHz := cfg.LoadedRate / float64(len(st.fanDevs)*cfg.FanClients)
 	if tr.Loaded, tr.RTTLoaded, err = rig.window(ctx, cfg, loadedHz, cfg.ProbeRate); err != nil {
 		return err
 	}
@@ -362,7 +511,20 @@ func runTarget(ctx context.Context, cfg *Config, t target, src *sourceAddrs, tr 
 	if tr.Fanout, _, err = rig.window(ctx, cfg, cfg.FanRate, 0); err != nil {
 		return err
 	}
-	cfg.logf("%s: fan-out %.0f delivered/s (offered %.0f), relay CPU %.0f %%", t.name(), tr.Fanout.DeliveredPerSec, tr.Fanout.OfferedPerSec, tr.Fanout.CPUPct)
+	cfg.logf("%s: fan-out %.0f delivered/s (offered %.0f), relay CPU %.0f %%, %.0f per relay CPU-second", t.name(),
+		tr.Fanout.DeliveredPerSec, tr.Fanout.OfferedPerSec, tr.Fanout.CPUPct, tr.Fanout.MsgsPerCPUSec)
+	return nil
+}
+
+// runRealistic runs the realistic fan-out (each agent watched by clients of its own).
+func runRealistic(ctx context.Context, cfg *Config, st *targetState, src *sourceAddrs, _ int, tr *TargetResult) error {
+	r, err := realistic(ctx, cfg, st.t, src, st.devs, st.real)
+	if err != nil {
+		return err
+	}
+	tr.Real = r
+	cfg.logf("%s: realistic: %.0f in/s → %.0f delivered/s of %.0f offered, relay CPU %.0f %%, delivery p50 %.0f µs p99 %.0f µs",
+		st.t.name(), r.SentPerSec, r.DeliveredPerSec, r.OfferedPerSec, r.CPUPct, r.P50us, r.P99us)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -22,20 +23,63 @@ func projected(steps []IdleStep) (rss float64, cpu float64, ok bool) {
 	return float64(s.RSSBaseBytes) + 100_000*s.PerConnBytes, s.CPURestPct * 100_000 / float64(s.N), true
 }
 
-// row is one line of the table: a figure for every target.
+// row is one line of the table: a figure for every target, one value per run.
 type row struct {
 	label, unit, target string
-	vals                map[string]float64 // by target name; missing = not measured
+	vals                map[string][]float64 // by target name, in run order; missing = not measured
 	lowerBetter         bool
+}
+
+// Spread is one figure of one target over the runs.
+type Spread struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Runs   []float64 `json:"runs"`
+}
+
+// TableRow is one line of the table in results.json.
+type TableRow struct {
+	Figure string            `json:"figure"`
+	Unit   string            `json:"unit,omitempty"`
+	Target string            `json:"target,omitempty"`
+	Values map[string]Spread `json:"values"` // by relay
+}
+
+// spread summarises vs: the median (the mean of the middle two for an even
+// count), the least and the most.
+func spread(vs []float64) Spread {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Median: m, Min: s[0], Max: s[len(s)-1], Runs: vs}
+}
+
+// table is the rows with their spreads, for results.json.
+func table(res *Results) []TableRow {
+	var out []TableRow
+	for _, r := range rows(res) {
+		tr := TableRow{Figure: r.label, Unit: r.unit, Target: r.target, Values: map[string]Spread{}}
+		for n, vs := range r.vals {
+			tr.Values[n] = spread(vs)
+		}
+		out = append(out, tr)
+	}
+	return out
 }
 
 func rows(res *Results) []row {
 	var out []row
-	get := func(f func(*TargetResult) (float64, bool)) map[string]float64 {
-		m := map[string]float64{}
-		for name, tr := range res.Targets {
-			if v, ok := f(tr); ok {
-				m[name] = v
+	get := func(f func(*TargetResult) (float64, bool)) map[string][]float64 {
+		m := map[string][]float64{}
+		for name, runs := range res.Runs {
+			for _, tr := range runs {
+				if v, ok := f(tr); ok {
+					m[name] = append(m[name], v)
+				}
 			}
 		}
 		return m
@@ -131,6 +175,29 @@ func rows(res *Results) []row {
 		row{label: "round trip loaded: max", unit: "µs", lowerBetter: true, vals: get(lat(ll, func(l *Latency) float64 { return l.MaxUs }))},
 		row{label: "round trip loaded: samples (errors)", unit: "", vals: get(lat(ll, func(l *Latency) float64 { return float64(l.N) }))},
 	)
+	re := func(f func(*RealResult) float64) func(*TargetResult) (float64, bool) {
+		return func(tr *TargetResult) (float64, bool) {
+			if tr.Real == nil {
+				return 0, false
+			}
+			return f(tr.Real), true
+		}
+	}
+	n := res.Config.RealAgents
+	lbl := func(s string) string {
+		return fmt.Sprintf("realistic %d×%d: %s", n, res.Config.RealClients, s)
+	}
+	out = append(out,
+		row{label: lbl("offered in"), unit: "/s", vals: get(re(func(r *RealResult) float64 { return r.OfferedInPerSec }))},
+		row{label: lbl("sent by agents"), unit: "/s", vals: get(re(func(r *RealResult) float64 { return r.SentPerSec }))},
+		row{label: lbl("offered deliveries"), unit: "/s", vals: get(re(func(r *RealResult) float64 { return r.OfferedPerSec }))},
+		row{label: lbl("delivered messages"), unit: "/s", vals: get(re(func(r *RealResult) float64 { return r.DeliveredPerSec }))},
+		row{label: lbl("relay CPU"), unit: "% core", lowerBetter: true, vals: get(re(func(r *RealResult) float64 { return r.CPUPct }))},
+		row{label: lbl("load generator CPU"), unit: "% core", vals: get(re(func(r *RealResult) float64 { return r.GenCPUPct }))},
+		row{label: lbl("delivered per relay CPU-second"), unit: "/s", vals: get(re(func(r *RealResult) float64 { return r.MsgsPerCPUSec }))},
+		row{label: lbl("delivery p50"), unit: "µs", lowerBetter: true, vals: get(re(func(r *RealResult) float64 { return r.P50us }))},
+		row{label: lbl("delivery p99"), unit: "µs", target: "≤ 10 ms", lowerBetter: true, vals: get(re(func(r *RealResult) float64 { return r.P99us }))},
+	)
 	return out
 }
 
@@ -164,16 +231,23 @@ func printTable(w io.Writer, res *Results) {
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, r := range rows(res) {
 		line := []string{r.label, r.unit}
+		med := map[string]float64{}
 		for _, n := range res.Order {
-			if v, ok := r.vals[n]; ok {
-				line = append(line, num(v))
+			if vs, ok := r.vals[n]; ok && len(vs) > 0 {
+				sp := spread(vs)
+				med[n] = sp.Median
+				cell := num(sp.Median)
+				if sp.Min != sp.Max {
+					cell += " (" + num(sp.Min) + "–" + num(sp.Max) + ")"
+				}
+				line = append(line, cell)
 			} else {
 				line = append(line, "–")
 			}
 		}
 		for _, p := range peers {
-			tv, ok1 := r.vals["tether"]
-			pv, ok2 := r.vals[p]
+			tv, ok1 := med["tether"]
+			pv, ok2 := med[p]
 			if ok1 && ok2 && tv > 0 && pv >= 0 {
 				line = append(line, fmt.Sprintf("%.2f×", pv/tv))
 			} else {
@@ -197,10 +271,13 @@ func printTable(w io.Writer, res *Results) {
 		fmt.Fprintf(w, "skipped %s: %s\n", n, why)
 	}
 	for _, n := range res.Order {
-		if e := res.Targets[n].Error; e != "" {
-			fmt.Fprintf(w, "%s failed: %s\n", n, e)
+		for i, tr := range res.Runs[n] {
+			if tr.Error != "" {
+				fmt.Fprintf(w, "%s run %d failed: %s\n", n, i+1, tr.Error)
+			}
 		}
 	}
+	fmt.Fprintf(w, "each figure: median of %d runs (min–max), interleaved across the relays; ratios of the medians\n", res.Config.Runs)
 	fmt.Fprintf(w, "load average before %s, after %s; %d CPUs; %.0f s\n", res.Load, res.LoadEnd, res.CPUs, res.Seconds)
 }
 
@@ -209,6 +286,7 @@ func writeOutputs(cfg *Config, res *Results) error {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
+	res.Table = table(res)
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
@@ -223,7 +301,7 @@ func writeOutputs(cfg *Config, res *Results) error {
 	}
 	var lat, rec []series
 	for i, n := range res.Order {
-		tr := res.Targets[n]
+		tr := res.Runs[n][0] // the plots show the first run
 		for _, l := range []struct {
 			name string
 			l    *Latency

@@ -91,6 +91,12 @@ func (c *simConn) write(frame []byte) error {
 type simAgent struct {
 	dev  device
 	conn atomic.Pointer[simConn]
+	// addrs, when set, are the relay nodes this agent may use, its home
+	// first; a refused dial moves it to another at once, as a load
+	// balancer's redispatch would (the cluster bench). node is the index
+	// of the one it uses now.
+	addrs []string
+	node  atomic.Int32
 
 	ups      atomic.Int64 // times it came up
 	lastUp   atomic.Int64 // unix nanoseconds of the latest up
@@ -117,12 +123,28 @@ type agentPool struct {
 // add starts n more agents for devs, at most conc dialling at once, and
 // waits until each is up or ctx ends. It returns how long the ramp took.
 func (p *agentPool) add(ctx context.Context, devs []device, conc int) (time.Duration, error) {
+	as := make([]*simAgent, len(devs))
+	for i, d := range devs {
+		as[i] = &simAgent{dev: d}
+	}
+	return p.addAgents(ctx, as, conc)
+}
+
+// addNodes is add for agents that each use a list of relay nodes.
+func (p *agentPool) addNodes(ctx context.Context, specs []childAgent, conc int) (time.Duration, error) {
+	as := make([]*simAgent, len(specs))
+	for i, s := range specs {
+		as[i] = &simAgent{dev: s.Dev, addrs: s.Addrs}
+	}
+	return p.addAgents(ctx, as, conc)
+}
+
+func (p *agentPool) addAgents(ctx context.Context, as []*simAgent, conc int) (time.Duration, error) {
 	start := time.Now()
 	sem := make(chan struct{}, conc)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	for _, d := range devs {
-		a := &simAgent{dev: d}
+	for _, a := range as {
 		actx, cancel := context.WithCancel(ctx)
 		p.mu.Lock()
 		p.agents = append(p.agents, a)
@@ -180,8 +202,7 @@ func (p *agentPool) run(ctx context.Context, a *simAgent, up chan struct{}) {
 
 // session dials once and serves the socket until it ends.
 func (p *agentPool) session(ctx context.Context, a *simAgent, bo *backoff.Backoff, up chan struct{}) error {
-	u, h := p.w.agentRequest(p.addr(), a.dev)
-	ws, err := dial(ctx, p.src, u, h, &p.stats)
+	ws, err := p.dialAgent(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -212,6 +233,30 @@ func (p *agentPool) session(ctx context.Context, a *simAgent, bo *backoff.Backof
 			}
 		}
 	}
+}
+
+// dialAgent dials a's relay; with several nodes, a refused connection
+// (the node is down) is tried again at once on the next node, each node at
+// most once per call.
+func (p *agentPool) dialAgent(ctx context.Context, a *simAgent) (*websocket.Conn, error) {
+	if len(a.addrs) == 0 {
+		u, h := p.w.agentRequest(p.addr(), a.dev)
+		return dial(ctx, p.src, u, h, &p.stats)
+	}
+	var err error
+	for range a.addrs {
+		i := int(a.node.Load()) % len(a.addrs)
+		u, h := p.w.agentRequest(a.addrs[i], a.dev)
+		var ws *websocket.Conn
+		if ws, err = dial(ctx, p.src, u, h, &p.stats); err == nil {
+			return ws, nil
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, err
+		}
+		a.node.Store(int32((i + 1) % len(a.addrs)))
+	}
+	return nil, err
 }
 
 // pinger pings every connected agent once per period, spread evenly, like
@@ -271,6 +316,8 @@ type simClient struct {
 	w         wire
 	telemetry atomic.Int64
 	seq       atomic.Int64
+	lat       *latencyRecorder                 // when set, delivery latencies of stamped telemetry (set before the first frame)
+	presence  func(frame []byte, at time.Time) // when set, sees every presence frame (set before the first frame)
 
 	mu      sync.Mutex
 	waiting map[string]chan time.Time
@@ -279,7 +326,8 @@ type simClient struct {
 
 // dialClient opens a client socket and starts its reader, which stops when
 // the socket closes (closeClient).
-func dialClient(ctx context.Context, w wire, addr string, src *sourceAddrs, s session, st *dialStats) (*simClient, error) {
+// Each opt is applied to the client before its reader starts (to set lat or presence).
+func dialClient(ctx context.Context, w wire, addr string, src *sourceAddrs, s session, st *dialStats, opts ...func(*simClient)) (*simClient, error) {
 	u, h := w.clientRequest(addr, s)
 	ws, err := dial(ctx, src, u, h, st)
 	if err != nil {
@@ -290,6 +338,9 @@ func dialClient(ctx context.Context, w wire, addr string, src *sourceAddrs, s se
 		return nil, fmt.Errorf("open client: %w", err)
 	}
 	c := &simClient{c: &simConn{ws: ws}, w: w, waiting: map[string]chan time.Time{}, done: make(chan struct{})}
+	for _, o := range opts {
+		o(c)
+	}
 	go c.read()
 	return c, nil
 }
@@ -306,6 +357,13 @@ func (c *simClient) read() {
 		switch kind {
 		case kindTelemetry:
 			c.telemetry.Add(1)
+			if c.lat != nil {
+				c.lat.record(f, at)
+			}
+		case kindOther:
+			if c.presence != nil {
+				c.presence(f, at)
+			}
 		case kindResult:
 			c.mu.Lock()
 			ch := c.waiting[id]

@@ -227,7 +227,10 @@ func (t *inprocTarget) start(ctx context.Context) error {
 		st.Close()
 		return err
 	}
+	// As the binary is started (newRelayTarget): an enroll token, and room
+	// for the fan-out's client sockets in one session.
 	srv, err := server.New(server.Config{Store: st, PublicURL: "http://" + t.address, CodeKey: key,
+		EnrollToken: benchEnrollToken, ClientSocketsPerSession: 4096, ClientSocketsPerAddress: 4096,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		st.Close()
