@@ -523,6 +523,7 @@ func TestWakeFromSleepProbesTheLink(t *testing.T) {
 	a := startAgent(t, cfg, func(a *Agent) {
 		a.wallNow = func() time.Time { return time.Now().Round(0).Add(time.Duration(offset.Load())) }
 		a.sleepEvery = 10 * time.Millisecond
+		a.clockWatch = false // compare the clocks on a ticker, as without the kernel's notice
 		a.probeWait = 200 * time.Millisecond
 	})
 	r.nextConn(t)
@@ -537,6 +538,37 @@ func TestWakeFromSleepProbesTheLink(t *testing.T) {
 	})
 	st := a.Status()
 	if !strings.Contains(st.LastError, "link dead") {
+		t.Errorf("last error %q", st.LastError)
+	}
+}
+
+// TestKernelClockNoticeProbesTheLink: where the kernel tells of a wake
+// (Linux), the clocks are compared then, not on a ticker: with the ticker
+// an hour away, the notice alone gets the dead link dropped.
+func TestKernelClockNoticeProbesTheLink(t *testing.T) {
+	r := newFakeRelay(t)
+	r.noRead = true
+	cfg := testConfig(t, r)
+	cfg.Heartbeat = time.Minute
+	cfg.DeadAfter = 10 * time.Minute // only the probe can notice in time
+	var offset atomic.Int64
+	a := startAgent(t, cfg, func(a *Agent) {
+		a.wallNow = func() time.Time { return time.Now().Round(0).Add(time.Duration(offset.Load())) }
+		a.sleepEvery = time.Hour
+		a.probeWait = 200 * time.Millisecond
+	})
+	r.nextConn(t)
+	waitFor(t, "connected", func() bool { return a.Status().State == StateConnected })
+	if clockWatchAvailable && a.linkSleepEvery() != 0 {
+		t.Fatalf("the kernel's notice is available but the links compare the clocks every %v", a.linkSleepEvery())
+	}
+	waitFor(t, "link dropped after the notice", func() bool {
+		offset.Add(int64(time.Hour))
+		a.state.clockJumped() // as the clock watch does when the kernel cancels its timer
+		time.Sleep(20 * time.Millisecond)
+		return a.Status().State != StateConnected
+	})
+	if st := a.Status(); !strings.Contains(st.LastError, "link dead") {
 		t.Errorf("last error %q", st.LastError)
 	}
 }

@@ -62,3 +62,19 @@ func TestParseEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestClockWatchArmsAndCloses: the timer is accepted by this kernel (a
+// wake or a clock change cannot be caused by a test), nothing is reported
+// while the clock runs on, and close ends the reader.
+func TestClockWatchArmsAndCloses(t *testing.T) {
+	w, err := watchClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.jumped():
+		t.Error("a jump reported while the clock ran on")
+	default:
+	}
+	w.close()
+}

@@ -39,14 +39,7 @@ func TestEditsAreSeenWithoutPolling(t *testing.T) {
 	startAgent(t, cfg, nil)
 	c := r.nextConn(t)
 	c.next(t, protocol.TypeHello)
-	nextHello := func() protocol.Hello {
-		t.Helper()
-		var h protocol.Hello
-		if err := json.Unmarshal(c.next(t, protocol.TypeHello).Data, &h); err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	nextHello := func() protocol.Hello { t.Helper(); return c.nextHello(t) }
 
 	// SaveSettings replaces config.json by a rename.
 	s := Settings{}
@@ -111,10 +104,7 @@ func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 	helloUntil := func(what string, ok func(protocol.Hello) bool) {
 		t.Helper()
 		for {
-			var h protocol.Hello
-			if err := json.Unmarshal(c.next(t, protocol.TypeHello).Data, &h); err != nil {
-				t.Fatal(err)
-			}
+			h := c.nextHello(t)
 			if ok(h) {
 				return
 			}
@@ -130,4 +120,14 @@ func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 	desk.unavailable = nil
 	desk.mu.Unlock()
 	helloUntil("the sound came back", func(h protocol.Hello) bool { return h.Unavailable["beep"] == "" })
+}
+
+// nextHello returns the data of the next hello the agent sends on c.
+func (c *fakeConn) nextHello(t *testing.T) protocol.Hello {
+	t.Helper()
+	var h protocol.Hello
+	if err := json.Unmarshal(c.next(t, protocol.TypeHello).Data, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
