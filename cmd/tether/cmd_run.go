@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/control"
@@ -13,6 +14,10 @@ import (
 	"github.com/tether-desktop/tether/installer"
 	"github.com/tether-desktop/tether/tray"
 )
+
+// startupSettle is how long after start the agent hands back the pages of
+// its program file that start-up used (releaseStartupPages).
+const startupSettle = 20 * time.Second
 
 // deviceName is the name used when this command has to register the device.
 func (c *cli) deviceName() string {
@@ -79,6 +84,11 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer c.serveControl(a, cancel, log)()
+	trim := time.AfterFunc(startupSettle, func() {
+		n, err := releaseStartupPages()
+		log.Debug("released the program's start-up pages", "bytes", n, "err", err)
+	})
+	defer trim.Stop()
 	defer watchEndSession(cancel, log)()
 	if !useTray {
 		if err := a.Run(ctx); err != nil {
