@@ -92,12 +92,8 @@ func (p *procReader) times(_ context.Context, perCore bool) ([]cpu.TimesStat, er
 func parseProcStat(b []byte) (total cpu.TimesStat, cores []cpu.TimesStat, err error) {
 	seen := false
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = nextLine(b)
 		if !bytes.HasPrefix(line, []byte("cpu")) {
 			break // the cpu lines come first
 		}
@@ -142,12 +138,8 @@ func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
 	var buffers, cached uint64
 	haveAvail := false
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = nextLine(b)
 		key, rest, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
@@ -203,12 +195,8 @@ func (p *procReader) diskIO(context.Context) (map[string]disk.IOCountersStat, er
 func parseDiskstats(b []byte) (map[string]disk.IOCountersStat, error) {
 	out := map[string]disk.IOCountersStat{}
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = nextLine(b)
 		// major minor name reads merged sectors_read ms writes merged sectors_written …
 		f := bytes.Fields(line)
 		if len(f) < 10 || string(f[3]) == "0" && string(f[7]) == "0" {
@@ -229,4 +217,10 @@ func parseDiskstats(b []byte) (map[string]disk.IOCountersStat, error) {
 func platformReaders() readers {
 	p := newProcReader()
 	return readers{times: p.times, memory: p.memory, diskIO: p.diskIO}
+}
+
+// nextLine splits b at its first newline.
+func nextLine(b []byte) (line, rest []byte) {
+	line, rest, _ = bytes.Cut(b, []byte("\n"))
+	return line, rest
 }
