@@ -103,11 +103,12 @@ func New(cfg Config) (*Agent, error) {
 	desc.fillStatus(&st, set)
 	state.update(func(s *Status) { *s = st })
 	return &Agent{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		state:  state,
-		desc:   desc,
-		watch:  &settingsWatcher{dir: cfg.ConfigDir, log: cfg.Logger, state: state, desc: desc},
+		cfg:   cfg,
+		log:   cfg.Logger,
+		state: state,
+		desc:  desc,
+		watch: &settingsWatcher{dir: cfg.ConfigDir, log: cfg.Logger, state: state, desc: desc,
+			recheck: desktopRecheck},
 		runner: &runner{disp: disp, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxConcurrent)},
 		dial: &dialer{hc: cfg.HTTPClient, ws: cfg.Dialer, dir: cfg.ConfigDir, relay: cfg.RelayURL,
 			enrollToken: cfg.EnrollToken, version: cfg.Version},

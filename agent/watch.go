@@ -15,16 +15,18 @@ import (
 // custom commands when either file changes (told by the kernel on Linux,
 // polled every SettingsPoll elsewhere or when the directory cannot be
 // watched), and rebuilds the hello, which also notices the desktop gaining
-// or losing what a command needs: every SettingsPoll while somebody watches
-// (only a watcher can send a command), and when the first watcher comes. It
+// or losing what a command needs: every desktopRecheck while somebody
+// watches (only a watcher can send a command), and when the first watcher
+// comes. It
 // puts all of it in the state, which wakes whoever cares. Edits from this
 // process (the tray) go through it too, so that a read and a write never
 // cross. Safe for concurrent use.
 type settingsWatcher struct {
-	dir   string
-	log   *slog.Logger
-	state *state
-	desc  *describer
+	dir     string
+	log     *slog.Logger
+	state   *state
+	desc    *describer
+	recheck time.Duration // how often the desktop is asked again while watched
 
 	mu         sync.Mutex // one reload or edit at a time
 	customText []byte     // custom-commands.json as last parsed (nil: no file)
@@ -32,6 +34,12 @@ type settingsWatcher struct {
 	parseErr   string     // why customText was refused; "" when it is in force
 	readErr    string     // why the file cannot be read now, as last logged
 }
+
+// desktopRecheck is how often a watched agent asks the desktop again what
+// it lacks. The desktop caches a failed check for 30 s (desktop.Unavailable)
+// and some checks start a program, so asking every SettingsPoll bought
+// nothing but work.
+const desktopRecheck = 5 * time.Second
 
 // run follows the files and the desktop until ctx ends. It blocks; owned
 // by Agent.Run. Nobody watching and no edit, it sleeps without a timer.
@@ -48,7 +56,7 @@ func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
 		defer t.Stop()
 		poll = t.C
 	}
-	recheck := time.NewTicker(every) // the desktop's availability, while watched
+	recheck := time.NewTicker(w.recheck) // the desktop's availability, while watched
 	recheck.Stop()
 	defer recheck.Stop()
 	watched := false
@@ -58,7 +66,7 @@ func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
 			watched = now
 			if watched {
 				w.refreshHello()
-				recheck.Reset(every)
+				recheck.Reset(w.recheck)
 			} else {
 				recheck.Stop()
 			}

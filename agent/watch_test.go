@@ -78,7 +78,8 @@ func TestEditsAreSeenWithoutPolling(t *testing.T) {
 // TestDesktopCheckedOnlyWhileWatched: nobody watching, the agent does not
 // ask the desktop what it lacks (on Linux it does not poll at all); the
 // first watcher brings a fresh check at once, and a change of the desktop
-// reaches the relay while watched.
+// reaches the relay while watched (checked every SettingsPoll here,
+// desktopRecheck by default).
 func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("elsewhere the agent polls its files, which rebuilds the hello")
@@ -87,7 +88,7 @@ func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 	cfg := testConfig(t, r)
 	desk := &countingDesktop{}
 	cfg.Desktop = desk
-	startAgent(t, cfg, nil)
+	startAgent(t, cfg, func(a *Agent) { a.watch.recheck = cfg.SettingsPoll })
 	c := r.nextConn(t)
 	c.next(t, protocol.TypeHello)
 	waitFor(t, "connected", func() bool { return desk.checks.Load() > 0 })
