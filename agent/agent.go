@@ -58,7 +58,9 @@ type Agent struct {
 
 	// test hooks, copied into each link
 	wallNow    func() time.Time // the wall clock without its monotonic reading
-	sleepEvery time.Duration
+	sleepEvery time.Duration    // how often the clocks are compared when the kernel does not tell of a wake
+	clockWatch bool             // ask the kernel to tell of a wake from sleep (watchClock)
+	kernelWake atomic.Bool      // it does, for the running Run: no periodic comparison
 	probeWait  time.Duration
 	moveEvery  time.Duration                    // least time between two mouse_move events
 	mouseRetry time.Duration                    // wait before watching the pointer again after a failure
@@ -101,16 +103,18 @@ func New(cfg Config) (*Agent, error) {
 	desc.fillStatus(&st, set)
 	state.update(func(s *Status) { *s = st })
 	return &Agent{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		state:  state,
-		desc:   desc,
-		watch:  &settingsWatcher{dir: cfg.ConfigDir, log: cfg.Logger, state: state, desc: desc},
+		cfg:   cfg,
+		log:   cfg.Logger,
+		state: state,
+		desc:  desc,
+		watch: &settingsWatcher{dir: cfg.ConfigDir, log: cfg.Logger, state: state, desc: desc,
+			recheck: desktopRecheck},
 		runner: newRunner(cfg, disp),
 		dial: &dialer{hc: cfg.HTTPClient, ws: cfg.Dialer, dir: cfg.ConfigDir, relay: cfg.RelayURL,
 			enrollToken: cfg.EnrollToken, version: cfg.Version},
 		wallNow:    func() time.Time { return time.Now().Round(0) },
 		sleepEvery: sleepCheck,
+		clockWatch: clockWatchAvailable,
 		probeWait:  probeWait,
 		moveEvery:  moveEvery,
 		mouseRetry: mouseRetry,
@@ -155,6 +159,25 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.watch.reload()
 	wg.Go(func() { a.watch.run(ctx, a.cfg.SettingsPoll) })
 	wg.Go(func() { status.run(ctx) })
+	if a.clockWatch {
+		if cw, err := watchClock(); err != nil {
+			a.log.Debug("comparing the clocks to notice sleep", "every", a.sleepEvery, "reason", err)
+		} else {
+			defer a.kernelWake.Store(false)
+			defer cw.close() // Run returns after its links ended
+			a.kernelWake.Store(true)
+			wg.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-cw.jumped():
+						a.state.clockJumped()
+					}
+				}
+			})
+		}
+	}
 
 	bo := backoff.New(backoff.Policy{
 		Base: time.Second, Max: 60 * time.Second, StableAfter: stableAfter,
@@ -250,9 +273,18 @@ func (a *Agent) linkConfig() linkConfig {
 	return linkConfig{
 		log: a.log, state: a.state, runner: a.runner, sampler: a.cfg.Sampler, pointer: a.cfg.Mouse,
 		heartbeat: a.cfg.Heartbeat, deadAfter: a.cfg.DeadAfter, telemetryEvery: a.cfg.TelemetryEvery,
-		sleepEvery: a.sleepEvery, probeWait: a.probeWait, moveEvery: a.moveEvery, mouseRetry: a.mouseRetry,
+		sleepEvery: a.linkSleepEvery(), probeWait: a.probeWait, moveEvery: a.moveEvery, mouseRetry: a.mouseRetry,
 		wallNow: a.wallNow,
 	}
+}
+
+// linkSleepEvery is how often a link compares the clocks: never when the
+// kernel tells of a wake from sleep.
+func (a *Agent) linkSleepEvery() time.Duration {
+	if a.kernelWake.Load() {
+		return 0
+	}
+	return a.sleepEvery
 }
 
 // closeReplaced is the relay's close code for "a newer connection of the same

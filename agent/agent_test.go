@@ -511,33 +511,56 @@ func TestDeadLinkIsDropped(t *testing.T) {
 	}
 }
 
+// TestWakeFromSleepProbesTheLink: after the machine "slept" (the wall clock
+// ran ahead of the monotonic one) the link is probed and, silent, dropped
+// long before DeadAfter. The clocks are compared on a ticker where the
+// kernel does not tell of a wake, and at the kernel's notice where it does
+// (Linux): then, with the ticker an hour away, the notice alone does it.
 func TestWakeFromSleepProbesTheLink(t *testing.T) {
-	r := newFakeRelay(t)
-	r.noRead = true
-	cfg := testConfig(t, r)
-	cfg.Heartbeat = time.Minute
-	cfg.DeadAfter = 10 * time.Minute // only the probe can notice in time
-	clock := backoff.NewFakeClock(time.Unix(1e9, 0))
-	cfg.Clock = clock
-	var offset atomic.Int64
-	a := startAgent(t, cfg, func(a *Agent) {
-		a.wallNow = func() time.Time { return time.Now().Round(0).Add(time.Duration(offset.Load())) }
-		a.sleepEvery = 10 * time.Millisecond
-		a.probeWait = 200 * time.Millisecond
-	})
-	r.nextConn(t)
-	waitFor(t, "connected", func() bool { return a.Status().State == StateConnected })
-	// The machine "sleeps" an hour now and then, until the agent has
-	// noticed (its detector may start after the first jump).
-	waitFor(t, "offline and waiting", func() bool {
-		offset.Add(int64(time.Hour))
-		time.Sleep(20 * time.Millisecond)
-		st := a.Status()
-		return st.State == StateOffline && clock.Waiters() > 0
-	})
-	st := a.Status()
-	if !strings.Contains(st.LastError, "link dead") {
-		t.Errorf("last error %q", st.LastError)
+	for _, tc := range []struct {
+		name   string
+		kernel bool // the clock watch's notice, not the ticker
+	}{{"ticker", false}, {"kernel notice", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFakeRelay(t)
+			r.noRead = true
+			cfg := testConfig(t, r)
+			cfg.Heartbeat = time.Minute
+			cfg.DeadAfter = 10 * time.Minute // only the probe can notice in time
+			clock := backoff.NewFakeClock(time.Unix(1e9, 0))
+			cfg.Clock = clock
+			var offset atomic.Int64
+			a := startAgent(t, cfg, func(a *Agent) {
+				a.wallNow = func() time.Time { return time.Now().Round(0).Add(time.Duration(offset.Load())) }
+				a.sleepEvery = 10 * time.Millisecond
+				a.clockWatch = false // compare the clocks on a ticker, as without the kernel's notice
+				if tc.kernel {
+					a.sleepEvery = time.Hour
+					a.clockWatch = clockWatchAvailable
+				}
+				a.probeWait = 200 * time.Millisecond
+			})
+			r.nextConn(t)
+			waitFor(t, "connected", func() bool { return a.Status().State == StateConnected })
+			if tc.kernel && clockWatchAvailable && a.linkSleepEvery() != 0 {
+				t.Fatalf("the kernel's notice is available but the links compare the clocks every %v", a.linkSleepEvery())
+			}
+			// The machine "sleeps" an hour now and then, until the agent has
+			// noticed (its detector may start after the first jump).
+			waitFor(t, "offline and waiting", func() bool {
+				offset.Add(int64(time.Hour))
+				if tc.kernel {
+					a.state.clockJumped() // as the clock watch does when the kernel cancels its timer
+				}
+				time.Sleep(20 * time.Millisecond)
+				st := a.Status()
+				return st.State == StateOffline && clock.Waiters() > 0
+			})
+			st := a.Status()
+			if !strings.Contains(st.LastError, "link dead") {
+				t.Errorf("last error %q", st.LastError)
+			}
+		})
 	}
 }
 

@@ -35,14 +35,7 @@ func TestCustomCommandsFollowTheirFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nextHello := func() protocol.Hello {
-		t.Helper()
-		var h protocol.Hello
-		if err := json.Unmarshal(c.next(t, protocol.TypeHello).Data, &h); err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	nextHello := func() protocol.Hello { t.Helper(); return c.nextHello(t) }
 
 	write(`[{"name":"greet","title":"Greet","argv":["printf","hello %s","{who}"],"args":[{"name":"who","type":"string","max_len":32}]}]`)
 	h := nextHello()

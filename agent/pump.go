@@ -21,13 +21,21 @@ func (l *link) pump(ctx context.Context) error {
 	tel := time.NewTicker(l.telemetryEvery)
 	tel.Stop()
 	defer tel.Stop()
-	sleep := time.NewTicker(l.sleepEvery)
-	defer sleep.Stop()
+	// The kernel tells of a wake from sleep through the state (Agent.Run's
+	// clock watch); without that news the clocks are compared every
+	// sleepEvery.
+	var sleepC <-chan time.Time
+	if l.sleepEvery > 0 {
+		sleep := time.NewTicker(l.sleepEvery)
+		defer sleep.Stop()
+		sleepC = sleep.C
+	}
 	det := newSleepDetector(l.wallNow)
 	// Subscribe first, then look: a change made between greet and this
 	// point has already closed its channel and would wake nobody.
 	changed := l.state.changes()
 	watched := l.state.watchers() > 0
+	jumps := l.state.clockJumps()
 	if watched {
 		tel.Reset(l.telemetryEvery)
 	}
@@ -48,17 +56,29 @@ func (l *link) pump(ctx context.Context) error {
 			}
 			watched = now
 			l.refreshHello(ctx)
-		case <-tel.C:
-			l.telemetry(ctx)
-		case <-sleep.C:
-			if jump := det.check(); jump > 0 {
-				l.log.Info("the clock jumped (the computer slept?); checking the link", "jump", jump.Round(time.Second))
-				if err := l.probe(); err != nil {
+			if j := l.state.clockJumps(); j != jumps {
+				jumps = j
+				if err := l.checkSleep(det); err != nil {
 					return err
 				}
 			}
+		case <-tel.C:
+			l.telemetry(ctx)
+		case <-sleepC:
+			if err := l.checkSleep(det); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// checkSleep probes the link when the clocks say the computer slept.
+func (l *link) checkSleep(det *sleepDetector) error {
+	if jump := det.check(); jump > 0 {
+		l.log.Info("the clock jumped (the computer slept?); checking the link", "jump", jump.Round(time.Second))
+		return l.probe()
+	}
+	return nil
 }
 
 // greet sends hello, the first frame, before any goroutine starts. On

@@ -23,6 +23,7 @@ type state struct {
 	status    Status
 	helloData json.RawMessage // the hello as it would be sent now
 	seq       uint64          // version of status, bumped by every update
+	jumps     uint64          // times the kernel said the wall clock jumped (set, or a wake from sleep)
 	changed   chan struct{}   // closed (and replaced) at the next change
 }
 
@@ -139,4 +140,21 @@ func (s *state) hello() json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.helloData
+}
+
+// clockJumped records that the kernel said the wall clock jumped (it was
+// set, or the computer woke from sleep) and wakes the waiters; the status
+// is unchanged.
+func (s *state) clockJumped() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jumps++
+	s.broadcastLocked()
+}
+
+// clockJumps returns how many times clockJumped was called.
+func (s *state) clockJumps() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jumps
 }

@@ -11,17 +11,22 @@ import (
 )
 
 // settingsWatcher is the running agent's one reader of config.json and of
-// custom-commands.json. Every SettingsPoll it re-reads config.json, reloads
-// the owner's custom commands when their file changed, and rebuilds the
-// hello (which also notices the desktop gaining or losing what a command
-// needs), and puts all of it in the state, which wakes whoever cares. Edits
-// from this process (the tray) go through it too, so that a read and a
-// write never cross. Safe for concurrent use.
+// custom-commands.json. It re-reads config.json and reloads the owner's
+// custom commands when either file changes (told by the kernel on Linux,
+// polled every SettingsPoll elsewhere or when the directory cannot be
+// watched), and rebuilds the hello, which also notices the desktop gaining
+// or losing what a command needs: every desktopRecheck while somebody
+// watches (only a watcher can send a command), and when the first watcher
+// comes. It
+// puts all of it in the state, which wakes whoever cares. Edits from this
+// process (the tray) go through it too, so that a read and a write never
+// cross. Safe for concurrent use.
 type settingsWatcher struct {
-	dir   string
-	log   *slog.Logger
-	state *state
-	desc  *describer
+	dir     string
+	log     *slog.Logger
+	state   *state
+	desc    *describer
+	recheck time.Duration // how often the desktop is asked again while watched
 
 	mu         sync.Mutex // one reload or edit at a time
 	customText []byte     // custom-commands.json as last parsed (nil: no file)
@@ -30,16 +35,59 @@ type settingsWatcher struct {
 	readErr    string     // why the file cannot be read now, as last logged
 }
 
-// run polls until ctx ends. It blocks; owned by Agent.Run.
+// desktopRecheck is how often a watched agent asks the desktop again what
+// it lacks. The desktop caches a failed check for 30 s (desktop.Unavailable)
+// and some checks start a program, so asking every SettingsPoll bought
+// nothing but work.
+const desktopRecheck = 5 * time.Second
+
+// run follows the files and the desktop until ctx ends. It blocks; owned
+// by Agent.Run. Nobody watching and no edit, it sleeps without a timer.
 func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	var poll <-chan time.Time // set while the files are polled
+	var changed, ended <-chan struct{}
+	if dw, err := watchDir(w.dir, SettingsFile, commands.CustomFile); err == nil {
+		defer dw.close()
+		changed, ended = dw.changed(), dw.ended()
+		w.reload() // an edit between Run's first read and the watch
+	} else {
+		w.log.Debug("polling the settings files", "every", every, "reason", err)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		poll = t.C
+	}
+	recheck := time.NewTicker(w.recheck) // the desktop's availability, while watched
+	recheck.Stop()
+	defer recheck.Stop()
+	watched := false
 	for {
+		st := w.state.changes()
+		if now := w.state.watchers() > 0; now != watched {
+			watched = now
+			if watched {
+				w.refreshHello()
+				recheck.Reset(w.recheck)
+			} else {
+				recheck.Stop()
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-st:
+		case <-changed:
 			w.reload()
+		case <-ended:
+			w.log.Warn("the config directory is no longer watched; polling it", "dir", w.dir, "every", every)
+			changed, ended = nil, nil
+			t := time.NewTicker(every)
+			defer t.Stop()
+			poll = t.C
+			w.reload()
+		case <-poll:
+			w.reload()
+		case <-recheck.C:
+			w.refreshHello()
 		}
 	}
 }
@@ -149,8 +197,9 @@ func (w *settingsWatcher) apply(s Settings) {
 	w.state.setHello(w.desc.hello(s))
 }
 
-// refreshHello rebuilds the hello from the settings in force, as the next
-// tick would. The agent calls it before each link's first hello.
+// refreshHello rebuilds the hello from the settings in force, asking the
+// desktop again what it lacks. The agent calls it before each link's first
+// hello, and run while somebody watches.
 func (w *settingsWatcher) refreshHello() {
 	w.mu.Lock()
 	defer w.mu.Unlock()

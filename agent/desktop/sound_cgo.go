@@ -70,7 +70,6 @@ type sound struct {
 }
 
 func newSound(log *slog.Logger) *sound {
-	quietAudioLibrary()
 	return &sound{log: log, idleAfter: idleClose}
 }
 
@@ -261,15 +260,23 @@ func (s *sound) armIdle() {
 	})
 }
 
-// unavailable reports why beep cannot run, "" if it can. The first call opens
-// the device to find out (waiting at most checkBound); later calls answer
-// from the last attempt, and after a failure start a new attempt in the
-// background at most every recheckEvery.
+// unavailable reports why beep cannot run, "" if it can. Before the first
+// beep it answers from soundPresence where that can tell, opening nothing;
+// elsewhere the first call opens the device to find out (waiting at most
+// checkBound). Once the device was opened, calls answer from the last
+// attempt, and after a failure start a new attempt in the background at
+// most every recheckEvery.
 func (s *sound) unavailable() string {
 	s.mu.Lock()
 	if s.dev != nil || (s.err == nil && !s.tried.IsZero()) {
 		s.mu.Unlock()
 		return ""
+	}
+	if s.tried.IsZero() && s.opening == nil {
+		if why, known := soundPresence(); known {
+			s.mu.Unlock()
+			return why
+		}
 	}
 	if s.tried.IsZero() {
 		ch := s.startOpen()

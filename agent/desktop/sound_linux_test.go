@@ -125,6 +125,50 @@ func TestBeepNoSoundDevice(t *testing.T) {
 	runChild(t, t.Name(), nil, "HOME="+home)
 }
 
+// TestSoundCheckedWithoutOpening: on a machine with no sound card, no sound
+// server and no ALSA configuration of the user's, the availability check
+// says so without opening ALSA's default device, which would load
+// alsa-lib's configuration and its PulseAudio plugin's libraries for the
+// rest of the process's life. Where ALSA is configured, the check leaves
+// the verdict to the first beep, and still opens nothing.
+func TestSoundCheckedWithoutOpening(t *testing.T) {
+	if m, _ := filepath.Glob("/dev/snd/pcmC*D*p"); len(m) > 0 {
+		t.Skip("this machine has a sound card")
+	}
+	if isChild(t.Name()) {
+		d := New(nil)
+		defer d.Close()
+		why := d.Unavailable()["beep"]
+		want := os.Getenv("WANT_REASON") != ""
+		if want != strings.Contains(why, "no sound device") {
+			t.Errorf("Unavailable()[beep] = %q, want a reason: %v", why, want)
+		}
+		d.sound.mu.Lock()
+		tried, opening := !d.sound.tried.IsZero(), d.sound.opening != nil
+		d.sound.mu.Unlock()
+		if tried || opening {
+			t.Errorf("the availability check opened the sound device (tried %v, opening %v)", tried, opening)
+		}
+		maps, _ := os.ReadFile("/proc/self/maps")
+		if strings.Contains(string(maps), "libasound_module") || strings.Contains(string(maps), "libpulse") {
+			t.Errorf("the availability check loaded an ALSA plugin:\n%s", maps)
+		}
+		return
+	}
+	empty := t.TempDir()
+	clean := []string{"HOME=" + empty, "XDG_CONFIG_HOME=" + empty, "XDG_RUNTIME_DIR=" + empty, "ALSA_CONFIG_PATH=", "PULSE_SERVER="}
+	if _, err := os.Stat("/etc/asound.conf"); err == nil {
+		t.Log("/etc/asound.conf exists: only the configured case is checked")
+	} else {
+		t.Run("nothing", func(t *testing.T) {
+			runChild(t, "TestSoundCheckedWithoutOpening", nil, append(clean, "WANT_REASON=1")...)
+		})
+	}
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".asoundrc"), asoundrcNoCard)
+	t.Run("configured", func(t *testing.T) { runChild(t, "TestSoundCheckedWithoutOpening", nil, append(clean, "HOME="+home)...) })
+}
+
 // TestBeepRetriesWhenACardAppears checks that after a failed open the next
 // Beep opens the device again and plays. ALSA reloads its top-level
 // configuration files (not ~/.asoundrc) when their inode or mtime changes, so
@@ -136,11 +180,11 @@ func TestBeepRetriesWhenACardAppears(t *testing.T) {
 	if isChild(t.Name()) {
 		d := New(nil)
 		defer d.Close()
-		if why := d.Unavailable()["beep"]; !strings.Contains(why, "no sound device") {
-			t.Fatalf("Unavailable()[beep] without a card = %q, want no sound device", why)
-		}
 		if err := d.Beep(context.Background(), 440, 100*time.Millisecond); err == nil {
 			t.Fatal("Beep without a card succeeded")
+		}
+		if why := d.Unavailable()["beep"]; !strings.Contains(why, "no sound device") {
+			t.Fatalf("Unavailable()[beep] after a beep without a card = %q, want no sound device", why)
 		}
 		writeFile(t, conf+".new", asoundrcFile(raw))
 		if err := os.Rename(conf+".new", conf); err != nil {

@@ -53,6 +53,7 @@ type xDisplay struct {
 	cur     *xConn        // the open connection; nil while there is none
 	why     string        // why there is none; "" while cur is set
 	tried   time.Time     // when the last attempt to open began
+	unset   bool          // the last attempt found DISPLAY empty
 	opening chan struct{} // closed when the attempt in flight ends; nil when none
 	state   xState        // the state last logged
 	closed  bool
@@ -126,6 +127,13 @@ func (x *xDisplay) conn() (*xConn, error) {
 		x.mu.Unlock()
 		return c, nil
 	}
+	if x.unset && x.opening == nil && os.Getenv("DISPLAY") == "" {
+		// Still no DISPLAY: nothing to dial, so no attempt (a goroutine and
+		// a timer every second while the idle time is sampled).
+		why := x.why
+		x.mu.Unlock()
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "%s", why)
+	}
 	wait := x.openLocked()
 	x.mu.Unlock()
 	if wait != nil {
@@ -153,6 +161,7 @@ func (x *xDisplay) openLocked() chan struct{} {
 		done := make(chan struct{})
 		x.opening = done
 		name := os.Getenv("DISPLAY")
+		x.unset = false // until this attempt says otherwise
 		x.wg.Go(func() {
 			defer close(done)
 			c, why, err := openX(name)
@@ -168,6 +177,7 @@ func (x *xDisplay) opened(c *xConn, why string, err error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.opening = nil
+	x.unset = c == nil && err == nil && why == whyUnset
 	if x.closed {
 		if c != nil {
 			c.close()
@@ -273,11 +283,14 @@ func (x *xDisplay) close() {
 	x.wg.Wait()
 }
 
+// whyUnset is why there is no display when DISPLAY is empty.
+const whyUnset = "no X display (DISPLAY is not set)"
+
 // openX opens the display name and asks what it needs to know. On failure
 // it returns why (for people) and the error behind it (for the log).
 func openX(name string) (*xConn, string, error) {
 	if name == "" {
-		return nil, "no X display (DISPLAY is not set)", nil
+		return nil, whyUnset, nil
 	}
 	why := fmt.Sprintf("no X display (cannot open DISPLAY %q)", name)
 	nc, addr, cookie, err := dialX(name, xOpenBound)

@@ -335,3 +335,32 @@ func TestKeymapFind(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDisplayNoAttempts: with DISPLAY empty the display is looked for
+// once; later checks (the idle time is sampled every second while watched)
+// answer at once without starting an attempt, until DISPLAY is set.
+func TestNoDisplayNoAttempts(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	x := newDisplay(slog.New(slog.DiscardHandler)).(*xDisplay)
+	defer x.close()
+	if why := x.unavailable(); why != whyUnset {
+		t.Fatalf("unavailable() = %q, want %q", why, whyUnset)
+	}
+	past := time.Now().Add(-time.Hour) // retryEvery long gone
+	x.mu.Lock()
+	x.tried = past
+	x.mu.Unlock()
+	if why := x.unavailable(); why != whyUnset {
+		t.Fatalf("unavailable() again = %q, want %q", why, whyUnset)
+	}
+	x.mu.Lock()
+	tried := x.tried
+	x.mu.Unlock()
+	if !tried.Equal(past) {
+		t.Fatal("a second attempt was started although DISPLAY is still empty")
+	}
+	t.Setenv("DISPLAY", ":4711") // no such server: an attempt, which fails
+	if why := x.unavailable(); !strings.Contains(why, `cannot open DISPLAY ":4711"`) {
+		t.Fatalf("unavailable() with DISPLAY set = %q, want the attempt's reason", why)
+	}
+}

@@ -75,7 +75,9 @@ type sensorSet struct {
 	latest protocol.Telemetry // only the sensor fields are used
 
 	diskPrev, netPrev rateState
-	netIfPrev         map[string]counters
+	// diskIO reads the disks' byte counters; default gopsutil's.
+	diskIO    func(ctx context.Context) (map[string]disk.IOCountersStat, error)
+	netIfPrev map[string]counters
 }
 
 // counters are two cumulative byte counters and when they were read.
@@ -104,7 +106,7 @@ func newSensorSet(o Options) *sensorSet {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &sensorSet{opts: o}
+	s := &sensorSet{opts: o, diskIO: gopsutilDiskIO}
 	s.list = []*sensor{
 		{every: everyDisk, read: s.readDisks},
 		{every: everyRates, read: s.readDiskIO},
@@ -171,7 +173,7 @@ func (s *sensorSet) readDisks(ctx context.Context, _ time.Time) {
 
 func (s *sensorSet) readDiskIO(ctx context.Context, now time.Time) {
 	s.latest.DiskIO = nil
-	io, err := disk.IOCountersWithContext(ctx)
+	io, err := s.diskIO(ctx)
 	if err != nil || len(io) == 0 {
 		return
 	}
@@ -270,4 +272,9 @@ func (s *sensorSet) readWindow(ctx context.Context, _ time.Time) {
 	if title, err := s.opts.Window.ActiveWindowTitle(ctx); err == nil {
 		s.latest.ActiveWindow = protocol.CleanText(title, maxTextLen)
 	}
+}
+
+// gopsutilDiskIO is gopsutil's reader of every disk's counters.
+func gopsutilDiskIO(ctx context.Context) (map[string]disk.IOCountersStat, error) {
+	return disk.IOCountersWithContext(ctx)
 }

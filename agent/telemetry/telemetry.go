@@ -14,6 +14,7 @@ import (
 	"runtime"
 
 	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/tether-desktop/tether/protocol"
@@ -50,9 +51,19 @@ func NewSampler() *Sampler { return NewSamplerWith(Options{}) }
 // NewSamplerWith is NewSampler with the sources of the idle time and the
 // active window, and the owner's switch for the window's title.
 func NewSamplerWith(o Options) *Sampler {
-	s := newSampler(cpu.TimesWithContext, mem.VirtualMemoryWithContext)
+	r := platformReaders()
+	s := newSampler(r.times, r.memory)
 	s.sensors = newSensorSet(o)
+	s.sensors.diskIO = r.diskIO
 	return s
+}
+
+// readers are what a Sampler reads the system with: gopsutil's, or on
+// Linux the agent's own readers of /proc (proc_linux.go).
+type readers struct {
+	times  func(ctx context.Context, perCore bool) ([]cpu.TimesStat, error)
+	memory func(ctx context.Context) (*mem.VirtualMemoryStat, error)
+	diskIO func(ctx context.Context) (map[string]disk.IOCountersStat, error)
 }
 
 func newSampler(times func(context.Context, bool) ([]cpu.TimesStat, error), memory func(context.Context) (*mem.VirtualMemoryStat, error)) *Sampler {

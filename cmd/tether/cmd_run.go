@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/control"
@@ -13,6 +16,25 @@ import (
 	"github.com/tether-desktop/tether/installer"
 	"github.com/tether-desktop/tether/tray"
 )
+
+// startupSettle is how long after start the agent hands back the pages of
+// its program file that start-up used (releaseStartupPages): start-up is
+// over, and what runs later faults back in.
+const startupSettle = 5 * time.Second
+
+// agentProcs is the GOMAXPROCS of a running agent: 1 unless the GOMAXPROCS
+// variable says otherwise (env is its value). The agent waits on the network
+// nearly all the time; with one P the runtime does not wake idle threads
+// to steal the little work there is, nor re-read the CPU limits every
+// second (a GOMAXPROCS set by the program turns that off). Measured on
+// `tether run --no-tray` watched at 1 Hz: 22.8 wakeups/s with the default
+// (2 here), 18.7 with 1 (docs/BENCHMARKS.md).
+func agentProcs(env string) int {
+	if n, err := strconv.Atoi(env); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
 
 // deviceName is the name used when this command has to register the device.
 func (c *cli) deviceName() string {
@@ -32,6 +54,7 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 	if c.autostart && !c.autostartWanted() {
 		return nil
 	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(agentProcs(os.Getenv("GOMAXPROCS"))))
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
@@ -79,6 +102,11 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer c.serveControl(a, cancel, log)()
+	trim := time.AfterFunc(startupSettle, func() {
+		n, err := releaseStartupPages()
+		log.Debug("released the program's start-up pages", "bytes", n, "err", err)
+	})
+	defer trim.Stop()
 	defer watchEndSession(cancel, log)()
 	if !useTray {
 		if err := a.Run(ctx); err != nil {

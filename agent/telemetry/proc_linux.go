@@ -1,0 +1,226 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/mem"
+	"golang.org/x/sys/unix"
+)
+
+// On Linux the figures read every second or two come straight from /proc,
+// read with plain system calls into one reused buffer: gopsutil opens each
+// file through the runtime's poller, reads /proc/stat twice for the total
+// and the cores, and for disk I/O looks up every disk's udev record and
+// serial number, which the agent does not send. The work per sample is what
+// keeps the agent's threads awake while somebody watches.
+
+// procReader reads /proc files into a buffer it keeps. Not safe for
+// concurrent use (one Sampler, one goroutine).
+type procReader struct {
+	buf   []byte
+	cores []cpu.TimesStat // from the last times(false), for the times(true) that follows
+	fresh bool            // cores is from the read of the same Sample
+}
+
+func newProcReader() *procReader { return &procReader{buf: make([]byte, 16<<10)} }
+
+// read returns the whole of path, growing the buffer when the file is
+// larger than it.
+func (p *procReader) read(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	n := 0
+	for {
+		if n == len(p.buf) {
+			if len(p.buf) >= maxProcFile {
+				return nil, fmt.Errorf("read %s: larger than %d bytes", path, maxProcFile)
+			}
+			p.buf = append(p.buf, make([]byte, len(p.buf))...)
+		}
+		m, err := unix.Read(fd, p.buf[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if m == 0 {
+			return p.buf[:n], nil
+		}
+		n += m
+	}
+}
+
+// maxProcFile bounds the /proc files read (/proc/stat of a machine with
+// thousands of interrupts is some tens of kilobytes).
+const maxProcFile = 4 << 20
+
+// times is Sampler.times from one read of /proc/stat: times(false) reads
+// the file and keeps the cores for the times(true) that Sample calls next.
+// Per-core entries carry no CPU name.
+func (p *procReader) times(_ context.Context, perCore bool) ([]cpu.TimesStat, error) {
+	if perCore && p.fresh {
+		p.fresh = false
+		return p.cores, nil
+	}
+	b, err := p.read("/proc/stat")
+	if err != nil {
+		return nil, err
+	}
+	total, cores, err := parseProcStat(b)
+	if err != nil {
+		return nil, err
+	}
+	if perCore {
+		return cores, nil
+	}
+	p.cores, p.fresh = cores, true
+	return []cpu.TimesStat{total}, nil
+}
+
+// parseProcStat reads the cpu lines of /proc/stat: the total, then one per
+// core, in clock ticks turned into seconds (USER_HZ is 100 on Linux).
+func parseProcStat(b []byte) (total cpu.TimesStat, cores []cpu.TimesStat, err error) {
+	seen := false
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		if !bytes.HasPrefix(line, []byte("cpu")) {
+			break // the cpu lines come first
+		}
+		f := bytes.Fields(line)
+		if len(f) < 5 {
+			return total, nil, fmt.Errorf("/proc/stat: short line %q", line)
+		}
+		var v [10]float64
+		for i := range min(len(f)-1, len(v)) {
+			n, err := strconv.ParseUint(string(f[i+1]), 10, 64)
+			if err != nil {
+				return total, nil, fmt.Errorf("/proc/stat: %q: %w", line, err)
+			}
+			v[i] = float64(n) / 100
+		}
+		t := cpu.TimesStat{User: v[0], Nice: v[1], System: v[2], Idle: v[3], Iowait: v[4], Irq: v[5],
+			Softirq: v[6], Steal: v[7], Guest: v[8], GuestNice: v[9]}
+		if string(f[0]) == "cpu" {
+			t.CPU, total, seen = "cpu-total", t, true
+		} else {
+			cores = append(cores, t)
+		}
+	}
+	if !seen {
+		return total, nil, errors.New("/proc/stat: no cpu line")
+	}
+	return total, cores, nil
+}
+
+// memory is Sampler.memory from /proc/meminfo, with gopsutil's figures:
+// Used is Total minus Available.
+func (p *procReader) memory(context.Context) (*mem.VirtualMemoryStat, error) {
+	b, err := p.read("/proc/meminfo")
+	if err != nil {
+		return nil, err
+	}
+	return parseMeminfo(b)
+}
+
+func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
+	var m mem.VirtualMemoryStat
+	var buffers, cached uint64
+	haveAvail := false
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		key, rest, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch string(key) {
+		case "MemTotal":
+			dst = &m.Total
+		case "MemFree":
+			dst = &m.Free
+		case "MemAvailable":
+			dst, haveAvail = &m.Available, true
+		case "Buffers":
+			dst = &buffers
+		case "Cached":
+			dst = &cached
+		default:
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		n, err := strconv.ParseUint(string(f[0]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("/proc/meminfo: %q: %w", line, err)
+		}
+		*dst = n * 1024 // kB
+	}
+	if m.Total == 0 {
+		return nil, errors.New("/proc/meminfo: no MemTotal")
+	}
+	if !haveAvail { // before Linux 3.14
+		m.Available = m.Free + buffers + cached
+	}
+	m.Buffers, m.Cached = buffers, cached
+	m.Used = m.Total - min(m.Available, m.Total)
+	m.UsedPercent = float64(m.Used) / float64(m.Total) * 100
+	return &m, nil
+}
+
+// diskIO is disk.IOCounters from /proc/diskstats alone: the bytes read and
+// written of each block device (sectors of 512 bytes), without the udev
+// labels and serial numbers gopsutil looks up for each.
+func (p *procReader) diskIO(context.Context) (map[string]disk.IOCountersStat, error) {
+	b, err := p.read("/proc/diskstats")
+	if err != nil {
+		return nil, err
+	}
+	return parseDiskstats(b)
+}
+
+func parseDiskstats(b []byte) (map[string]disk.IOCountersStat, error) {
+	out := map[string]disk.IOCountersStat{}
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		// major minor name reads merged sectors_read ms writes merged sectors_written …
+		f := bytes.Fields(line)
+		if len(f) < 10 || string(f[3]) == "0" && string(f[7]) == "0" {
+			continue // short, or never read nor written (as gopsutil skips it)
+		}
+		rd, err1 := strconv.ParseUint(string(f[5]), 10, 64)
+		wr, err2 := strconv.ParseUint(string(f[9]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("/proc/diskstats: bad line %q", line)
+		}
+		name := string(f[2])
+		out[name] = disk.IOCountersStat{Name: name, ReadBytes: rd * 512, WriteBytes: wr * 512}
+	}
+	return out, nil
+}
+
+// platformReaders are the Linux readers of a Sampler.
+func platformReaders() readers {
+	p := newProcReader()
+	return readers{times: p.times, memory: p.memory, diskIO: p.diskIO}
+}
+
+// nextLine splits b at its first newline.
+func nextLine(b []byte) (line, rest []byte) {
+	line, rest, _ = bytes.Cut(b, []byte("\n"))
+	return line, rest
+}

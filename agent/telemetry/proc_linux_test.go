@@ -1,0 +1,143 @@
+package telemetry
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/mem"
+)
+
+// TestProcReadersAgreeWithGopsutil reads this machine's /proc with the
+// agent's readers and with gopsutil's, one right after the other: the same
+// cores, the same memory total, counters that only grew in between.
+func TestProcReadersAgreeWithGopsutil(t *testing.T) {
+	ctx := context.Background()
+	p := newProcReader()
+	total, err := p.times(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cores, err := p.times(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gTotal, err := cpu.TimesWithContext(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gCores, err := cpu.TimesWithContext(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(total) != 1 || len(cores) != len(gCores) {
+		t.Fatalf("%d totals and %d cores, gopsutil %d and %d", len(total), len(cores), len(gTotal), len(gCores))
+	}
+	pairs := func(a, b cpu.TimesStat) [][2]float64 {
+		return [][2]float64{{a.User, b.User}, {a.Nice, b.Nice}, {a.System, b.System}, {a.Idle, b.Idle},
+			{a.Iowait, b.Iowait}, {a.Irq, b.Irq}, {a.Softirq, b.Softirq}, {a.Steal, b.Steal}}
+	}
+	grew := func(what string, a, b cpu.TimesStat) {
+		t.Helper()
+		for i, p := range pairs(a, b) {
+			// Read first, so at most the few seconds of the test behind.
+			if p[0] > p[1] || p[1]-p[0] > 5 {
+				t.Errorf("%s field %d: %v here, %v from gopsutil just after", what, i, p[0], p[1])
+			}
+		}
+	}
+	grew("total", total[0], gTotal[0])
+	for i := range cores {
+		grew("core", cores[i], gCores[i])
+	}
+	if again, _ := p.times(ctx, true); len(again) != len(cores) {
+		t.Errorf("times(true) on its own read %d cores", len(again))
+	}
+
+	m, err := p.memory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gm, err := mem.VirtualMemoryWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Total != gm.Total || math.Abs(float64(m.Available)-float64(gm.Available)) > 0.05*float64(gm.Total) ||
+		math.Abs(m.UsedPercent-gm.UsedPercent) > 5 || m.Used != m.Total-m.Available {
+		t.Errorf("memory %+v, gopsutil %+v", m, gm)
+	}
+
+	io, err := p.diskIO(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gio, err := disk.IOCountersWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(io) != len(gio) {
+		t.Errorf("%d disks, gopsutil %d", len(io), len(gio))
+	}
+	for name, c := range io {
+		g, ok := gio[name]
+		if !ok || c.ReadBytes > g.ReadBytes || c.WriteBytes > g.WriteBytes {
+			t.Errorf("disk %s: %+v, gopsutil %+v", name, c, g)
+		}
+	}
+}
+
+func TestParseProcFiles(t *testing.T) {
+	stat := "cpu  100 2 30 4000 5 6 7 8 9 10\ncpu0 50 1 15 2000 2 3 3 4 4 5\ncpu1 50 1 15 2000 3 3 4 4 5 5\nintr 1 2 3\ncpu9 1 1 1 1 1\n"
+	total, cores, err := parseProcStat([]byte(stat))
+	if err != nil || len(cores) != 2 || total.User != 1 || total.Idle != 40 || total.GuestNice != 0.1 || cores[1].Iowait != 0.03 {
+		t.Errorf("parseProcStat = %+v %+v %v", total, cores, err)
+	}
+	if _, _, err := parseProcStat([]byte("intr 1\n")); err == nil {
+		t.Error("no cpu line accepted")
+	}
+	if _, _, err := parseProcStat([]byte("cpu 1 2 x 4\n")); err == nil {
+		t.Error("a bad number accepted")
+	}
+
+	old := "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n"
+	m, err := parseMeminfo([]byte(old))
+	if err != nil || m.Total != 1000*1024 || m.Available != 400*1024 || m.Used != 600*1024 || m.UsedPercent != 60 {
+		t.Errorf("parseMeminfo without MemAvailable = %+v, %v", m, err)
+	}
+	m, err = parseMeminfo([]byte("MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 750 kB\n"))
+	if err != nil || m.Used != 250*1024 {
+		t.Errorf("parseMeminfo = %+v, %v", m, err)
+	}
+	if _, err := parseMeminfo([]byte("MemFree: 1 kB\n")); err == nil {
+		t.Error("no MemTotal accepted")
+	}
+
+	io, err := parseDiskstats([]byte(" 254 0 vda 10 0 200 5 20 0 400 9 0 1 1\n 254 1 vda1 1 0 2 0 1 0 4 0 0 0 0\n 7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"))
+	if err != nil || io["vda"].ReadBytes != 200*512 || io["vda"].WriteBytes != 400*512 || len(io) != 2 {
+		t.Errorf("parseDiskstats = %+v, %v", io, err)
+	}
+}
+
+// BenchmarkSamplerReaders compares a second's reads (total, cores, memory)
+// through gopsutil and through the agent's /proc readers.
+func BenchmarkSamplerReaders(b *testing.B) {
+	ctx := context.Background()
+	for _, r := range []struct {
+		name string
+		rd   readers
+	}{
+		{"gopsutil", readers{times: cpu.TimesWithContext, memory: mem.VirtualMemoryWithContext}},
+		{"proc", platformReaders()},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r.rd.times(ctx, false)
+				r.rd.times(ctx, true)
+				r.rd.memory(ctx)
+			}
+		})
+	}
+}
