@@ -52,6 +52,11 @@ type link struct {
 	// watchers went to 0 is queued after the drop.
 	telemMu sync.Mutex
 	events  *eventQueue // mouse events; filled only while shared
+	// ping is the writer's heartbeat. The reader pushes it back a whole
+	// heartbeat at every frame, pong or ping from the relay, so a link the
+	// relay keeps busy (its own pings come every 25 s) costs the agent no
+	// ping of its own, and no wakeup for one.
+	ping *time.Timer
 	files   transfers   // files being received (transfer.go)
 
 	ctx    context.Context // the link's; set by serve before any goroutine starts
@@ -87,6 +92,8 @@ func (l *link) serve(ctx context.Context) error {
 	lctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	l.ctx = lctx
+	l.ping = time.NewTimer(l.heartbeat)
+	defer l.ping.Stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { cancel(l.read(lctx)) })
 	wg.Go(func() { cancel(l.write(lctx)) })
@@ -105,7 +112,10 @@ func (l *link) serve(ctx context.Context) error {
 // read is the link's only reader. Every frame and pong pushes the read
 // deadline deadAfter further, so a silent link fails the read.
 func (l *link) read(ctx context.Context) error {
-	extend := func() { l.ws.SetReadDeadline(time.Now().Add(l.deadAfter)) }
+	extend := func() {
+		l.ws.SetReadDeadline(time.Now().Add(l.deadAfter))
+		l.ping.Reset(l.heartbeat)
+	}
 	extend()
 	l.ws.SetPongHandler(func(string) error { extend(); return nil })
 	l.ws.SetPingHandler(func(data string) error {
@@ -231,8 +241,6 @@ func (l *link) sendResult(m *protocol.Message) *protocol.Error {
 // write is the link's only writer of data frames and of the
 // heartbeat pings.
 func (l *link) write(ctx context.Context) error {
-	ping := time.NewTicker(l.heartbeat)
-	defer ping.Stop()
 	moveTimer := time.NewTimer(time.Hour) // armed while a move waits for its turn
 	moveTimer.Stop()
 	defer moveTimer.Stop()
@@ -249,7 +257,8 @@ func (l *link) write(ctx context.Context) error {
 			err = l.flushEvents(moveTimer)
 		case <-moveTimer.C:
 			err = l.flushEvents(moveTimer)
-		case <-ping.C:
+		case <-l.ping.C:
+			l.ping.Reset(l.heartbeat)
 			if err = l.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				err = fmt.Errorf("ping: %w", err)
 			}

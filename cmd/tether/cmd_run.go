@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"time"
 
 	"github.com/tether-desktop/tether/agent"
 	"github.com/tether-desktop/tether/agent/control"
@@ -16,11 +15,6 @@ import (
 	"github.com/tether-desktop/tether/installer"
 	"github.com/tether-desktop/tether/tray"
 )
-
-// startupSettle is how long after start the agent hands back the pages of
-// its program file that start-up used (releaseStartupPages): start-up is
-// over, and what runs later faults back in.
-const startupSettle = 5 * time.Second
 
 // agentProcs is the GOMAXPROCS of a running agent: 1 unless the GOMAXPROCS
 // variable says otherwise (env is its value). The agent waits on the network
@@ -102,11 +96,6 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer c.serveControl(a, cancel, log)()
-	trim := time.AfterFunc(startupSettle, func() {
-		n, err := releaseStartupPages()
-		log.Debug("released the program's start-up pages", "bytes", n, "err", err)
-	})
-	defer trim.Stop()
 	defer watchEndSession(cancel, log)()
 	if !useTray {
 		if err := a.Run(ctx); err != nil {
