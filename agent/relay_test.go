@@ -44,6 +44,7 @@ type fakeConn struct {
 	device string
 	msgs   chan *protocol.Message
 	wmu    sync.Mutex
+	pings  atomic.Int64 // pings the agent sent
 }
 
 func newFakeRelay(t *testing.T) *fakeRelay {
@@ -156,6 +157,10 @@ func (r *fakeRelay) agentSocket(w http.ResponseWriter, req *http.Request) {
 	c.send(&protocol.Message{Type: protocol.TypeWelcome, Data: protocol.MustData(protocol.Welcome{
 		DeviceID: id, Heartbeat: 25, MaxFrame: maxFrame, ServerTime: protocol.Timestamp(time.Now()),
 	})})
+	ws.SetPingHandler(func(data string) error {
+		c.pings.Add(1)
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
 	if !noRead {
 		go func() {
 			defer close(c.msgs)
