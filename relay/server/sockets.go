@@ -110,6 +110,16 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send binary frames")))
 			continue
 		}
+		// Telemetry and events in the agent's own shape, speaking for its
+		// own device, are forwarded as they came: only their envelope is
+		// read (protocol.ReadEnvelope). Everything else is decoded in full.
+		if helloed.Load() {
+			if env, ok := protocol.ReadEnvelope(frame); ok && env.Device == a.device.ID &&
+				(env.Type == protocol.TypeTelemetry || env.Type == protocol.TypeEvent) {
+				s.hub.agentFrame(a, env.Type, frame)
+				continue
+			}
+		}
 		msg, err := protocol.Decode(frame)
 		if err != nil {
 			a.send(errorFrame(protocol.AsError(err)))
