@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -17,18 +18,19 @@ type Envelope struct {
 
 // ReadEnvelope reads the envelope of a frame of the plain shape the agent
 // sends telemetry and events in: one JSON object, with no whitespace around
-// it, whose keys are "type", "device", "ts" and "data", each exactly once
-// (in any order), type, device and ts being strings of printable ASCII
-// without escapes, none of them empty, data being present and not null. It
-// reports false for every other frame, valid or not: the caller then
-// decodes the frame with Decode, which gives the refusal or the full
-// message.
+// it, whose keys are "type", "data" and optionally "device" and "ts", each
+// at most once (in any order), type, device and ts being non-empty strings
+// of printable ASCII without escapes, data being present and not null. An
+// absent device or ts is "" in the Envelope. It reports false for every
+// other frame, valid or not: the caller then decodes the frame with Decode,
+// which gives the refusal or the full message.
 //
 // A frame it accepts is one Decode accepts too, with the same Type, Device
 // and TS, and a Data that is not nil: so it can be forwarded byte for byte
-// instead of decoded and encoded again (FuzzReadEnvelope checks this). It
-// allocates nothing but the three strings and reads the frame a few times
-// (UTF-8, nesting depth, JSON syntax, keys) without building any value.
+// instead of decoded and encoded again (see Forward; FuzzReadEnvelope checks
+// this). It allocates nothing but the three strings and reads the frame a
+// few times (UTF-8, nesting depth, JSON syntax, keys) without building any
+// value.
 func ReadEnvelope(frame []byte) (Envelope, bool) {
 	var env Envelope
 	if len(frame) < 2 || frame[0] != '{' || frame[len(frame)-1] != '}' {
@@ -56,7 +58,7 @@ func ReadEnvelope(frame []byte) (Envelope, bool) {
 			}
 			v, end, ok := plainString(frame, i)
 			if !ok || v == "" {
-				return env, false
+				return env, false // "" would be read as absent
 			}
 			switch key {
 			case "type":
@@ -93,7 +95,7 @@ func ReadEnvelope(frame []byte) (Envelope, bool) {
 		case ',':
 			i++
 		case '}':
-			if i != len(frame)-1 || !seenType || !seenDevice || !seenTS || !seenData {
+			if i != len(frame)-1 || !seenType || !seenData {
 				return env, false
 			}
 			return env, true
@@ -101,6 +103,47 @@ func ReadEnvelope(frame []byte) (Envelope, bool) {
 			return env, false // whitespace between tokens
 		}
 	}
+}
+
+// Forward returns the bytes to forward for frame, whose envelope ReadEnvelope
+// read as env, from an agent of device: frame itself when it names device
+// and has a ts, or a copy with the missing device (and ts, as now) added in
+// front. It reports false when the frame names another device: an agent
+// speaks for its own device only, and such a frame must be decoded and
+// rewritten. The result means the same JSON as the frame decoded, given
+// device and ts (now when it had none), and encoded again. now is read only
+// when the frame has no ts.
+func Forward(frame []byte, env Envelope, device, now string) ([]byte, bool) {
+	switch {
+	case env.Device != "" && env.Device != device, !plain(device), env.TS == "" && !plain(now):
+		return nil, false
+	case env.Device != "" && env.TS != "":
+		return frame, true
+	}
+	out := make([]byte, 0, len(frame)+len(device)+len(now)+20)
+	out = append(out, '{')
+	if env.Device == "" {
+		out = append(out, `"device":`...)
+		out = strconv.AppendQuote(out, device)
+		out = append(out, ',')
+	}
+	if env.TS == "" {
+		out = append(out, `"ts":`...)
+		out = strconv.AppendQuote(out, now)
+		out = append(out, ',')
+	}
+	return append(out, frame[1:]...), true
+}
+
+// plain reports whether s is non-empty printable ASCII with no quote or
+// backslash: a JSON string as it is quoted.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // plainString reads the JSON string starting at b[i] (a '"') and returns

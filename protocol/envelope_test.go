@@ -29,6 +29,8 @@ var envelopeSeeds = []string{
 	`{"type":"telemetry","device":"d_x","ts":"t","data":"\ud800"}`,
 	`{"type":"telemetry","device":"d_x","ts":"t","data":1}`,
 	`{}`,
+	`{"type":"event","data":{"kind":"x"}}`,
+	`{"type":"event","ts":"t","device":"d_y","data":{"kind":"x"}}`,
 }
 
 // TestReadEnvelope checks which frames take the forwarding path: the agent's
@@ -39,6 +41,9 @@ func TestReadEnvelope(t *testing.T) {
 		0:  {Type: "telemetry", Device: "d_x", TS: "2026-11-22T10:00:00.120Z"},
 		1:  {Type: "event", Device: "d_x", TS: "2026-11-22T10:00:00.120Z"},
 		2:  {Type: "event", Device: "d", TS: "t"},
+		5:  {Type: "telemetry", Device: "d_x"},
+		19: {Type: "event"},
+		20: {Type: "event", Device: "d_y", TS: "t"},
 		16: {Type: "telemetry", Device: "d_x", TS: "t"},
 		17: {Type: "telemetry", Device: "d_x", TS: "t"},
 	}
@@ -71,19 +76,54 @@ func FuzzReadEnvelope(f *testing.F) {
 		if m.Type != env.Type || m.Device != env.Device || m.TS != env.TS || m.Data == nil || m.ID != "" || m.Name != "" || m.Args != nil || m.OK != nil || m.Error != nil {
 			t.Fatalf("ReadEnvelope(%q) = %+v, Decode = %+v", frame, env, m)
 		}
+		out, ok := protocol.Forward(frame, env, "d_x", "2026-11-22T10:00:00Z")
+		if !ok {
+			if m.Device == "" || m.Device == "d_x" {
+				t.Fatalf("Forward refused %q", frame)
+			}
+			return
+		}
+		if m.Device != "" && m.Device != "d_x" {
+			t.Fatalf("Forward passed %q, which speaks for %s", frame, m.Device)
+		}
+		// What the relay would send after decoding: its device and a ts.
+		m.Device = "d_x"
+		if m.TS == "" {
+			m.TS = "2026-11-22T10:00:00Z"
+		}
 		again, err := protocol.Encode(m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var a, b any
-		if err := json.Unmarshal(frame, &a); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(out, &a); err != nil {
+			t.Fatalf("Forward(%q) = %q, not JSON: %v", frame, out, err)
 		}
 		if err := json.Unmarshal(again, &b); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("forwarded %q means %v; re-encoded %q means %v", frame, a, again, b)
+			t.Fatalf("forwarded %q means %v; re-encoded %q means %v", out, a, again, b)
 		}
 	})
+}
+
+// TestForward checks what Forward adds to a frame and what it refuses.
+func TestForward(t *testing.T) {
+	for _, c := range []struct{ frame, want string }{
+		{`{"type":"event","device":"d_x","ts":"t","data":1}`, `{"type":"event","device":"d_x","ts":"t","data":1}`},
+		{`{"type":"event","ts":"t","data":1}`, `{"device":"d_x","type":"event","ts":"t","data":1}`},
+		{`{"type":"event","device":"d_x","data":1}`, `{"ts":"now","type":"event","device":"d_x","data":1}`},
+		{`{"type":"event","data":1}`, `{"device":"d_x","ts":"now","type":"event","data":1}`},
+		{`{"type":"event","device":"d_y","ts":"t","data":1}`, ""},
+	} {
+		env, ok := protocol.ReadEnvelope([]byte(c.frame))
+		if !ok {
+			t.Fatalf("ReadEnvelope(%s) refused it", c.frame)
+		}
+		out, ok := protocol.Forward([]byte(c.frame), env, "d_x", "now")
+		if string(out) != c.want || ok != (c.want != "") {
+			t.Errorf("Forward(%s) = %s, %v; want %s", c.frame, out, ok, c.want)
+		}
+	}
 }
