@@ -381,17 +381,24 @@ func (h *hub) Live(device string) (bool, *protocol.Hello) {
 func (h *hub) agentData(a *agentConn, msg *protocol.Message) {
 	msg.Device = a.device.ID
 	msg.TS = boundTS(msg.TS, protocol.Timestamp(h.cfg.Now()))
-	frame := encode(msg)
+	h.agentFrame(a, msg.Type, encode(msg))
+}
+
+// agentFrame forwards frame, telemetry or an event (typ) of a, to the
+// clients watching it, here and on other nodes. The caller has made sure
+// that frame is valid and speaks for a's device only, with a bounded ts:
+// agentData by encoding it so, readAgent by protocol.ReadEnvelope.
+func (h *hub) agentFrame(a *agentConn, typ string, frame []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.watchers[a.device.ID] {
-		if msg.Type == protocol.TypeTelemetry {
+		if typ == protocol.TypeTelemetry {
 			c.sendLatest(a.device.ID, frame)
 		} else {
 			c.send(frame)
 		}
 	}
-	h.m.relay(msg.Type, len(h.watchers[a.device.ID]))
+	h.m.relay(typ, len(h.watchers[a.device.ID]))
 	h.publishFrameLocked(a.device.ID, frame)
 }
 

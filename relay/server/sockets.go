@@ -110,6 +110,9 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send binary frames")))
 			continue
 		}
+		if helloed.Load() && s.forwardData(a, frame) {
+			continue
+		}
 		msg, err := protocol.Decode(frame)
 		if err != nil {
 			a.send(errorFrame(protocol.AsError(err)))
@@ -143,6 +146,33 @@ func (s *Server) readAgent(a *agentConn, helloed *atomic.Bool) string {
 			a.send(errorFrame(protocol.Errorf(protocol.CodeBadRequest, "agents may not send %q frames", msg.Type)))
 		}
 	}
+}
+
+// forwardData forwards frame to a's watchers as it came, and reports
+// whether it did: telemetry and events in the agent's own shape, speaking
+// for a's device (or none; device and ts are added when missing), whose
+// envelope alone is read (protocol.ReadEnvelope). For every other frame it
+// reports false, and the caller decodes it in full.
+//
+// It is kept out of readAgent (go:noinline) so that its locals do not
+// enlarge readAgent's frame, which sits on every idle agent's parked stack.
+//
+//go:noinline
+func (s *Server) forwardData(a *agentConn, frame []byte) bool {
+	env, ok := protocol.ReadEnvelope(frame)
+	if !ok || (env.Type != protocol.TypeTelemetry && env.Type != protocol.TypeEvent) {
+		return false
+	}
+	now := ""
+	if env.TS == "" {
+		now = protocol.Timestamp(s.cfg.Now())
+	}
+	out, ok := protocol.Forward(frame, env, a.device.ID, now)
+	if !ok {
+		return false
+	}
+	s.hub.agentFrame(a, env.Type, out)
+	return true
 }
 
 // GET /ws/client: a paired browser's (or script's) socket.
