@@ -56,8 +56,8 @@ type link struct {
 	// heartbeat at every frame, pong or ping from the relay, so a link the
 	// relay keeps busy (its own pings come every 25 s) costs the agent no
 	// ping of its own, and no wakeup for one.
-	ping *time.Timer
-	files   transfers   // files being received (transfer.go)
+	ping  *time.Timer
+	files transfers // files being received (transfer.go)
 
 	ctx    context.Context // the link's; set by serve before any goroutine starts
 	cmds   *sync.WaitGroup // owner of command goroutines (Agent.Run)
