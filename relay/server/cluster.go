@@ -49,11 +49,16 @@ var syncPartBytes = 256 << 10
 // interestPartCounts is the most devices in one interest refresh.
 const interestPartCounts = 5000
 
-// remoteAgent is an agent held by another node.
+// remoteAgent is an agent held by another node. Its hello is kept as the
+// node sent it and decoded on first use (remoteHelloLocked): every node
+// knows every agent of the cluster, but only the few watched or commanded
+// from here need their hello decoded, and a decoded hello is several
+// times the size of its JSON.
 type remoteAgent struct {
 	at       int64           // when it connected there, Unix ns
-	hello    *protocol.Hello // nil before its hello
-	helloRaw json.RawMessage
+	helloRaw json.RawMessage // empty before its hello
+	hello    *protocol.Hello // helloRaw decoded; nil until first used
+	badHello bool            // helloRaw does not decode (logged once)
 }
 
 // interest is the number of client sockets of another node watching a
@@ -102,17 +107,52 @@ type remoteResult struct {
 // the cluster (nil when offline or before its hello) and the node holding
 // it ("" when none does). mu held.
 func (h *hub) ownerLocked(device string) (*protocol.Hello, string) {
-	var hello *protocol.Hello
+	node, r := h.newestLocked(device)
+	switch {
+	case node == "":
+		return nil, ""
+	case r == nil:
+		return h.agents[device].hello, node
+	}
+	return h.remoteHelloLocked(node, device, r), node
+}
+
+// ownerNodeLocked is the node of ownerLocked alone, decoding no hello. mu held.
+func (h *hub) ownerNodeLocked(device string) string {
+	node, _ := h.newestLocked(device)
+	return node
+}
+
+// newestLocked returns the node holding the device's newest connection (""
+// when none does) and, when that is another node, what is known of it
+// there. mu held.
+func (h *hub) newestLocked(device string) (string, *remoteAgent) {
+	var newest *remoteAgent
 	node, best := "", int64(-1)
 	if a := h.agents[device]; a != nil {
-		hello, node, best = a.hello, h.node, a.at
+		node, best = h.node, a.at
 	}
 	for n, r := range h.remote[device] {
 		if r.at > best || (r.at == best && n > node) {
-			hello, node, best = r.hello, n, r.at
+			node, best, newest = n, r.at, r
 		}
 	}
-	return hello, node
+	return node, newest
+}
+
+// remoteHelloLocked returns r's hello, decoding it on first use; nil before
+// its hello or when it does not decode. mu held.
+func (h *hub) remoteHelloLocked(node, device string, r *remoteAgent) *protocol.Hello {
+	if r.hello == nil && len(r.helloRaw) > 0 && !r.badHello {
+		var hello protocol.Hello
+		if err := json.Unmarshal(r.helloRaw, &hello); err != nil {
+			r.badHello = true
+			h.log.Warn("a relay node sent a hello that does not decode", "node", node, "device", device, "err", err)
+		} else {
+			r.hello = &hello
+		}
+	}
+	return r.hello
 }
 
 // announceLocked tells the other nodes about an agent held here. mu held.
@@ -155,7 +195,7 @@ func (h *hub) interestLocked(device string) {
 // it) how many sockets here watch it, if it was not told so already. mu held.
 func (h *hub) tellInterestLocked(device string) {
 	n := len(h.watchers[device])
-	_, node := h.ownerLocked(device)
+	node := h.ownerNodeLocked(device)
 	if node == "" || node == h.node {
 		delete(h.told, device)
 		return
@@ -212,7 +252,7 @@ func (h *hub) failOutboundLocked(node string, err *protocol.Error) {
 func (h *hub) ownerChangedLocked(device string, lastSeen time.Time) {
 	// Commands sent to a node that no longer holds the device will not be
 	// answered there: answer them as one node does when its agent reconnects.
-	_, owner := h.ownerLocked(device)
+	owner := h.ownerNodeLocked(device)
 	for rid, p := range h.outbound {
 		if p.device == device && p.node != owner {
 			delete(h.outbound, rid)
@@ -248,14 +288,6 @@ func (h *hub) setRemoteLocked(node, device string, at int64, raw json.RawMessage
 		return false
 	}
 	r := &remoteAgent{at: at, helloRaw: raw}
-	if len(raw) > 0 {
-		var hello protocol.Hello
-		if err := json.Unmarshal(raw, &hello); err != nil {
-			h.log.Warn("a relay node sent a hello that does not decode", "node", node, "device", device, "err", err)
-		} else {
-			r.hello = &hello
-		}
-	}
 	m := h.remote[device]
 	if m == nil {
 		m = map[string]*remoteAgent{}
@@ -562,7 +594,7 @@ func (h *hub) onNodeDownLocked(node string) {
 func (h *hub) refreshInterestLocked() {
 	byNode := map[string]map[string]int{}
 	for device, w := range h.watchers {
-		_, node := h.ownerLocked(device)
+		node := h.ownerNodeLocked(device)
 		if node == "" || node == h.node {
 			continue
 		}
