@@ -350,7 +350,7 @@ func TestSensorTilesOnRealRelay(t *testing.T) {
 		a.sample(start.Add(time.Duration(i)*time.Second), protocol.Telemetry{
 			CPUPercent: 10, MemPercent: 20,
 			Disks:         []protocol.DiskUsage{{Mount: "/", FSType: "ext4", TotalBytes: 256 << 30, UsedBytes: 64 << 30, UsedPercent: 25 + float64(i)}},
-			Net:           &protocol.NetRates{RxBytesPerS: 2 << 20, TxBytesPerS: 512 << 10, Interfaces: []protocol.NetIface{{Name: "eth0", RxBytesPerS: 2 << 20, TxBytesPerS: 512 << 10}}},
+			Net:           &protocol.NetRates{RxBytesPerS: 2 << 20, TxBytesPerS: 454.86241571823683, Interfaces: []protocol.NetIface{{Name: "eth0", RxBytesPerS: 2 << 20, TxBytesPerS: 454.86241571823683}}},
 			Load:          &protocol.Load{Load1: 0.5, Load5: 0.25, Load15: 0.125},
 			UptimeSeconds: 3*86400 + 4*3600,
 			IdleSeconds:   idle(float64(90 + i)),
@@ -361,7 +361,7 @@ func TestSensorTilesOnRealRelay(t *testing.T) {
 		o[el.dataset.sensor] = el.querySelector('.tile-value').textContent + ' | ' + el.querySelector('.tile-detail').textContent; return o })()`)
 	want := map[string]string{
 		"disk": "28% used | / 28% of 256 GiB",
-		"net":  "↓ 2.0 MiB/s ↑ 512 KiB/s | eth0 ↓ 2.0 MiB/s ↑ 512 KiB/s",
+		"net":  "↓ 2.0 MiB/s ↑ 455 B/s | eth0 ↓ 2.0 MiB/s ↑ 455 B/s",
 		"load": "0.50 | 0.25 · 0.13 · up 3 d 4 h",
 		"idle": "1 min | since the last key or pointer input",
 	}
