@@ -449,17 +449,9 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 			Error: protocol.Errorf(protocol.CodeBadRequest, "a command or transfer with id %q is already pending", msg.ID)}))
 		return
 	}
-	if _, ok := c.devices[msg.Device]; !ok || msg.Device == "" {
-		refuse(protocol.Errorf(protocol.CodeNotPaired, "this browser is not paired with device %q", msg.Device))
-		return
-	}
-	hello, node := h.ownerLocked(msg.Device)
-	switch {
-	case hello == nil && h.linkDown:
-		refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay cannot reach the other relay nodes; try again in a few seconds"))
-		return
-	case hello == nil:
-		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
+	hello, node, perr := h.reachLocked(c, msg.Device)
+	if perr != nil {
+		refuse(perr)
 		return
 	}
 	if msg.Name == protocol.CommandReceiveFiles && protocol.FindCommand(hello.Commands, msg.Name) != nil {
@@ -502,6 +494,23 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 	a.pending[rid] = p
 	p.timer = time.AfterFunc(p.wait, func() { h.expire(a.pending, rid) })
 	h.m.relay(protocol.TypeCommand, 1)
+}
+
+// reachLocked returns the hello of device and the node holding it, for a
+// command or a file from client c: or why it cannot be reached (not
+// paired with c, offline, or the other nodes out of reach). mu held.
+func (h *hub) reachLocked(c *clientConn, device string) (*protocol.Hello, string, *protocol.Error) {
+	if _, ok := c.devices[device]; !ok || device == "" {
+		return nil, "", protocol.Errorf(protocol.CodeNotPaired, "this browser is not paired with device %q", device)
+	}
+	hello, node := h.ownerLocked(device)
+	switch {
+	case hello == nil && h.linkDown:
+		return nil, "", protocol.Errorf(protocol.CodeUnavailable, "the relay cannot reach the other relay nodes; try again in a few seconds")
+	case hello == nil:
+		return nil, "", protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline")
+	}
+	return hello, node, nil
 }
 
 // checkCommand checks msg against the commands an agent's hello offers and

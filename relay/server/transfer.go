@@ -85,17 +85,9 @@ func (h *hub) fileBegin(c *clientConn, msg *protocol.Message) {
 		refuse(protocol.Errorf(protocol.CodeRateLimited, "%d files are already on their way from this page; wait for one to finish", protocol.MaxTransfers))
 		return
 	}
-	if _, ok := c.devices[msg.Device]; !ok || msg.Device == "" {
-		refuse(protocol.Errorf(protocol.CodeNotPaired, "this browser is not paired with device %q", msg.Device))
-		return
-	}
-	hello, node := h.ownerLocked(msg.Device)
-	switch {
-	case hello == nil && h.linkDown:
-		refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay cannot reach the other relay nodes; try again in a few seconds"))
-		return
-	case hello == nil:
-		refuse(protocol.Errorf(protocol.CodeDeviceOffline, "the device is offline"))
+	hello, node, perr := h.reachLocked(c, msg.Device)
+	if perr != nil {
+		refuse(perr)
 		return
 	}
 	if err := checkFileBegin(hello, &b); err != nil {
