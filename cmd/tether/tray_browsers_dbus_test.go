@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/godbus/dbus/v5"
-
 	"github.com/tether-desktop/tether/protocol"
 	"github.com/tether-desktop/tether/tray"
 )
@@ -27,18 +25,7 @@ func TestTrayPairedBrowsersOverDBus(t *testing.T) {
 	if !inPrivateBus(t, "TestTrayPairedBrowsersOverDBus") {
 		return
 	}
-	conn, err := dbus.ConnectSessionBus()
-	if err != nil {
-		t.Fatalf("session bus: %v", err)
-	}
-	defer conn.Close()
-	w := &fakeWatcher{}
-	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
-		t.Fatal(err)
-	}
-	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own the watcher name: %v %v", reply, err)
-	}
+	conn, w := watchTrays(t)
 	notes := serveNotifications(t, conn)
 	relay := startRelay(t, freeAddr(t), t.TempDir())
 	home := t.TempDir()

@@ -266,15 +266,16 @@ func (p *trayPeer) waitIcon(state string) {
 	})
 }
 
-func TestTrayOverDBus(t *testing.T) {
-	if !inPrivateBus(t, "TestTrayOverDBus") {
-		return
-	}
+// watchTrays connects to the test's private session bus and serves a
+// StatusNotifierWatcher there, which records the trays that register; the
+// connection closes when the test ends.
+func watchTrays(t *testing.T) (*dbus.Conn, *fakeWatcher) {
+	t.Helper()
 	conn, err := dbus.ConnectSessionBus()
 	if err != nil {
 		t.Fatalf("session bus: %v", err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	w := &fakeWatcher{}
 	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
 		t.Fatal(err)
@@ -282,6 +283,14 @@ func TestTrayOverDBus(t *testing.T) {
 	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("own the watcher name: %v %v", reply, err)
 	}
+	return conn, w
+}
+
+func TestTrayOverDBus(t *testing.T) {
+	if !inPrivateBus(t, "TestTrayOverDBus") {
+		return
+	}
+	conn, w := watchTrays(t)
 
 	addr, data := freeAddr(t), t.TempDir()
 	relay := startRelay(t, addr, data)
