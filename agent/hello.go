@@ -2,6 +2,7 @@ package agent
 
 import (
 	"runtime"
+	"sync"
 
 	"github.com/tether-desktop/tether/agent/commands"
 	"github.com/tether-desktop/tether/agent/telemetry"
@@ -9,14 +10,18 @@ import (
 )
 
 // describer builds what the agent says about itself from the settings in
-// force: the hello and the settings' part of the status. Its fields are
-// fixed by New; safe for concurrent use.
+// force: the hello and the settings' part of the status. Its fields but
+// the last answer of the desktop are fixed by New; safe for concurrent use.
 type describer struct {
 	disp     *commands.Dispatcher
 	screen   ScreenReporter // nil: no screen announced
 	name     string         // Config.Name: wins over the settings' name
 	hostname string
 	version  string
+
+	mu          sync.Mutex
+	asked       bool              // the desktop was asked what it lacks
+	unavailable map[string]string // its last answer
 }
 
 // displayName is the device's name: Config.Name, the settings' name, the
@@ -34,8 +39,11 @@ func (d *describer) displayName(s Settings) string {
 }
 
 // hello describes the device as it is now. The dispatcher reads the
-// settings in force through its own callbacks; s gives the rest.
-func (d *describer) hello(s Settings) protocol.Hello {
+// settings in force through its own callbacks; s gives the rest. The
+// desktop is asked again what it lacks when ask is set (or never was):
+// some of its checks start a program, so a hello rebuilt for nothing new
+// reuses the last answer.
+func (d *describer) hello(s Settings, ask bool) protocol.Hello {
 	specs := d.disp.Specs()
 	if specs == nil {
 		specs = []protocol.CommandSpec{}
@@ -49,9 +57,14 @@ func (d *describer) hello(s Settings) protocol.Hello {
 		Commands: specs,
 		Paused:   s.Paused,
 	}
-	if u := d.disp.Unavailable(); len(u) > 0 {
-		h.Unavailable = u
+	d.mu.Lock()
+	if ask || !d.asked {
+		d.unavailable, d.asked = d.disp.Unavailable(), true
 	}
+	if len(d.unavailable) > 0 {
+		h.Unavailable = d.unavailable
+	}
+	d.mu.Unlock()
 	if d.screen != nil {
 		h.Screen = d.screen.Screen()
 	}

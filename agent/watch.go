@@ -187,14 +187,17 @@ func (w *settingsWatcher) storeLocked(s Settings) error {
 	return nil
 }
 
-// apply puts s in force: the status, then the hello. mu held.
+// apply puts s in force: the status, then the hello, which asks the
+// desktop again only when the settings changed (a command switched on is
+// checked at once; a reload that found nothing new asks nothing). mu held.
 func (w *settingsWatcher) apply(s Settings) {
-	if w.state.setSettings(s) {
+	changed := w.state.setSettings(s)
+	if changed {
 		w.state.update(func(st *Status) { w.desc.fillStatus(st, s) })
 		st, _ := w.state.snapshot()
 		w.log.Info("settings changed", "allowed", st.Allowed)
 	}
-	w.state.setHello(w.desc.hello(s))
+	w.state.setHello(w.desc.hello(s, changed))
 }
 
 // refreshHello rebuilds the hello from the settings in force, asking the
@@ -203,5 +206,5 @@ func (w *settingsWatcher) apply(s Settings) {
 func (w *settingsWatcher) refreshHello() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.state.setHello(w.desc.hello(w.state.currentSettings()))
+	w.state.setHello(w.desc.hello(w.state.currentSettings(), true))
 }

@@ -91,15 +91,6 @@ func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 	startAgent(t, cfg, func(a *Agent) { a.watch.recheck = cfg.SettingsPoll })
 	c := r.nextConn(t)
 	c.next(t, protocol.TypeHello)
-	waitFor(t, "connected", func() bool { return desk.checks.Load() > 0 })
-
-	// Twenty poll intervals unwatched: no check. (A slow machine can only
-	// make fewer checks, never more.)
-	before := desk.checks.Load()
-	time.Sleep(20 * cfg.SettingsPoll)
-	if n := desk.checks.Load() - before; n != 0 {
-		t.Fatalf("%d availability checks while nobody watched", n)
-	}
 
 	// helloUntil reads hellos until one satisfies ok (c.next guards the wait).
 	helloUntil := func(what string, ok func(protocol.Hello) bool) {
@@ -111,6 +102,22 @@ func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 			}
 			t.Logf("hello before %s: unavailable %v", what, h.Unavailable)
 		}
+	}
+	// An edit seen through the watch: once its hello arrives, the watcher
+	// is past its start, whose first reload asks the desktop too.
+	s := Settings{}
+	s.Set("screenshot", true)
+	if err := SaveSettings(cfg.ConfigDir, s); err != nil {
+		t.Fatal(err)
+	}
+	helloUntil("the edit", func(h protocol.Hello) bool { return protocol.FindCommand(h.Commands, "screenshot") != nil })
+
+	// Twenty poll intervals unwatched: no check. (A slow machine can only
+	// make fewer checks, never more.)
+	before := desk.checks.Load()
+	time.Sleep(20 * cfg.SettingsPoll)
+	if n := desk.checks.Load() - before; n != 0 {
+		t.Fatalf("%d availability checks while nobody watched", n)
 	}
 	desk.mu.Lock()
 	desk.unavailable = map[string]string{"beep": "no sound device"}
