@@ -220,10 +220,19 @@ func TestBrowserSendsFiles(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(`#send-files`, []string{huge})); err != nil {
 			t.Fatal(err)
 		}
-		pageWait(t, ctx, "the transfer under way", underWay)
-		// Stopped, the agent can no longer finish the file: it renames the
-		// part file before it answers, so a huge.bin not in the folder now
-		// will never be, and the page cannot have been told it was saved.
+		// The agent is stopped as soon as its part file appears (watched
+		// here, not through the page, which a loaded machine polls too
+		// slowly for a fast transfer). Stopped, it can no longer finish the
+		// file: it renames the part file before it answers, so a huge.bin
+		// not in the folder now never will be.
+		waitFor(t, "the part file", func() bool {
+			for _, n := range inboxNames(t, s.inbox) {
+				if strings.HasSuffix(n, ".part") {
+					return true
+				}
+			}
+			return false
+		})
 		s.agent.cmd.Process.Signal(syscall.SIGSTOP)
 		if _, err := os.Stat(filepath.Join(s.inbox, "huge.bin")); err == nil {
 			s.agent.cmd.Process.Signal(syscall.SIGCONT)
