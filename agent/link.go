@@ -212,14 +212,22 @@ func (l *link) command(m *protocol.Message) {
 	l.cmds.Go(func() {
 		defer l.runner.release()
 		data, perr := l.runner.run(l.runCtx, m)
-		l.runner.record(m, l.sendResult(protocol.Result(m.ID, dev, data, perr)))
+		b, res := l.encodeResult(protocol.Result(m.ID, dev, data, perr))
+		l.runner.record(m, res.Error) // before the result leaves, so the log keeps the order commands ended in
+		l.deliver(b, res.ID)
 	})
 }
 
 // sendResult hands a result to the writer, waiting as long as the link
-// lives, and returns the error it carried (nil: ok). A result too large for
-// the relay becomes a too_large failure.
-func (l *link) sendResult(m *protocol.Message) *protocol.Error {
+// lives.
+func (l *link) sendResult(m *protocol.Message) {
+	b, m := l.encodeResult(m)
+	l.deliver(b, m.ID)
+}
+
+// encodeResult encodes result m as it will be sent, and returns that
+// result: one too large for the relay becomes a too_large failure.
+func (l *link) encodeResult(m *protocol.Message) ([]byte, *protocol.Message) {
 	b, err := protocol.Encode(m)
 	if err == nil && len(b) > l.maxFrame {
 		err = fmt.Errorf("result of %d bytes is larger than the relay accepts (%d)", len(b), l.maxFrame)
@@ -230,12 +238,17 @@ func (l *link) sendResult(m *protocol.Message) *protocol.Error {
 		m = protocol.Result(m.ID, m.Device, nil, protocol.Errorf(protocol.CodeInternal, "cannot encode the result"))
 		b, _ = protocol.Encode(m)
 	}
+	return b, m
+}
+
+// deliver hands the encoded result of command id to the writer, waiting
+// as long as the link lives.
+func (l *link) deliver(b []byte, id string) {
 	select {
 	case l.out <- b:
 	case <-l.ctx.Done():
-		l.log.Info("result not sent: the link closed", "id", m.ID)
+		l.log.Info("result not sent: the link closed", "id", id)
 	}
-	return m.Error
 }
 
 // write is the link's only writer of data frames and of the
