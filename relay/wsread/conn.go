@@ -43,8 +43,8 @@ type Conn struct {
 	nc    net.Conn
 	h     Handler
 	p     *poller // nil: a goroutine waits in Read
-	limit int64 // most bytes a message may have
-	idle  int64 // nanoseconds the client may stay silent
+	limit int64   // most bytes a message may have
+	idle  int64   // nanoseconds the client may stay silent
 
 	deadline atomic.Int64 // unix nanoseconds after which the connection is dead
 	final    atomic.Bool  // the deadline was set by Expire and no frame extends it
