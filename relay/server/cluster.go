@@ -546,7 +546,7 @@ func (h *hub) onCommandLocked(e broker.Event) {
 		return
 	}
 	p := &pending{device: e.Device, name: msg.Name, origin: e.From, originID: e.ID, wait: spec.Wait(h.cfg.CommandTimeout)}
-	a.pending[rid] = p
+	a.addPending(rid, p)
 	p.timer = time.AfterFunc(p.wait, func() { h.expire(a.pending, rid) })
 }
 

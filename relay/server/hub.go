@@ -72,6 +72,24 @@ type agentConn struct {
 	files    map[string]*transfer // file transfers to this agent, by relay-assigned id
 }
 
+// addPending records a command sent to a, waiting for its result. The
+// map is made on first use: an idle agent holds none. h.mu held.
+func (a *agentConn) addPending(rid string, p *pending) {
+	if a.pending == nil {
+		a.pending = map[string]*pending{}
+	}
+	a.pending[rid] = p
+}
+
+// addFile records a file transfer to a, made on first use like pending.
+// h.mu held.
+func (a *agentConn) addFile(rid string, t *transfer) {
+	if a.files == nil {
+		a.files = map[string]*transfer{}
+	}
+	a.files[rid] = t
+}
+
 // clientConn is the hub's view of one client socket.
 type clientConn struct {
 	*peer
@@ -491,7 +509,7 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		return
 	}
 	c.ids[msg.ID] = true
-	a.pending[rid] = p
+	a.addPending(rid, p)
 	p.timer = time.AfterFunc(p.wait, func() { h.expire(a.pending, rid) })
 	h.m.relay(protocol.TypeCommand, 1)
 }

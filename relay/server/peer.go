@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/tether-desktop/tether/protocol"
+	"github.com/tether-desktop/tether/relay/wsread"
 )
 
 // Close codes the relay uses beyond the standard ones.
@@ -20,7 +22,9 @@ const (
 	closeWriteTimeout = time.Second
 )
 
-// peer is one WebSocket and its writer. Everybody else talks to the writer
+// peer is one WebSocket and its writer; its reader is a wsread.Conn that
+// waits for the other side without a goroutine (see reader). Everybody
+// else talks to the writer
 // through two bounded paths: send for frames that must arrive in order
 // (results, presence, events), and sendLatest for frames where only the newest
 // matters (telemetry), which are coalesced per key when the socket is slow.
@@ -30,9 +34,10 @@ const (
 // it with one syscall (see batchConn). At most one writer runs at a time.
 // Safe for concurrent use.
 type peer struct {
-	conn         *websocket.Conn
-	out          *batchConn // the connection under conn; nil when conn was not upgraded over a batchConn
-	kind         string     // "agent" or "client", for logs and metrics
+	conn         *websocket.Conn // for the handshake's result and every write
+	out          *batchConn      // the connection under conn; nil when conn was not upgraded over a batchConn
+	rd           *wsread.Conn    // reads the other side's frames (reader)
+	kind         string          // "agent" or "client", for logs and metrics
 	m            *metrics
 	limit        int // most frames queue may hold
 	limitBytes   int // most bytes queue may hold (a frame alone may be larger)
@@ -191,7 +196,7 @@ func (p *peer) take(batch [][]byte) [][]byte {
 
 // writeBatch writes every waiting frame, gathered into one write when the
 // connection batches, and reports whether the socket is still good. On a
-// failed write it closes the connection, which unblocks the reader.
+// failed write it closes the connection, which ends the reading.
 func (p *peer) writeBatch(scratch *[][]byte) bool {
 	batch := p.take((*scratch)[:0])
 	defer func() {
@@ -234,7 +239,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 // (a later kick starts another). Every batch of writes gets writeTimeout.
 // Once a close was requested and everything queued is sent, it sends the
 // close frame and ends for good; a failed write closes the connection (which
-// unblocks the reader) and ends it for good too.
+// ends the reading) and ends it for good too.
 func (p *peer) writeOut() {
 	var scratch [][]byte
 	for {
@@ -273,8 +278,8 @@ func (p *peer) writeOut() {
 			code, text := p.code, p.text
 			p.mu.Unlock()
 			p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(closeWriteTimeout))
-			// Give the other side a moment to answer the close, then unblock the reader.
-			p.conn.SetReadDeadline(time.Now().Add(closeGrace))
+			// Give the other side a moment to answer the close, then end the reading.
+			p.rd.Expire(time.Now().Add(closeGrace))
 			p.finish()
 			return
 		}
@@ -318,7 +323,21 @@ type batchConn struct {
 	net.Conn
 	mu       sync.Mutex
 	batching bool
-	buf      *[]byte // from batchBufs while batching
+	buf      *[]byte                     // from batchBufs while batching
+	rd       atomic.Pointer[wsread.Conn] // the peer's reader, which closes the socket once it reads it
+}
+
+// setReader makes Close go through rd from now on: the reader takes the
+// socket out of its poller before it is closed.
+func (c *batchConn) setReader(rd *wsread.Conn) { c.rd.Store(rd) }
+
+// Close closes the socket (through the reader, once it has one). It does
+// not wait for a write in progress, which it ends.
+func (c *batchConn) Close() error {
+	if rd := c.rd.Load(); rd != nil {
+		return rd.Close()
+	}
+	return c.Conn.Close()
 }
 
 // Write sends p, or gathers it while a batch is open. It blocks while the
@@ -398,39 +417,39 @@ func (h batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return &batchConn{Conn: conn}, rw, nil
 }
 
-// keepAlive makes every frame, ping and pong from the other side extend the
-// read deadline by deadAfter, and answers pings. Call it before reading.
-func (p *peer) keepAlive(deadAfter, writeTimeout time.Duration) {
-	extend := func() {
-		p.mu.Lock()
-		closing := p.closing
-		p.mu.Unlock()
-		if !closing {
-			p.conn.SetReadDeadline(time.Now().Add(deadAfter))
-		}
+// reader makes the peer's reader: every frame from the other side, a
+// pong too, extends its deadline by deadAfter; messages of more than limit
+// bytes end it. h handles the frames; the peer answers pings (see Ping).
+// Start it once everybody else knows the peer.
+func (p *peer) reader(h wsread.Handler, limit int64, deadAfter time.Duration) *wsread.Conn {
+	nc := p.conn.NetConn()
+	if p.out != nil {
+		nc = p.out.Conn // the socket itself, which the reader polls
 	}
-	extend()
-	p.conn.SetPongHandler(func(string) error { extend(); return nil })
-	p.conn.SetPingHandler(func(data string) error {
-		extend()
-		err := p.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeTimeout))
-		if err == websocket.ErrCloseSent {
-			return nil
-		}
-		return err
-	})
+	p.rd = wsread.New(nc, h, limit, deadAfter)
+	if p.out != nil {
+		p.out.setReader(p.rd)
+	}
+	return p.rd
 }
 
-// drain discards what the other side still sends after the relay's close
-// frame, until it closes too or the writer's grace deadline passes, so the
-// connection ends with the close handshake rather than a reset that could
-// swallow the close frame. Call it after the writer has returned.
-func (p *peer) drain() {
-	for {
-		if _, _, err := p.conn.NextReader(); err != nil {
-			return
-		}
+// Ping answers the other side's ping (wsread.Handler).
+func (p *peer) Ping(data []byte) {
+	p.conn.WriteControl(websocket.PongMessage, data, time.Now().Add(p.writeTimeout))
+}
+
+// closeFor is the close code and text the relay answers a reader's end
+// with: 1009 for a message over the limit, 1002 for a frame that breaks
+// the protocol, 1000 otherwise (a close already requested wins).
+func closeFor(err error) (int, string) {
+	var pe *wsread.ProtocolError
+	switch {
+	case errors.Is(err, wsread.ErrTooBig):
+		return websocket.CloseMessageTooBig, "message too big"
+	case errors.As(err, &pe):
+		return websocket.CloseProtocolError, pe.Reason
 	}
+	return websocket.CloseNormalClosure, ""
 }
 
 // frameType is the WebSocket message type of a queued frame: the binary
@@ -449,28 +468,17 @@ var errFlood = errors.New("too many frames")
 // fileAckPrefix starts a file_ack frame as the agent encodes it.
 var fileAckPrefix = []byte(`{"type":"` + protocol.TypeFileAck + `"`)
 
-// read returns the next frame and whether it is binary, extending the
-// read deadline on success. Frames spend a token of the socket's frame
-// budget: a socket that sends more than burst frames at once, or more
-// than rate a second for long, is closed with 1008 and read returns
-// errFlood. Binary frames (file chunks) and file acks are paced by their
-// transfer's window instead, and spend nothing here: the caller spends a
-// token (spend) for one that moves no transfer.
-func (p *peer) read(deadAfter time.Duration, rate float64, burst int) ([]byte, bool, error) {
-	typ, frame, err := p.conn.ReadMessage()
-	if err != nil {
-		return nil, false, err
-	}
-	binary := typ == websocket.BinaryMessage
+// admit spends a token of the socket's frame budget for a frame: a
+// socket that sends more than burst frames at once, or more than rate a
+// second for long, is closed with 1008 and admit returns errFlood. Binary
+// frames (file chunks) and file acks are paced by their transfer's window
+// instead, and spend nothing here: the caller spends a token (spend) for
+// one that moves no transfer.
+func (p *peer) admit(frame []byte, binary bool, rate float64, burst int) error {
 	if !binary && !bytes.HasPrefix(frame, fileAckPrefix) && !p.spend(rate, burst) {
-		return nil, false, errFlood
+		return errFlood
 	}
-	p.mu.Lock()
-	if !p.closing {
-		p.conn.SetReadDeadline(time.Now().Add(deadAfter))
-	}
-	p.mu.Unlock()
-	return frame, binary, nil
+	return nil
 }
 
 // spend takes one token of the frame budget; when there is none it closes

@@ -87,10 +87,12 @@ func New(cfg Config) (*Server, error) {
 		socks:      newSockets(),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			// A 1 KB reader of our own (not net/http's 4 KB one, which is
-			// let go when the handler returns), and write buffers from a
-			// pool: a socket holds one only while it writes.
-			ReadBufferSize:  1024,
+			// gorilla's reader is never used (wsread reads, with a pooled
+			// buffer while frames arrive): the smallest it allows, 125
+			// bytes, rather than net/http's 4 KB one, which is let go when
+			// the handler returns. Write buffers come from a pool: a
+			// socket holds one only while it writes.
+			ReadBufferSize:  1,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
 			// Origins are checked before the upgrade, where the kind of

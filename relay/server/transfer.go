@@ -124,7 +124,7 @@ func (h *hub) fileBegin(c *clientConn, msg *protocol.Message) {
 			return
 		}
 		t.agent = a
-		a.files[t.rid] = t
+		a.addFile(t.rid, t)
 	}
 	c.files[msg.ID] = t
 	h.files[t.rid] = t

@@ -109,7 +109,7 @@ func (h *hub) onRemoteBeginLocked(e broker.Event, msg *protocol.Message) {
 		h.replyFileLocked(e.From, e.ID, nil, sendFailed(a))
 		return
 	}
-	a.files[t.rid] = t
+	a.addFile(t.rid, t)
 	h.files[t.rid] = t
 	h.filesIn[e.From+" "+e.ID] = t
 	h.armLocked(t)

@@ -52,6 +52,7 @@ type Conn struct {
 	mu      sync.Mutex
 	id      uint64 // in the poller's table
 	fd      int    // the socket, while not closed (Linux poller)
+	started bool   // Start was called
 	running bool   // a goroutine is reading (or ending)
 	closed  bool   // Close was called; the socket is closed
 	ended   bool   // End was called or is being called
@@ -67,7 +68,9 @@ type Conn struct {
 // now reads the clock as unix nanoseconds.
 func now() int64 { return time.Now().UnixNano() }
 
-// extend moves the deadline idle from now, unless Expire fixed it.
+// extend moves the deadline idle from now, unless Expire fixed it. Every
+// whole frame extends it; bytes of a frame not yet whole do not, so a client
+// that sends a frame a byte at a time is cut all the same.
 func (c *Conn) extend() {
 	if !c.final.Load() {
 		c.deadline.Store(now() + c.idle)
@@ -97,7 +100,7 @@ func (c *Conn) Close() error {
 		c.p.forget(c)
 	}
 	err := c.nc.Close()
-	start := !c.running && !c.ended
+	start := c.started && !c.running && !c.ended
 	if start {
 		c.running = true
 	}
@@ -190,9 +193,6 @@ func (c *Conn) readAvailable() error {
 		c.nc.SetReadDeadline(time.Unix(0, c.deadline.Load()))
 		n, err := c.nc.Read(c.buf[c.w:])
 		c.w += n
-		if n > 0 {
-			c.extend()
-		}
 		if perr := c.handleBuffered(); perr != nil {
 			return perr
 		}
@@ -232,6 +232,7 @@ func (c *Conn) handleBuffered() error {
 			}
 			payload := c.buf[c.r+n : c.r+n+int(h.length)]
 			c.r += n + int(h.length)
+			c.extend()
 			unmask(h.mask, 0, payload)
 			if err := c.control(h.op, payload); err != nil {
 				return err
@@ -260,8 +261,8 @@ func (c *Conn) handleBuffered() error {
 				}
 				return err
 			}
-			c.extend()
 		}
+		c.extend()
 		unmask(h.mask, 0, c.msg[start:])
 		if h.op != opContinuation {
 			c.msgOp = h.op

@@ -287,6 +287,27 @@ func TestFramesKeepAClientAlive(t *testing.T) {
 	}
 }
 
+func TestAFrameSentAByteAtATimeTimesOut(t *testing.T) {
+	h := newRecord()
+	s := newServer(t, 1<<20, 300*time.Millisecond, func() *record { return h })
+	raw := s.dial(t, 1024).NetConn()
+	frame := clientFrame(true, opText, bytes.Repeat([]byte("x"), 100))
+	go func() {
+		for _, b := range frame {
+			if _, err := raw.Write([]byte{b}); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // 10 s for the frame, 3 bytes per idle time
+		}
+	}()
+	if err := h.ended(t); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("End(%v), want a timeout", err)
+	}
+	if n := len(h.messages()); n != 0 {
+		t.Fatalf("%d messages", n)
+	}
+}
+
 func TestExpireFixesTheDeadline(t *testing.T) {
 	h := newRecord()
 	s := newServer(t, 1<<20, time.Minute, func() *record { return h })

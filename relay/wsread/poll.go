@@ -15,9 +15,17 @@ func New(nc net.Conn, h Handler, limit int64, idle time.Duration) *Conn {
 	return &Conn{nc: nc, h: h, limit: limit, idle: int64(idle)}
 }
 
-// Start starts reading: h's methods may be called from now on.
+// Start starts reading: h's methods may be called from now on. A Conn
+// closed before Start is not read at all (End is not called).
 func (c *Conn) Start() {
-	c.deadline.Store(now() + c.idle)
+	c.deadline.CompareAndSwap(0, now()+c.idle) // unless Expire came first
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.started = true
+	c.mu.Unlock()
 	if p := thePoller(); p != nil && p.add(c) {
 		return
 	}

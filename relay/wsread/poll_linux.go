@@ -86,15 +86,15 @@ func (p *poller) add(c *Conn) bool {
 	if err != nil {
 		return false
 	}
-	fd := -1
-	if raw.Control(func(s uintptr) { fd = int(s) }) != nil || fd < 0 {
-		return false
-	}
 	if t := time.Duration(c.idle) / 8; t < time.Duration(p.tick.Load()) {
 		p.tick.Store(int64(max(t, minTick)))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	fd := -1
+	if c.closed || raw.Control(func(s uintptr) { fd = int(s) }) != nil || fd < 0 {
+		return false
+	}
 	c.p, c.id, c.fd = p, p.next.Add(1), fd
 	sh := p.shard(c.id)
 	sh.mu.Lock()
