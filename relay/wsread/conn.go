@@ -58,11 +58,12 @@ type Conn struct {
 	ended   bool   // End was called or is being called
 
 	// Used by the reading goroutine only.
-	buf     []byte // pooled while running; nil when waiting
-	r, w    int    // unread bytes are buf[r:w]
-	msg     []byte // the message being assembled
-	msgOp   byte   // its opcode; 0 when no message is open
-	readErr error  // why the reading ended
+	buf      []byte // pooled while running; nil when waiting
+	r, w     int    // unread bytes are buf[r:w]
+	msg      []byte // the message being assembled
+	msgOp    byte   // its opcode; 0 when no message is open
+	messages uint64 // data messages handled
+	readErr  error  // why the reading ended
 }
 
 // now reads the clock as unix nanoseconds.
@@ -176,9 +177,17 @@ func (c *Conn) end(err error) {
 	c.h.End(err)
 }
 
-// readAvailable reads and handles frames until none is partly read; a
-// partial frame is waited for (up to the deadline). It returns the error that ends the
-// reading, or nil.
+// linger is how long a reader that has just handled a data message waits
+// for the next one before it gives the socket back to the poller. A socket
+// in use (a watched agent's telemetry, a person clicking through commands)
+// keeps its goroutine and is woken by Go's own netpoller, which is quicker
+// than an epoll event and a new goroutine per frame; an idle one (heartbeat
+// pongs only) goes back at once.
+const linger = 2 * time.Second
+
+// readAvailable reads and handles frames until none is partly read and,
+// after a data message, none came for linger; a partial frame is waited for
+// (up to the deadline).
 func (c *Conn) readAvailable() error {
 	if now() > c.deadline.Load() {
 		return errExpired
@@ -189,10 +198,19 @@ func (c *Conn) readAvailable() error {
 		c.buf = nil
 		readBufs.Put(bp)
 	}()
+	var lingering int64 // while waiting for a message after one: until when
 	for {
-		c.nc.SetReadDeadline(time.Unix(0, c.deadline.Load()))
+		dl := c.deadline.Load()
+		if lingering != 0 {
+			dl = min(dl, lingering)
+		}
+		c.nc.SetReadDeadline(time.Unix(0, dl))
 		n, err := c.nc.Read(c.buf[c.w:])
+		if n == 0 && lingering != 0 && errors.Is(err, os.ErrDeadlineExceeded) && now() <= c.deadline.Load() {
+			return nil // quiet for linger: back to the poller
+		}
 		c.w += n
+		messages := c.messages
 		if perr := c.handleBuffered(); perr != nil {
 			return perr
 		}
@@ -200,11 +218,18 @@ func (c *Conn) readAvailable() error {
 			return err
 		}
 		if c.r == c.w {
-			// No frame is partly read: wait for the socket again (a
-			// fragmented message stays open in msg meanwhile).
-			return nil
+			// No frame is partly read (a fragmented message stays open
+			// in msg meanwhile): after a data message, wait a moment for
+			// the next; after control frames only, give the socket back.
+			if c.messages == messages {
+				return nil
+			}
+			c.r, c.w = 0, 0
+			lingering = now() + int64(linger)
+			continue
 		}
 		// Keep the partial frame at the start of the buffer and read on.
+		lingering = 0
 		c.w = copy(c.buf, c.buf[c.r:c.w])
 		c.r = 0
 	}
@@ -275,6 +300,7 @@ func (c *Conn) handleBuffered() error {
 			msg = []byte{}
 		}
 		c.msg, c.msgOp = nil, 0
+		c.messages++
 		if err := c.h.Message(msg, binary); err != nil {
 			return err
 		}
