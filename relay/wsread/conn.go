@@ -58,12 +58,13 @@ type Conn struct {
 	ended   bool   // End was called or is being called
 
 	// Used by the reading goroutine only.
-	buf      []byte // pooled while running; nil when waiting
-	r, w     int    // unread bytes are buf[r:w]
-	msg      []byte // the message being assembled
-	msgOp    byte   // its opcode; 0 when no message is open
-	messages uint64 // data messages handled
-	readErr  error  // why the reading ended
+	buf         []byte // pooled while running; nil when waiting
+	r, w        int    // unread bytes are buf[r:w]
+	msg         []byte // the message being assembled
+	msgOp       byte   // its opcode; 0 when no message is open
+	messages    uint64 // data messages handled
+	lastMessage int64  // when the last read with a data message ended, unix ns
+	readErr     error  // why the reading ended
 }
 
 // now reads the clock as unix nanoseconds.
@@ -177,16 +178,22 @@ func (c *Conn) end(err error) {
 	c.h.End(err)
 }
 
-// linger is how long a reader that has just handled a data message waits
-// for the next one before it gives the socket back to the poller. A socket
-// in use (a watched agent's telemetry, a person clicking through commands)
-// keeps its goroutine and is woken by Go's own netpoller, which is quicker
-// than an epoll event and a new goroutine per frame; an idle one (heartbeat
-// pongs only) goes back at once.
+// linger is how long a reader of a socket in use waits for the next data
+// message before it gives the socket back to the poller; a socket is in
+// use when its data messages come less than linger apart. Such a socket (a
+// watched agent's telemetry, a person clicking through commands) keeps its
+// goroutine and is woken by Go's own netpoller, which is quicker than an
+// epoll event and a new goroutine per frame; any other (heartbeat pongs, a
+// hello, a command now and then) goes back at once, so that thousands of
+// agents connecting at once do not each keep a goroutine for linger.
 const linger = 2 * time.Second
 
+// lingerFor is linger, but for the benchmark that measures the poller's
+// own path (0: every message wakes through the poller).
+var lingerFor = linger
+
 // readAvailable reads and handles frames until none is partly read and,
-// after a data message, none came for linger; a partial frame is waited for
+// on a socket in use, none came for linger; a partial frame is waited for
 // (up to the deadline).
 func (c *Conn) readAvailable() error {
 	if now() > c.deadline.Load() {
@@ -219,13 +226,20 @@ func (c *Conn) readAvailable() error {
 		}
 		if c.r == c.w {
 			// No frame is partly read (a fragmented message stays open
-			// in msg meanwhile): after a data message, wait a moment for
-			// the next; after control frames only, give the socket back.
+			// in msg meanwhile). A socket in use (data messages less
+			// than linger apart) waits a moment for the next; any other
+			// gives the socket back.
 			if c.messages == messages {
 				return nil
 			}
+			t := now()
+			inUse := t-c.lastMessage < int64(lingerFor)
+			c.lastMessage = t
+			if !inUse {
+				return nil
+			}
 			c.r, c.w = 0, 0
-			lingering = now() + int64(linger)
+			lingering = t + int64(lingerFor)
 			continue
 		}
 		// Keep the partial frame at the start of the buffer and read on.

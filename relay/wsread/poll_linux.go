@@ -2,6 +2,7 @@ package wsread
 
 import (
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,8 +27,9 @@ import (
 // for a new socket is never disarmed by the old connection.
 type poller struct {
 	epfd   int
-	shards [shards]shard // the registered connections, by id % shards
-	next   atomic.Uint64 // the last id given
+	raw    syscall.RawConn // epfd, waited for in Go's netpoller
+	shards [shards]shard   // the registered connections, by id % shards
+	next   atomic.Uint64   // the last id given
 
 	mu       sync.Mutex
 	sweeping bool         // the sweeper runs
@@ -62,7 +64,18 @@ var thePoller = sync.OnceValue(func() *poller {
 		slog.Warn("epoll unavailable: every WebSocket reader gets a goroutine", "err", err)
 		return nil
 	}
-	p := &poller{epfd: fd}
+	// The epoll descriptor is waited for in Go's netpoller (see wait).
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		slog.Warn("epoll unavailable: every WebSocket reader gets a goroutine", "err", err)
+		syscall.Close(fd)
+		return nil
+	}
+	raw, err := os.NewFile(uintptr(fd), "epoll").SyscallConn()
+	if err != nil {
+		slog.Warn("epoll unavailable: every WebSocket reader gets a goroutine", "err", err)
+		return nil
+	}
+	p := &poller{epfd: fd, raw: raw}
 	for i := range p.shards {
 		p.shards[i].conns = map[uint64]*Conn{}
 	}
@@ -144,17 +157,19 @@ func (p *poller) forget(c *Conn) {
 }
 
 // wait is the poller's goroutine: it wakes the connections whose sockets
-// are readable.
+// are readable. It waits for the epoll set itself in Go's own netpoller
+// (an epoll descriptor is readable while it has events), not blocked in
+// epoll_wait on a thread of its own: a ready socket then wakes it as any
+// network read is woken, without a thread handing over its processor
+// (BenchmarkRoundTrip/poller: ~55 µs → see docs/BENCHMARKS.md).
 func (p *poller) wait() {
 	events := make([]syscall.EpollEvent, 256)
 	var ready []*Conn
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := p.next1(events)
 		if err != nil {
-			if err != syscall.EINTR {
-				slog.Error("epoll_wait failed", "err", err)
-				time.Sleep(10 * time.Millisecond)
-			}
+			slog.Error("epoll_wait failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		for _, ev := range events[:n] {
@@ -172,6 +187,24 @@ func (p *poller) wait() {
 		}
 		ready = ready[:0]
 	}
+}
+
+// next1 waits for events and returns how many it put in events.
+func (p *poller) next1(events []syscall.EpollEvent) (int, error) {
+	var n int
+	var werr error
+	err := p.raw.Read(func(fd uintptr) bool {
+		n, werr = syscall.EpollWait(int(fd), events, 0)
+		if werr == syscall.EINTR {
+			werr = nil
+			return false
+		}
+		return werr != nil || n > 0
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // sweep is the sweeper: every tick it wakes the connections whose deadline
