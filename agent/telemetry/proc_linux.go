@@ -20,24 +20,45 @@ import (
 // serial number, which the agent does not send. The work per sample is what
 // keeps the agent's threads awake while somebody watches.
 
-// procReader reads /proc files into a buffer it keeps. Not safe for
-// concurrent use (one Sampler, one goroutine).
+// procReader reads /proc files into a buffer it keeps. Each file is opened
+// once and kept open: reading it again from offset 0 makes the kernel
+// write it anew, so a sample costs one pread(2) a file instead of an
+// open, two reads and a close. Not safe for concurrent use (one Sampler,
+// one goroutine).
 type procReader struct {
 	buf   []byte
+	fds   map[string]int  // the files opened so far
 	cores []cpu.TimesStat // from the last times(false), for the times(true) that follows
 	fresh bool            // cores is from the read of the same Sample
 }
 
-func newProcReader() *procReader { return &procReader{buf: make([]byte, 16<<10)} }
+func newProcReader() *procReader {
+	return &procReader{buf: make([]byte, 16<<10), fds: map[string]int{}}
+}
 
 // read returns the whole of path, growing the buffer when the file is
-// larger than it.
+// larger than it. A file that fails once is opened again.
 func (p *procReader) read(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	b, err := p.readOpen(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		if fd, ok := p.fds[path]; ok {
+			unix.Close(fd)
+			delete(p.fds, path)
+			b, err = p.readOpen(path)
+		}
 	}
-	defer unix.Close(fd)
+	return b, err
+}
+
+func (p *procReader) readOpen(path string) ([]byte, error) {
+	fd, ok := p.fds[path]
+	if !ok {
+		var err error
+		if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		p.fds[path] = fd
+	}
 	n := 0
 	for {
 		if n == len(p.buf) {
@@ -46,17 +67,19 @@ func (p *procReader) read(path string) ([]byte, error) {
 			}
 			p.buf = append(p.buf, make([]byte, len(p.buf))...)
 		}
-		m, err := unix.Read(fd, p.buf[n:])
+		m, err := unix.Pread(fd, p.buf[n:], int64(n))
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		if m == 0 {
+		n += m
+		// The kernel fills a read of a /proc file as far as the file
+		// goes: one that leaves room in the buffer has reached the end.
+		if m == 0 || n < len(p.buf) {
 			return p.buf[:n], nil
 		}
-		n += m
 	}
 }
 

@@ -1,13 +1,18 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/tether-desktop/tether/internal/wait"
 )
 
 // TestProcReadersAgreeWithGopsutil reads this machine's /proc with the
@@ -139,5 +144,39 @@ func BenchmarkSamplerReaders(b *testing.B) {
 				r.rd.memory(ctx)
 			}
 		})
+	}
+}
+
+// TestProcReaderRereadsTheOpenFile: a /proc file kept open is read anew
+// at every read (the kernel writes it again from offset 0), and a file
+// larger than the buffer is read whole.
+func TestProcReaderRereadsTheOpenFile(t *testing.T) {
+	p := newProcReader()
+	first, err := p.read("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = append([]byte(nil), first...)
+	wait.Until(t, "/proc/uptime read again to change", 10*time.Second, func() bool {
+		b, err := p.read("/proc/uptime")
+		return err == nil && !bytes.Equal(b, first)
+	})
+	if len(p.fds) != 1 {
+		t.Errorf("%d files open for one path", len(p.fds))
+	}
+
+	p.buf = make([]byte, 64) // smaller than the file: read in several steps
+	want, err := os.ReadFile("/proc/self/limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := p.read("/proc/self/limits")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("read %d bytes of /proc/self/limits with a 64-byte buffer, want %d:\n%s", len(got), len(want), got)
+		}
 	}
 }
