@@ -93,6 +93,37 @@ func TestProcReadersAgreeWithGopsutil(t *testing.T) {
 	}
 }
 
+// TestNetReaderAgreesWithGopsutil: /proc/net/dev read by the agent names
+// the interfaces gopsutil names, with counters no ahead of gopsutil's read
+// just after.
+func TestNetReaderAgreesWithGopsutil(t *testing.T) {
+	ctx := context.Background()
+	p := newProcReader()
+	nics, err := p.netIO(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gopsutilNetIO(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nics) == 0 || len(nics) != len(g) {
+		t.Fatalf("%d interfaces, gopsutil %d", len(nics), len(g))
+	}
+	for i, n := range nics {
+		if n.Name != g[i].Name || n.BytesRecv > g[i].BytesRecv || n.BytesSent > g[i].BytesSent {
+			t.Errorf("interface %d: %+v, gopsutil %+v", i, n, g[i])
+		}
+	}
+	dev := "Inter-|   Receive                                                |  Transmit\n" +
+		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n" +
+		"    lo:  100 2 0 0 0 0 0 0  100 2 0 0 0 0 0 0\n  eth0: 5000 9 0 0 0 0 0 0 7000 8 0 0 0 0 0 0\n"
+	got, err := parseNetDev([]byte(dev))
+	if err != nil || len(got) != 2 || got[1].Name != "eth0" || got[1].BytesRecv != 5000 || got[1].BytesSent != 7000 {
+		t.Errorf("parseNetDev = %+v, %v", got, err)
+	}
+}
+
 func TestParseProcFiles(t *testing.T) {
 	stat := "cpu  100 2 30 4000 5 6 7 8 9 10\ncpu0 50 1 15 2000 2 3 3 4 4 5\ncpu1 50 1 15 2000 3 3 4 4 5 5\nintr 1 2 3\ncpu9 1 1 1 1 1\n"
 	total, cores, err := parseProcStat([]byte(stat))
