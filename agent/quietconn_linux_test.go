@@ -1,0 +1,118 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestQuietConnActsAsNetConn: the relay's connection with raw reads and
+// writes keeps net.Conn's behaviour: a large write arrives whole (through
+// the waits of a full socket buffer), a read deadline is a timeout, the
+// peer's close is io.EOF, a closed connection is net.ErrClosed.
+func TestQuietConnActsAsNetConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	c, err := dialQuiet(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*quietConn); !ok {
+		t.Fatalf("dialQuiet gave a %T", c)
+	}
+	peer, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	defer peer.Close()
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: more than the socket buffers hold
+	got := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(io.LimitReader(peer, int64(len(big)))); got <- b }()
+	if n, err := c.Write(big); n != len(big) || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, big) {
+			t.Fatalf("the peer read %d bytes, not what was written", len(b))
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the peer did not read the write")
+	}
+
+	if _, err := peer.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := io.ReadFull(c, buf[:4]); n != 4 || err != nil || string(buf[:4]) != "ping" {
+		t.Fatalf("Read = %d %q, %v", n, buf[:n], err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err = c.Read(buf)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline: %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	peer.Close()
+	if _, err := c.Read(buf); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
+	}
+	c.Close()
+	if _, err := c.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read after Close: %v, want net.ErrClosed", err)
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestQuietTickerTicksAndStops: the kernel timer ticks after Reset, keeps
+// ticking, and after Stop no tick is left waiting.
+func TestQuietTickerTicksAndStops(t *testing.T) {
+	tk, err := newQuietTicker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tk.close()
+	tk.Reset(5 * time.Millisecond)
+	for i := range 3 {
+		select {
+		case <-tk.C():
+		case <-time.After(hangGuard):
+			t.Fatalf("no tick %d", i)
+		}
+	}
+	tk.Stop()
+	select {
+	case <-tk.C():
+		t.Fatal("a tick left waiting after Stop")
+	default:
+	}
+	tk.Reset(5 * time.Millisecond)
+	select {
+	case <-tk.C():
+	case <-time.After(hangGuard):
+		t.Fatal("no tick after Reset again")
+	}
+}
