@@ -87,6 +87,57 @@ func TestQuietConnActsAsNetConn(t *testing.T) {
 	}
 }
 
+// TestQuietConnWriteDeadline: a write the peer does not take ends at the
+// write deadline (armed only once the write waits), a deadline already
+// past fails the write at once, and a cleared deadline lets writes wait.
+func TestQuietConnWriteDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	c, err := dialQuiet(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	defer peer.Close()
+
+	c.SetWriteDeadline(time.Now().Add(-time.Second))
+	if n, err := c.Write([]byte("x")); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write past the deadline = %d, %v", n, err)
+	}
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	big := make([]byte, 64<<20) // far more than the socket buffers hold; the peer reads nothing
+	n, err := c.Write(big)
+	var ne net.Error
+	if n == len(big) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Write to a peer that reads nothing = %d of %d, %v", n, len(big), err)
+	}
+	c.SetWriteDeadline(time.Time{})
+	got := make(chan int64, 1)
+	go func() { m, _ := io.Copy(io.Discard, io.LimitReader(peer, int64(n)+1<<20)); got <- m }()
+	if m, err := c.Write(big[:1<<20]); m != 1<<20 || err != nil {
+		t.Fatalf("Write with no deadline = %d, %v", m, err)
+	}
+	select {
+	case <-got:
+	case <-time.After(hangGuard):
+		t.Fatal("the peer did not get the writes")
+	}
+}
+
 // TestQuietTickerTicksAndStops: the kernel timer ticks after Reset, keeps
 // ticking, and after Stop no tick is left waiting.
 func TestQuietTickerTicksAndStops(t *testing.T) {
