@@ -11,11 +11,10 @@ import (
 	"time"
 )
 
-// TestQuietConnActsAsNetConn: the relay's connection with raw reads and
-// writes keeps net.Conn's behaviour: a large write arrives whole (through
-// the waits of a full socket buffer), a read deadline is a timeout, the
-// peer's close is io.EOF, a closed connection is net.ErrClosed.
-func TestQuietConnActsAsNetConn(t *testing.T) {
+// quietPair returns a quietConn dialed to a loopback listener and the
+// listener's end; both are closed when the test ends.
+func quietPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -23,26 +22,33 @@ func TestQuietConnActsAsNetConn(t *testing.T) {
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
 		}
-		accepted <- c
+		close(accepted)
 	}()
 	c, err := dialQuiet(context.Background(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if _, ok := c.(*quietConn); !ok {
 		t.Fatalf("dialQuiet gave a %T", c)
 	}
-	peer, ok := <-accepted
-	if !ok {
+	peer := <-accepted
+	if peer == nil {
 		t.Fatal("accept failed")
 	}
-	defer peer.Close()
+	t.Cleanup(func() { peer.Close() })
+	return c, peer
+}
+
+// TestQuietConnActsAsNetConn: the relay's connection with raw reads and
+// writes keeps net.Conn's behaviour: a large write arrives whole (through
+// the waits of a full socket buffer), a read deadline is a timeout, the
+// peer's close is io.EOF, a closed connection is net.ErrClosed.
+func TestQuietConnActsAsNetConn(t *testing.T) {
+	c, peer := quietPair(t)
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: more than the socket buffers hold
 	got := make(chan []byte, 1)
@@ -67,7 +73,7 @@ func TestQuietConnActsAsNetConn(t *testing.T) {
 		t.Fatalf("Read = %d %q, %v", n, buf[:n], err)
 	}
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	_, err = c.Read(buf)
+	_, err := c.Read(buf)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past the deadline: %v", err)
@@ -91,28 +97,7 @@ func TestQuietConnActsAsNetConn(t *testing.T) {
 // write deadline (armed only once the write waits), a deadline already
 // past fails the write at once, and a cleared deadline lets writes wait.
 func TestQuietConnWriteDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
-	c, err := dialQuiet(context.Background(), "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
-	defer peer.Close()
+	c, peer := quietPair(t)
 
 	c.SetWriteDeadline(time.Now().Add(-time.Second))
 	if n, err := c.Write([]byte("x")); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
