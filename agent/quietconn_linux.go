@@ -5,9 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -24,18 +22,9 @@ import (
 // the agent's thread waits for a CPU (perf: runtime.sysmon → usleep was
 // 50–80 % of the agent's switches). A raw call does not wake it, and on a
 // non-blocking socket it never blocks.
-//
-// Its write deadline is armed only when a write has to wait: a deadline is
-// a runtime timer, and the link sets one before every frame, which pushed
-// the timer along every second while watched and woke the agent (and the
-// monitor) each time the runtime came to its stale place, every 15 s
-// (writeWait).
 type quietConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
-
-	mu        sync.Mutex
-	wdeadline time.Time // the write deadline set; armed on the socket only while a write waits
 }
 
 // dialQuiet dials address as net.Dialer does and returns a quietConn.
@@ -75,38 +64,11 @@ func (c *quietConn) Read(b []byte) (int, error) {
 	return c.result(n, errno, err, true)
 }
 
-// SetWriteDeadline sets the deadline of future writes, and of one waiting
-// now.
-func (c *quietConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.wdeadline = t
-	c.mu.Unlock()
-	if t.IsZero() {
-		return c.TCPConn.SetWriteDeadline(t)
-	}
-	return nil // armed by a write that waits
-}
-
-// SetDeadline sets both deadlines, as net.Conn's does.
-func (c *quietConn) SetDeadline(t time.Time) error {
-	if err := c.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.SetWriteDeadline(t)
-}
-
 // Write writes all of b as net.Conn does, honouring the write deadline;
 // concurrent writes do not interleave (the poller's write lock is held
 // throughout).
 func (c *quietConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	deadline := c.wdeadline
-	c.mu.Unlock()
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
-		return 0, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.ErrDeadlineExceeded}
-	}
 	done := 0
-	armed := false
 	var errno syscall.Errno
 	err := c.rc.Write(func(fd uintptr) bool {
 		for done < len(b) {
@@ -116,10 +78,6 @@ func (c *quietConn) Write(b []byte) (int, error) {
 				done += int(r)
 			case syscall.EINTR:
 			case syscall.EAGAIN:
-				if !armed && !deadline.IsZero() { // the first wait: now the deadline matters
-					armed = true
-					_ = c.TCPConn.SetWriteDeadline(deadline)
-				}
 				return false // wait until the socket takes more
 			default:
 				errno = e
@@ -128,9 +86,6 @@ func (c *quietConn) Write(b []byte) (int, error) {
 		}
 		return true
 	})
-	if armed {
-		_ = c.TCPConn.SetWriteDeadline(time.Time{})
-	}
 	if _, err := c.result(done, errno, err, false); err != nil {
 		return done, err
 	}
