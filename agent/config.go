@@ -125,7 +125,6 @@ const (
 	sleepCheck       = 5 * time.Second       // how often the clocks are compared
 	sleepJump        = 10 * time.Second      // wall clock ahead of monotonic by this much → slept
 	restartWait      = 5 * time.Second       // the first retry after 1012 lies in [0, restartWait)
-	statusRefresh    = time.Minute           // status.json is rewritten at least this often
 	stableAfter      = 60 * time.Second      // the backoff resets after a link up this long
 	unauthorizedWait = 30 * time.Millisecond // pause before registering again after a 401
 	moveEvery        = 50 * time.Millisecond // mouse_move events: at most 20 a second

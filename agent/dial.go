@@ -55,7 +55,13 @@ func (d *dialer) open(ctx context.Context, dev Device, welcomeWait time.Duration
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+creds.DeviceToken)
 	hdr.Set("User-Agent", "tether/"+d.version)
-	ws, resp, err := d.ws.DialContext(ctx, u, hdr)
+	wsd := d.ws
+	if wsd.NetDialContext == nil && wsd.NetDial == nil && wsd.NetDialTLSContext == nil {
+		q := *wsd // the relay's connection makes raw reads and writes (quietconn_linux.go)
+		q.NetDialContext = dialQuiet
+		wsd = &q
+	}
+	ws, resp, err := wsd.DialContext(ctx, u, hdr)
 	if err != nil {
 		if resp == nil {
 			return nil, fmt.Errorf("dial relay: %w", err)

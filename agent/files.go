@@ -163,9 +163,9 @@ type Status struct {
 	State string `json:"state"`
 	// Since is when State last changed.
 	Since time.Time `json:"since"`
-	// Updated is when this snapshot was taken (status.json is rewritten at
-	// least every minute while the agent runs, so an old Updated means the
-	// agent is gone).
+	// Updated is when this snapshot was taken: the last change. status.json
+	// is written only when something changes, so its age does not say
+	// whether the agent still runs; its PID does.
 	Updated   time.Time `json:"updated"`
 	Relay     string    `json:"relay"`
 	DeviceID  string    `json:"device_id,omitempty"`

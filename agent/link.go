@@ -120,7 +120,13 @@ func (l *link) read(ctx context.Context) error {
 	l.ws.SetPongHandler(func(string) error { extend(); return nil })
 	l.ws.SetPingHandler(func(data string) error {
 		extend()
-		err := l.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeWait))
+		// No deadline: one would arm a timer that wakes the agent writeWait
+		// after every heartbeat (the relay's ping every 25 s), for nothing.
+		// A pong that cannot be written still ends: no frame is read while
+		// it waits, so the writer pings after a heartbeat, finds the
+		// connection busy for writeWait and fails the link, which closes
+		// the connection under the pong.
+		err := l.ws.WriteControl(websocket.PongMessage, []byte(data), time.Time{})
 		var ne net.Error
 		if err == nil || errors.Is(err, websocket.ErrCloseSent) || (errors.As(err, &ne) && ne.Timeout()) {
 			return nil

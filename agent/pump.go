@@ -18,9 +18,8 @@ import (
 func (l *link) pump(ctx context.Context) error {
 	// The telemetry ticker runs only while someone watches: an agent
 	// nobody watches (nearly all its life) wakes for nothing.
-	tel := time.NewTicker(l.telemetryEvery)
-	tel.Stop()
-	defer tel.Stop()
+	tel := newTicker()
+	defer tel.close()
 	// The kernel tells of a wake from sleep through the state (Agent.Run's
 	// clock watch); without that news the clocks are compared every
 	// sleepEvery.
@@ -62,7 +61,7 @@ func (l *link) pump(ctx context.Context) error {
 					return err
 				}
 			}
-		case <-tel.C:
+		case <-tel.C():
 			l.telemetry(ctx)
 		case <-sleepC:
 			if err := l.checkSleep(det); err != nil {

@@ -3,14 +3,15 @@ package agent
 import (
 	"context"
 	"log/slog"
-	"time"
 )
 
 // statusWriter keeps status.json in step with the state, off the goroutines
 // that change it: it waits for a change and writes the newest snapshot, so a
 // burst of changes costs one write, and an older snapshot never overwrites
-// a newer one. Every statusRefresh it stamps the status again, so that an
-// old Updated means the agent is gone. Only one goroutine may use it.
+// a newer one. Nothing changed, nothing is written: no periodic refresh
+// wakes the agent or the disk (`tether status` asks the running agent, and
+// when it cannot, whether status.json's PID lives). Only one goroutine may
+// use it.
 type statusWriter struct {
 	dir   string
 	log   *slog.Logger
@@ -24,8 +25,6 @@ type statusWriter struct {
 // run writes until ctx ends. It blocks; owned by Agent.Run, which calls
 // flush once more after it returns.
 func (w *statusWriter) run(ctx context.Context) {
-	refresh := time.NewTicker(statusRefresh)
-	defer refresh.Stop()
 	for {
 		changed := w.state.changes()
 		w.flush()
@@ -33,8 +32,6 @@ func (w *statusWriter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-refresh.C:
-			w.state.update(func(*Status) {})
 		}
 	}
 }

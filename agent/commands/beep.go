@@ -14,7 +14,7 @@ const (
 	BeepMinMs, BeepMaxMs, BeepDefaultMs = 20, 3000, 200
 )
 
-func beepCommand(d Desktop) Command {
+func beepCommand(d Desktop, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
 			Name:        protocol.CommandBeep,
@@ -30,7 +30,7 @@ func beepCommand(d Desktop) Command {
 		Burst:     3,
 		// The longest tone, plus time to open the sound device and drain its buffer.
 		Timeout:     BeepMaxMs*time.Millisecond + 5*time.Second,
-		Unavailable: unavailableFrom(d, "beep"),
+		Unavailable: unavailable,
 		Run: func(ctx context.Context, args map[string]any) (json.RawMessage, error) {
 			hz, err := intArg(args, "frequency_hz", BeepMinHz, BeepMaxHz)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"image"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tether-desktop/tether/protocol"
@@ -85,11 +86,12 @@ type Controller interface {
 // and off) but always report unavailable.
 func Builtin(d Desktop) []Command {
 	c, ok := d.(Controller)
+	ans := &desktopAnswer{d: d}
 	why := func(name string) func() string {
 		if !ok {
 			return func() string { return noController }
 		}
-		return unavailableFrom(d, name)
+		return ans.from(name)
 	}
 	if !ok {
 		c = missingController{}
@@ -99,16 +101,16 @@ func Builtin(d Desktop) []Command {
 		if !sok {
 			return func() string { return noSession }
 		}
-		return unavailableFrom(d, name)
+		return ans.from(name)
 	}
 	if !sok {
 		s = missingSession{}
 	}
 	cmds := []Command{
-		beepCommand(d),
+		beepCommand(d, ans.from("beep")),
 		mouseClickCommand(c, why("mouse_click")),
 		mouseMoveCommand(c, why("mouse_move")),
-		notifyCommand(d),
+		notifyCommand(d, ans.from("notify")),
 		openURLCommand(c, why("open_url")),
 		screenshotCommand(c, why("screenshot"), ScreenshotBudget),
 		typeTextCommand(c, why("type_text")),
@@ -119,9 +121,35 @@ func Builtin(d Desktop) []Command {
 	return cmds
 }
 
-// unavailableFrom adapts Desktop.Unavailable to one command's name.
-func unavailableFrom(d Desktop, name string) func() string {
-	return func() string { return d.Unavailable()[name] }
+// desktopAnswer shares one answer of Desktop.Unavailable among the commands
+// that depend on it. The dispatcher asks every allowed command in turn when
+// the hello is rebuilt (every few seconds while somebody watches), and each
+// answer costs the desktop's checks: files looked up, a program started.
+// One answer serves a round in which each command asks once; a command
+// that asks again, or a round older than answerFresh, asks the desktop
+// anew. Safe for concurrent use.
+type desktopAnswer struct {
+	d     Desktop
+	mu    sync.Mutex
+	at    time.Time
+	m     map[string]string
+	asked map[string]bool // the names answered in this round
+}
+
+// answerFresh bounds how long one answer of the desktop serves a round.
+const answerFresh = time.Second
+
+// from returns command name's Unavailable function.
+func (a *desktopAnswer) from(name string) func() string {
+	return func() string {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.asked == nil || a.asked[name] || time.Since(a.at) > answerFresh {
+			a.m, a.at, a.asked = a.d.Unavailable(), time.Now(), map[string]bool{}
+		}
+		a.asked[name] = true
+		return a.m[name]
+	}
 }
 
 const noController = "this build of the agent cannot reach the screen, pointer or keyboard"

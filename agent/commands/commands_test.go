@@ -21,6 +21,7 @@ type fakeDesktop struct {
 	calls       []string
 	err         error
 	unavailable map[string]string
+	asked       int // calls of Unavailable
 }
 
 func (f *fakeDesktop) record(call string) error {
@@ -76,6 +77,7 @@ func (f *fakeDesktop) Notify(ctx context.Context, title, body string) error {
 func (f *fakeDesktop) Unavailable() map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.asked++
 	return f.unavailable
 }
 
@@ -533,5 +535,36 @@ func TestBuiltinsAreTheKnownCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOneDesktopAnswerPerRound: the dispatcher's list of what cannot run
+// (rebuilt with the hello every few seconds while somebody watches) asks
+// the desktop once, however many commands depend on it (its checks look up
+// files and start programs); the next list, or a command asked again,
+// asks it anew and sees what changed.
+func TestOneDesktopAnswerPerRound(t *testing.T) {
+	s := newSetup(Builtin)
+	s.desk.unavailable = map[string]string{"beep": "no sound", "notify": "no bus"}
+	got := s.d.Unavailable()
+	if got["beep"] != "no sound" || got["notify"] != "no bus" {
+		t.Fatalf("Unavailable() = %v", got)
+	}
+	s.desk.mu.Lock()
+	n := s.desk.asked
+	s.desk.asked = 0
+	s.desk.unavailable = map[string]string{"notify": "no bus"}
+	s.desk.mu.Unlock()
+	if n != 1 {
+		t.Errorf("one list of what cannot run asked the desktop %d times", n)
+	}
+	if got := s.d.Unavailable(); got["beep"] != "" || got["notify"] != "no bus" {
+		t.Errorf("the next list = %v, want the desktop's new answer", got)
+	}
+	s.desk.mu.Lock()
+	s.desk.unavailable = nil
+	s.desk.mu.Unlock()
+	if _, err := s.d.Run(context.Background(), "notify", json.RawMessage(`{"title":"t","body":"b"}`)); err != nil {
+		t.Errorf("notify after the desktop gained it: %v", err)
 	}
 }

@@ -17,7 +17,7 @@ const (
 	NotifyMaxBody  = 1000
 )
 
-func notifyCommand(d Desktop) Command {
+func notifyCommand(d Desktop, unavailable func() string) Command {
 	return Command{
 		Spec: protocol.CommandSpec{
 			Name:        protocol.CommandNotify,
@@ -32,7 +32,7 @@ func notifyCommand(d Desktop) Command {
 		Rate:        0.5,
 		Burst:       3,
 		Timeout:     10 * time.Second,
-		Unavailable: unavailableFrom(d, "notify"),
+		Unavailable: unavailable,
 		Run: func(ctx context.Context, args map[string]any) (json.RawMessage, error) {
 			title, err := textArg(args, "title", NotifyMaxTitle)
 			if err != nil {

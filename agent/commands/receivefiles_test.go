@@ -17,7 +17,9 @@ func (nullReceiver) Begin(context.Context, string, string, int64) (FileSink, err
 // Run checks a command; and receive_files as a command frame is refused.
 func TestReceiver(t *testing.T) {
 	withFiles := func(r FileReceiver) func(Desktop) []Command {
-		return func(d Desktop) []Command { return []Command{ReceiveFiles(r, 1000), beepCommand(d)} }
+		return func(d Desktop) []Command {
+			return []Command{ReceiveFiles(r, 1000), beepCommand(d, func() string { return d.Unavailable()["beep"] })}
+		}
 	}
 	args := func(name string, size int64) json.RawMessage {
 		return protocol.FileBegin{Name: name, Size: size}.Args()

@@ -1,13 +1,18 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/tether-desktop/tether/internal/wait"
 )
 
 // TestProcReadersAgreeWithGopsutil reads this machine's /proc with the
@@ -88,6 +93,37 @@ func TestProcReadersAgreeWithGopsutil(t *testing.T) {
 	}
 }
 
+// TestNetReaderAgreesWithGopsutil: /proc/net/dev read by the agent names
+// the interfaces gopsutil names, with counters no ahead of gopsutil's read
+// just after.
+func TestNetReaderAgreesWithGopsutil(t *testing.T) {
+	ctx := context.Background()
+	p := newProcReader()
+	nics, err := p.netIO(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gopsutilNetIO(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nics) == 0 || len(nics) != len(g) {
+		t.Fatalf("%d interfaces, gopsutil %d", len(nics), len(g))
+	}
+	for i, n := range nics {
+		if n.Name != g[i].Name || n.BytesRecv > g[i].BytesRecv || n.BytesSent > g[i].BytesSent {
+			t.Errorf("interface %d: %+v, gopsutil %+v", i, n, g[i])
+		}
+	}
+	dev := "Inter-|   Receive                                                |  Transmit\n" +
+		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n" +
+		"    lo:  100 2 0 0 0 0 0 0  100 2 0 0 0 0 0 0\n  eth0: 5000 9 0 0 0 0 0 0 7000 8 0 0 0 0 0 0\n"
+	got, err := parseNetDev([]byte(dev))
+	if err != nil || len(got) != 2 || got[1].Name != "eth0" || got[1].BytesRecv != 5000 || got[1].BytesSent != 7000 {
+		t.Errorf("parseNetDev = %+v, %v", got, err)
+	}
+}
+
 func TestParseProcFiles(t *testing.T) {
 	stat := "cpu  100 2 30 4000 5 6 7 8 9 10\ncpu0 50 1 15 2000 2 3 3 4 4 5\ncpu1 50 1 15 2000 3 3 4 4 5 5\nintr 1 2 3\ncpu9 1 1 1 1 1\n"
 	total, cores, err := parseProcStat([]byte(stat))
@@ -139,5 +175,39 @@ func BenchmarkSamplerReaders(b *testing.B) {
 				r.rd.memory(ctx)
 			}
 		})
+	}
+}
+
+// TestProcReaderRereadsTheOpenFile: a /proc file kept open is read anew
+// at every read (the kernel writes it again from offset 0), and a file
+// larger than the buffer is read whole.
+func TestProcReaderRereadsTheOpenFile(t *testing.T) {
+	p := newProcReader()
+	first, err := p.read("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = append([]byte(nil), first...)
+	wait.Until(t, "/proc/uptime read again to change", 10*time.Second, func() bool {
+		b, err := p.read("/proc/uptime")
+		return err == nil && !bytes.Equal(b, first)
+	})
+	if len(p.fds) != 1 {
+		t.Errorf("%d files open for one path", len(p.fds))
+	}
+
+	p.buf = make([]byte, 64) // smaller than the file: read in several steps
+	want, err := os.ReadFile("/proc/self/limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := p.read("/proc/self/limits")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("read %d bytes of /proc/self/limits with a 64-byte buffer, want %d:\n%s", len(got), len(want), got)
+		}
 	}
 }

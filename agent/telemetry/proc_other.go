@@ -10,5 +10,6 @@ import (
 // platformReaders are gopsutil's readers: on Linux the agent reads /proc
 // itself (proc_linux.go).
 func platformReaders() readers {
-	return readers{times: cpu.TimesWithContext, memory: mem.VirtualMemoryWithContext, diskIO: gopsutilDiskIO}
+	return readers{times: cpu.TimesWithContext, memory: mem.VirtualMemoryWithContext, diskIO: gopsutilDiskIO,
+		netIO: gopsutilNetIO}
 }

@@ -77,6 +77,7 @@ type sensorSet struct {
 	diskPrev, netPrev rateState
 	// diskIO reads the disks' byte counters; default gopsutil's.
 	diskIO    func(ctx context.Context) (map[string]disk.IOCountersStat, error)
+	netIO     func(ctx context.Context) ([]net.IOCountersStat, error) // each interface's; default gopsutil's
 	netIfPrev map[string]counters
 }
 
@@ -106,7 +107,7 @@ func newSensorSet(o Options) *sensorSet {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &sensorSet{opts: o, diskIO: gopsutilDiskIO}
+	s := &sensorSet{opts: o, diskIO: gopsutilDiskIO, netIO: gopsutilNetIO}
 	s.list = []*sensor{
 		{every: everyDisk, read: s.readDisks},
 		{every: everyRates, read: s.readDiskIO},
@@ -203,7 +204,7 @@ func isPartition(name string, io map[string]disk.IOCountersStat) bool {
 
 func (s *sensorSet) readNet(ctx context.Context, now time.Time) {
 	s.latest.Net = nil
-	nics, err := net.IOCountersWithContext(ctx, true)
+	nics, err := s.netIO(ctx)
 	if err != nil || len(nics) == 0 {
 		return
 	}
@@ -272,6 +273,11 @@ func (s *sensorSet) readWindow(ctx context.Context, _ time.Time) {
 	if title, err := s.opts.Window.ActiveWindowTitle(ctx); err == nil {
 		s.latest.ActiveWindow = protocol.CleanText(title, maxTextLen)
 	}
+}
+
+// gopsutilNetIO is gopsutil's reader of every network interface's counters.
+func gopsutilNetIO(ctx context.Context) ([]net.IOCountersStat, error) {
+	return net.IOCountersWithContext(ctx, true)
 }
 
 // gopsutilDiskIO is gopsutil's reader of every disk's counters.

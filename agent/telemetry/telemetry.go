@@ -16,6 +16,7 @@ import (
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/mem"
+	"github.com/shirou/gopsutil/v4/net"
 
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -55,6 +56,7 @@ func NewSamplerWith(o Options) *Sampler {
 	s := newSampler(r.times, r.memory)
 	s.sensors = newSensorSet(o)
 	s.sensors.diskIO = r.diskIO
+	s.sensors.netIO = r.netIO
 	return s
 }
 
@@ -64,6 +66,7 @@ type readers struct {
 	times  func(ctx context.Context, perCore bool) ([]cpu.TimesStat, error)
 	memory func(ctx context.Context) (*mem.VirtualMemoryStat, error)
 	diskIO func(ctx context.Context) (map[string]disk.IOCountersStat, error)
+	netIO  func(ctx context.Context) ([]net.IOCountersStat, error)
 }
 
 func newSampler(times func(context.Context, bool) ([]cpu.TimesStat, error), memory func(context.Context) (*mem.VirtualMemoryStat, error)) *Sampler {

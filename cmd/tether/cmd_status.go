@@ -24,7 +24,9 @@ const askTimeout = 5 * time.Second
 // its status: it runs when it answers on the control channel (agent/control).
 // When nothing answers, none runs, whatever status.json says (a killed
 // agent leaves "connected" there). Only when the channel cannot be asked at
-// all does status.json decide, by its age.
+// all does status.json decide: its agent runs if it did not stop and its
+// process still lives (the agent writes the file only on change, so its age
+// says nothing).
 func (c *cli) runningAgent() (agent.Status, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
 	defer cancel()
@@ -38,15 +40,15 @@ func (c *cli) runningAgent() (agent.Status, bool) {
 	if errors.Is(err, control.ErrNotRunning) {
 		return fst, false
 	}
-	return fst, ferr == nil && fst.State != agent.StateStopped && time.Since(fst.Updated) < staleAfter
+	return fst, ferr == nil && fst.State != agent.StateStopped && processAlive(fst.PID)
 }
 
 // statusReport is what `tether status --json` prints.
 type statusReport struct {
 	Relay    string `json:"relay"`
 	DeviceID string `json:"device_id,omitempty"`
-	// State is the running agent's state, or "not running" when there is
-	// no status file or it was not refreshed for a long time.
+	// State is the running agent's state, or "not running" when no agent
+	// answers (or, when it cannot be asked, status.json's process is gone).
 	State   string        `json:"state"`
 	Agent   *agent.Status `json:"agent,omitempty"` // the status file, if any
 	AgeS    float64       `json:"status_age_s,omitempty"`
@@ -71,9 +73,6 @@ type serviceReport struct {
 	Path      string `json:"path"`
 	Installed bool   `json:"installed"`
 }
-
-// staleAfter: the running agent rewrites status.json at least every minute.
-const staleAfter = 3 * time.Minute
 
 func (c *cli) status(ctx context.Context, args []string) error {
 	if len(args) > 0 {
