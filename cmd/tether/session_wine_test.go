@@ -91,9 +91,21 @@ func TestSessionCommandsOnWine(t *testing.T) {
 		}
 	}
 
+	// command sends a command, again while the relay's or the agent's rate
+	// limit refuses it (the volume commands below come faster than their
+	// limits allow), and returns its result.
+	command := func(name string, args any) *protocol.Message {
+		t.Helper()
+		var res *protocol.Message
+		waitFor(t, "the relay and the agent to take "+name, func() bool {
+			res = c.command(device, name, args)
+			return code(res) != protocol.CodeRateLimited
+		})
+		return res
+	}
 	volume := func(args any) (commands.VolumeState, *protocol.Message) {
 		t.Helper()
-		res := c.command(device, protocol.CommandVolume, args)
+		res := command(protocol.CommandVolume, args)
 		var st commands.VolumeState
 		json.Unmarshal(res.Data, &st)
 		return st, res
@@ -110,9 +122,9 @@ func TestSessionCommandsOnWine(t *testing.T) {
 		t.Errorf("level 37: %s %+v, want ok or unavailable (E_NOTIMPL)", code(res), res.Error)
 	}
 	// Volume commands in a row, as a person pressing the page's buttons
-	// sends them. Each ran on an OS thread that ended with it, taking along
-	// the agent's pending socket read when that thread had started it: the
-	// link dropped (device_offline) within a few commands, in most runs.
+	// sends them. Each ran on an OS thread that ended with it, taking along the agent's
+	// pending socket read when that thread had started it: the link
+	// dropped (device_offline) within a few commands, in most runs.
 	steps := []map[string]any{{}, {"mute": true}, {"level": 37}, {"mute": false}}
 	for i := range volumeRounds {
 		args := steps[i%len(steps)]
@@ -123,11 +135,11 @@ func TestSessionCommandsOnWine(t *testing.T) {
 	}
 
 	text := "from the page ✓ 😀 ; $(x) %PATH%"
-	if res := c.command(device, protocol.CommandClipboardSet, map[string]string{"text": text}); code(res) != "ok" {
+	if res := command(protocol.CommandClipboardSet, map[string]string{"text": text}); code(res) != "ok" {
 		t.Fatalf("clipboard_set: %s %+v", code(res), res.Error)
 	}
 	var got commands.ClipboardData
-	if res := c.command(device, protocol.CommandClipboardGet, nil); code(res) != "ok" || json.Unmarshal(res.Data, &got) != nil || got.Text != text {
+	if res := command(protocol.CommandClipboardGet, nil); code(res) != "ok" || json.Unmarshal(res.Data, &got) != nil || got.Text != text {
 		t.Errorf("clipboard_get: %s %+v %q", code(res), res.Error, got.Text)
 	}
 	xclip := exec.Command("xclip", "-o", "-selection", "clipboard", "-t", "UTF8_STRING")
@@ -136,7 +148,7 @@ func TestSessionCommandsOnWine(t *testing.T) {
 		t.Errorf("xclip read %q (%v), want %q", out, err, text)
 	}
 
-	if res := c.command(device, protocol.CommandMedia, map[string]string{"action": "next"}); code(res) != "ok" || !strings.Contains(string(res.Data), `"media key"`) {
+	if res := command(protocol.CommandMedia, map[string]string{"action": "next"}); code(res) != "ok" || !strings.Contains(string(res.Data), `"media key"`) {
 		t.Errorf("media next: %s %+v %s", code(res), res.Error, res.Data)
 	}
 }
