@@ -111,9 +111,9 @@ func mediaAction(_ context.Context, action string) (string, error) {
 
 // sessionUnavailable says which session commands cannot run now: volume
 // without a default output device, sleep where Windows allows none.
-func sessionUnavailable(context.Context) map[string]string {
+func sessionUnavailable(ctx context.Context) map[string]string {
 	out := map[string]string{}
-	if why := volumeUnavailable(); why != "" {
+	if why := volumeUnavailable(ctx); why != "" {
 		out[protocol.CommandVolume] = why
 	}
 	if why := sleepUnavailable(); why != "" {

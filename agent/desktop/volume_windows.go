@@ -47,9 +47,10 @@ const coreAudioMethod = "Core Audio"
 const noOutput = "no sound output device (Core Audio has no default render endpoint)"
 
 // withEndpointVolume calls fn with the IAudioEndpointVolume of the default
-// output device, on a COM thread of its own.
-func withEndpointVolume(fn func(vol *comObject) error) error {
-	return inCOM(func() error {
+// output device, on the COM thread (see inCOM), waiting at most until ctx
+// ends.
+func withEndpointVolume(ctx context.Context, fn func(vol *comObject) error) error {
+	return inCOM(ctx, func() error {
 		enum, err := createInstance(&clsidMMDeviceEnumerator, &iidIMMDeviceEnumerator)
 		if err != nil {
 			return protocol.Errorf(protocol.CodeUnavailable, "Core Audio: create the device enumerator: %v", err)
@@ -75,14 +76,14 @@ func withEndpointVolume(fn func(vol *comObject) error) error {
 }
 
 // setVolume applies ch to the default output device and reads it back.
-func setVolume(_ context.Context, ch commands.VolumeChange) (commands.VolumeState, error) {
+func setVolume(ctx context.Context, ch commands.VolumeChange) (commands.VolumeState, error) {
 	if ch.Level != nil && runtime.GOARCH == "arm64" {
 		// SyscallN passes arguments in integer registers only; on arm64
 		// a float argument travels in a floating-point register.
 		return commands.VolumeState{}, protocol.Errorf(protocol.CodeUnavailable, "setting the level is not supported on Windows on ARM yet (mute is)")
 	}
 	st := commands.VolumeState{Method: coreAudioMethod}
-	err := withEndpointVolume(func(vol *comObject) error {
+	err := withEndpointVolume(ctx, func(vol *comObject) error {
 		if ch.Level != nil {
 			scalar := float32(*ch.Level) / 100
 			if err := vol.call(aevSetMasterScalar, uintptr(math.Float32bits(scalar)), 0); err != nil {
@@ -114,8 +115,8 @@ func setVolume(_ context.Context, ch commands.VolumeChange) (commands.VolumeStat
 
 // volumeUnavailable says why the volume cannot be set now ("" if it can):
 // no default output device, or Core Audio missing.
-func volumeUnavailable() string {
-	err := withEndpointVolume(func(*comObject) error { return nil })
+func volumeUnavailable(ctx context.Context) string {
+	err := withEndpointVolume(ctx, func(*comObject) error { return nil })
 	if err != nil {
 		return protocol.AsError(err).Message
 	}

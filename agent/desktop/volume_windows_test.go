@@ -1,6 +1,7 @@
 package desktop
 
 import (
+	"context"
 	"math"
 	"os"
 	"testing"
@@ -23,7 +24,7 @@ func TestEndpointVolumeFloatArgs(t *testing.T) {
 		aevGetMasterDB = 8  // GetMasterVolumeLevel
 		aevGetRange    = 20 // GetVolumeRange
 	)
-	err := withEndpointVolume(func(vol *comObject) error {
+	err := withEndpointVolume(context.Background(), func(vol *comObject) error {
 		var lo, hi, step float32
 		if err := vol.call(aevGetRange, uintptr(unsafe.Pointer(&lo)), uintptr(unsafe.Pointer(&hi)), uintptr(unsafe.Pointer(&step))); err != nil {
 			return err

@@ -15,12 +15,17 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
+// volumeRounds is how many volume commands TestSessionCommandsOnWine sends
+// in a row.
+const volumeRounds = 40
+
 // TestSessionCommandsOnWine runs the Windows tether.exe (cgo through mingw)
 // under Wine against the real relay, and sends it the session commands as
 // the page does: presence says what cannot run (sleep: Wine allows no sleep
 // state) and what can (volume: an ALSA null device is Wine's default
 // output); volume reads and mutes through Core Audio and says plainly that
-// Wine cannot set the level; the clipboard round-trips, and xclip on the X
+// Wine cannot set the level, and many volume commands in a row keep the
+// link up; the clipboard round-trips, and xclip on the X
 // server reads what clipboard_set put there; media sends its key.
 func TestSessionCommandsOnWine(t *testing.T) {
 	if testing.Short() {
@@ -86,9 +91,21 @@ func TestSessionCommandsOnWine(t *testing.T) {
 		}
 	}
 
+	// command sends a command, again while the relay's or the agent's rate
+	// limit refuses it (the volume commands below come faster than their
+	// limits allow), and returns its result.
+	command := func(name string, args any) *protocol.Message {
+		t.Helper()
+		var res *protocol.Message
+		waitFor(t, "the relay and the agent to take "+name, func() bool {
+			res = c.command(device, name, args)
+			return code(res) != protocol.CodeRateLimited
+		})
+		return res
+	}
 	volume := func(args any) (commands.VolumeState, *protocol.Message) {
 		t.Helper()
-		res := c.command(device, protocol.CommandVolume, args)
+		res := command(protocol.CommandVolume, args)
 		var st commands.VolumeState
 		json.Unmarshal(res.Data, &st)
 		return st, res
@@ -104,13 +121,25 @@ func TestSessionCommandsOnWine(t *testing.T) {
 	} else if code(res) != protocol.CodeUnavailable || !strings.Contains(res.Error.Message, "E_NOTIMPL") {
 		t.Errorf("level 37: %s %+v, want ok or unavailable (E_NOTIMPL)", code(res), res.Error)
 	}
+	// Volume commands in a row, as a person pressing the page's buttons
+	// sends them. Each ran on an OS thread that ended with it, taking along the agent's
+	// pending socket read when that thread had started it: the link
+	// dropped (device_offline) within a few commands, in most runs.
+	steps := []map[string]any{{}, {"mute": true}, {"level": 37}, {"mute": false}}
+	for i := range volumeRounds {
+		args := steps[i%len(steps)]
+		_, res := volume(args)
+		if c := code(res); c != "ok" && !(c == protocol.CodeUnavailable && strings.Contains(res.Error.Message, "E_NOTIMPL")) {
+			t.Fatalf("volume command %d of %d in a row (%v): %s %+v", i+1, volumeRounds, args, c, res.Error)
+		}
+	}
 
 	text := "from the page ✓ 😀 ; $(x) %PATH%"
-	if res := c.command(device, protocol.CommandClipboardSet, map[string]string{"text": text}); code(res) != "ok" {
+	if res := command(protocol.CommandClipboardSet, map[string]string{"text": text}); code(res) != "ok" {
 		t.Fatalf("clipboard_set: %s %+v", code(res), res.Error)
 	}
 	var got commands.ClipboardData
-	if res := c.command(device, protocol.CommandClipboardGet, nil); code(res) != "ok" || json.Unmarshal(res.Data, &got) != nil || got.Text != text {
+	if res := command(protocol.CommandClipboardGet, nil); code(res) != "ok" || json.Unmarshal(res.Data, &got) != nil || got.Text != text {
 		t.Errorf("clipboard_get: %s %+v %q", code(res), res.Error, got.Text)
 	}
 	xclip := exec.Command("xclip", "-o", "-selection", "clipboard", "-t", "UTF8_STRING")
@@ -119,7 +148,7 @@ func TestSessionCommandsOnWine(t *testing.T) {
 		t.Errorf("xclip read %q (%v), want %q", out, err, text)
 	}
 
-	if res := c.command(device, protocol.CommandMedia, map[string]string{"action": "next"}); code(res) != "ok" || !strings.Contains(string(res.Data), `"media key"`) {
+	if res := command(protocol.CommandMedia, map[string]string{"action": "next"}); code(res) != "ok" || !strings.Contains(string(res.Data), `"media key"`) {
 		t.Errorf("media next: %s %+v %s", code(res), res.Error, res.Data)
 	}
 }

@@ -109,6 +109,9 @@ func New(t testing.TB, display string, env ...string) *Wine {
 	w.env = append(os.Environ(),
 		"WINEPREFIX="+w.Prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=",
 		"WINESERVER="+server, "DISPLAY="+display)
+	if d := os.Getenv("TETHER_WINEDEBUG"); d != "" {
+		w.env = append(w.env, "WINEDEBUG="+d) // to see what Wine says, e.g. +seh for exceptions
+	}
 	w.env = append(w.env, env...)
 	t.Cleanup(func() {
 		w.Kill(t)
