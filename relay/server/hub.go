@@ -66,7 +66,7 @@ type agentConn struct {
 	device   store.Device
 	at       int64                // when it connected, Unix ns: the newest connection of a device wins
 	hello    *protocol.Hello      // nil until the first hello
-	helloRaw json.RawMessage      // hello as JSON, for the other nodes
+	helloRaw json.RawMessage      // hello as JSON, for the other nodes; nil on a relay alone
 	pending  map[string]*pending  // commands sent to this agent, by relay-assigned id
 	watchers int                  // last count sent in a watch message; -1 before the first
 	files    map[string]*transfer // file transfers to this agent, by relay-assigned id
@@ -207,10 +207,16 @@ func (h *hub) agentHello(a *agentConn, hello *protocol.Hello) {
 	}
 	first := a.hello == nil
 	a.hello = hello
-	a.helloRaw = protocol.MustData(hello)
+	raw := protocol.MustData(hello)
+	if h.cfg.Broker != nil {
+		// Kept for the other nodes' table requests (onSyncRequestLocked);
+		// a relay alone has none to ask, and its agents keep only the
+		// decoded hello (a desktop's hello is a few KB).
+		a.helloRaw = raw
+	}
 	a.device.Name, a.device.OS = hello.Name, hello.OS
 	h.broadcastPresenceLocked(a.device)
-	h.announceLocked(broker.Event{Kind: broker.Presence, Device: a.device.ID, At: a.at, Data: a.helloRaw})
+	h.announceLocked(broker.Event{Kind: broker.Presence, Device: a.device.ID, At: a.at, Data: raw})
 	if first {
 		a.watchers = -1
 	}
