@@ -1,13 +1,9 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"net"
-	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -34,10 +30,9 @@ const (
 // it with one syscall (see batchConn). At most one writer runs at a time.
 // Safe for concurrent use.
 type peer struct {
-	conn         *websocket.Conn // for the handshake's result and every write
-	out          *batchConn      // the connection under conn; nil when conn was not upgraded over a batchConn
-	rd           *wsread.Conn    // reads the other side's frames (reader)
-	kind         string          // "agent" or "client", for logs and metrics
+	out          *batchConn   // the upgraded connection, written through (sockconn.go)
+	rd           *wsread.Conn // reads the other side's frames (reader)
+	kind         string       // "agent" or "client", for logs and metrics
 	m            *metrics
 	limit        int // most frames queue may hold
 	limitBytes   int // most bytes queue may hold (a frame alone may be larger)
@@ -62,10 +57,9 @@ type peer struct {
 	done chan struct{} // closed when the writer has ended for good
 }
 
-func newPeer(conn *websocket.Conn, kind string, queue, queueBytes int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
-	out, _ := conn.NetConn().(*batchConn)
+func newPeer(out *batchConn, kind string, queue, queueBytes int, m *metrics, heartbeat, writeTimeout time.Duration) *peer {
 	return &peer{
-		conn: conn, out: out, kind: kind, m: m, limit: queue, limitBytes: queueBytes,
+		out: out, kind: kind, m: m, limit: queue, limitBytes: queueBytes,
 		heartbeat: heartbeat, writeTimeout: writeTimeout,
 		done: make(chan struct{}),
 	}
@@ -211,24 +205,21 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 		return true
 	}
 	deadline := time.Now().Add(p.writeTimeout)
-	p.conn.SetWriteDeadline(deadline)
-	if p.out != nil && len(batch) > 1 {
+	if len(batch) > 1 {
 		p.out.startBatch()
 	}
 	var err error
 	for _, f := range batch {
-		if err = p.conn.WriteMessage(frameType(f), f); err != nil {
+		if err = p.out.writeFrame(frameOp(f), f, deadline); err != nil {
 			break
 		}
 	}
-	if p.out != nil {
-		if ferr := p.out.endBatch(deadline); err == nil {
-			err = ferr
-		}
+	if ferr := p.out.endBatch(deadline); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		p.m.close("write_failed")
-		p.conn.Close()
+		p.out.Close()
 		return false
 	}
 	return true
@@ -263,8 +254,8 @@ func (p *peer) writeOut() {
 				p.kickPing()
 			}
 		case ping && !closing:
-			if err := p.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(p.writeTimeout)); err != nil {
-				p.conn.Close()
+			if err := p.out.writeFrame(opPing, nil, time.Now().Add(p.writeTimeout)); err != nil {
+				p.out.Close()
 				p.finish()
 				return
 			}
@@ -277,7 +268,7 @@ func (p *peer) writeOut() {
 			p.mu.Lock()
 			code, text := p.code, p.text
 			p.mu.Unlock()
-			p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(closeWriteTimeout))
+			p.out.writeFrame(opClose, closePayload(code, text), time.Now().Add(closeWriteTimeout))
 			// Give the other side a moment to answer the close, then end the reading.
 			p.rd.Expire(time.Now().Add(closeGrace))
 			p.finish()
@@ -306,136 +297,22 @@ func (p *peer) finish() {
 	close(p.done)
 }
 
-// batchMax bounds the bytes a batchConn gathers before it writes them.
-const batchMax = 64 << 10
-
-// batchBufs holds the buffers of batches in progress, so that an idle
-// socket holds none.
-var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, batchMax); return &b }}
-
-// batchConn is the net.Conn under a peer's websocket.Conn. Outside a batch
-// every Write goes straight to the socket. Between startBatch and endBatch
-// (called by the peer's writer) Writes are gathered in a pooled buffer and
-// reach the socket in one write, so the frames waiting for one slow reader
-// cost one syscall rather than one each. Safe for concurrent use: a pong the
-// reader writes during a batch joins the batch.
-type batchConn struct {
-	net.Conn
-	mu       sync.Mutex
-	batching bool
-	buf      *[]byte                     // from batchBufs while batching
-	rd       atomic.Pointer[wsread.Conn] // the peer's reader, which closes the socket once it reads it
-}
-
-// setReader makes Close go through rd from now on: the reader takes the
-// socket out of its poller before it is closed.
-func (c *batchConn) setReader(rd *wsread.Conn) { c.rd.Store(rd) }
-
-// Close closes the socket (through the reader, once it has one). It does
-// not wait for a write in progress, which it ends.
-func (c *batchConn) Close() error {
-	if rd := c.rd.Load(); rd != nil {
-		return rd.Close()
-	}
-	return c.Conn.Close()
-}
-
-// Write sends p, or gathers it while a batch is open. It blocks while the
-// socket takes the bytes (up to the write deadline).
-func (c *batchConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.batching {
-		return c.Conn.Write(p)
-	}
-	if c.buf == nil {
-		c.buf = batchBufs.Get().(*[]byte)
-	}
-	if len(*c.buf)+len(p) > batchMax {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
-		if len(p) >= batchMax {
-			return c.Conn.Write(p)
-		}
-	}
-	*c.buf = append(*c.buf, p...)
-	return len(p), nil
-}
-
-// startBatch makes later Writes gather until endBatch.
-func (c *batchConn) startBatch() {
-	c.mu.Lock()
-	c.batching = true
-	c.mu.Unlock()
-}
-
-// endBatch writes what was gathered in one write bounded by deadline, and
-// returns the buffer to the pool. It blocks while the socket takes the bytes.
-func (c *batchConn) endBatch(deadline time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.batching {
-		return nil
-	}
-	c.batching = false
-	if c.buf == nil {
-		return nil
-	}
-	var err error
-	if len(*c.buf) > 0 {
-		c.Conn.SetWriteDeadline(deadline)
-		err = c.flushLocked()
-	}
-	batchBufs.Put(c.buf)
-	c.buf = nil
-	return err
-}
-
-func (c *batchConn) flushLocked() error {
-	_, err := c.Conn.Write(*c.buf)
-	*c.buf = (*c.buf)[:0]
-	return err
-}
-
-// batchHijacker hands gorilla's Upgrader a batchConn instead of the raw
-// connection it hijacks.
-type batchHijacker struct {
-	http.ResponseWriter
-}
-
-// Hijack implements http.Hijacker.
-func (h batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := h.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("the response does not support hijacking")
-	}
-	conn, rw, err := hj.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	return &batchConn{Conn: conn}, rw, nil
-}
-
 // reader makes the peer's reader: every frame from the other side, a
 // pong too, extends its deadline by deadAfter; messages of more than limit
 // bytes end it. h handles the frames; the peer answers pings (see Ping).
 // Start it once everybody else knows the peer.
 func (p *peer) reader(h wsread.Handler, limit int64, deadAfter time.Duration) *wsread.Conn {
-	nc := p.conn.NetConn()
-	if p.out != nil {
-		nc = p.out.Conn // the socket itself, which the reader polls
-	}
-	p.rd = wsread.New(nc, h, limit, deadAfter)
-	if p.out != nil {
-		p.out.setReader(p.rd)
-	}
+	p.rd = wsread.New(p.out.Conn, h, limit, deadAfter) // the socket itself, which the reader polls
+	p.out.setReader(p.rd)
 	return p.rd
 }
 
-// Ping answers the other side's ping (wsread.Handler).
+// Ping answers the other side's ping (wsread.Handler), unless the
+// socket is closing.
 func (p *peer) Ping(data []byte) {
-	p.conn.WriteControl(websocket.PongMessage, data, time.Now().Add(p.writeTimeout))
+	if !p.isClosing() {
+		p.out.writeFrame(opPong, data, time.Now().Add(p.writeTimeout))
+	}
 }
 
 // closeFor is the close code and text the relay answers a reader's end
@@ -452,14 +329,14 @@ func closeFor(err error) (int, string) {
 	return websocket.CloseNormalClosure, ""
 }
 
-// frameType is the WebSocket message type of a queued frame: the binary
-// chunks of file transfers start with protocol.ChunkKind, every JSON
-// frame with '{'.
-func frameType(f []byte) int {
+// frameOp is the WebSocket opcode of a queued frame: the binary chunks
+// of file transfers start with protocol.ChunkKind, every JSON frame with
+// '{'.
+func frameOp(f []byte) byte {
 	if len(f) > 0 && f[0] == protocol.ChunkKind {
-		return websocket.BinaryMessage
+		return opBinary
 	}
-	return websocket.TextMessage
+	return opText
 }
 
 // errFlood ends a socket that sent frames faster than its limit.

@@ -18,18 +18,20 @@ import (
 // upgrades the request over a batchConn. On success the
 // caller must call s.sockets.Done when the socket ends; on failure the answer
 // is written.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, bool) {
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*batchConn, bool) {
 	if !s.track() {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "the relay is restarting")
 		return nil, false
 	}
-	conn, err := s.upgrader.Upgrade(batchHijacker{w}, r, nil)
+	ws, err := s.upgrader.Upgrade(batchHijacker{w}, r, nil)
 	if err != nil {
 		s.sockets.Done()
 		return nil, false // the upgrader has answered
 	}
-	return conn, true
+	// gorilla's Conn is let go: the relay reads (wsread) and writes
+	// (batchConn.writeFrame) its frames itself.
+	return ws.NetConn().(*batchConn), true
 }
 
 // GET /ws/agent: the desktop's one socket.
@@ -65,12 +67,12 @@ type agentReader struct {
 
 // serveAgent starts serving an upgraded agent socket. The socket owns one
 // s.sockets count and calls release when it ends (agentReader.End).
-func (s *Server) serveAgent(conn *websocket.Conn, d store.Device, addr string, release func()) {
+func (s *Server) serveAgent(conn *batchConn, d store.Device, addr string, release func()) {
 	a := &agentConn{peer: newPeer(conn, "agent", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout), device: d, watchers: -1}
 	h := &agentReader{s: s, a: a, release: release}
 	rd := a.reader(h, protocol.MaxAgentFrame, s.cfg.DeadAfter)
 	if err := s.hub.addAgent(a); err != nil {
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
+		conn.writeFrame(opClose, closePayload(websocket.CloseServiceRestart, "relay restarting"), time.Now().Add(time.Second))
 		conn.Close()
 		release()
 		s.sockets.Done()
@@ -103,7 +105,7 @@ func (h *agentReader) End(err error) {
 	a.requestClose(closeFor(err))
 	<-a.done
 	a.rd.Drain()
-	a.conn.Close()
+	a.out.Close()
 	now := s.cfg.Now()
 	s.hub.removeAgent(a, now)
 	if a.hello != nil {
@@ -230,7 +232,7 @@ type clientReader struct {
 // serveClient starts serving an upgraded client socket of session. The
 // socket owns one s.sockets count and calls release when it ends
 // (clientReader.End).
-func (s *Server) serveClient(conn *websocket.Conn, session, label string, devices []store.Device, addr string, release func()) {
+func (s *Server) serveClient(conn *batchConn, session, label string, devices []store.Device, addr string, release func()) {
 	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout),
 		session: session, label: label, devices: map[string]store.Device{}, ids: map[string]bool{}, files: map[string]*transfer{}}
 	h := &clientReader{s: s, c: c, release: release}
@@ -272,7 +274,7 @@ func (h *clientReader) End(err error) {
 	s.book.seen(c.session, "", s.cfg.Now())
 	<-c.done
 	c.rd.Drain()
-	c.conn.Close()
+	c.out.Close()
 	s.m.clients.Add(-1)
 	h.release()
 	s.sockets.Done()
