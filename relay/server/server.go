@@ -87,11 +87,10 @@ func New(cfg Config) (*Server, error) {
 		socks:      newSockets(),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			// gorilla's reader is never used (wsread reads, with a pooled
-			// buffer while frames arrive): the smallest it allows, 125
-			// bytes, rather than net/http's 4 KB one, which is let go when
-			// the handler returns. Write buffers come from a pool: a
-			// socket holds one only while it writes.
+			// Only the handshake is gorilla's: its Conn is let go after
+			// it (wsread reads, batchConn.writeFrame writes), so its
+			// buffers are the smallest it allows, from a pool, rather
+			// than net/http's 4 KB ones it would otherwise keep.
 			ReadBufferSize:  1,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},

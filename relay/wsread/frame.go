@@ -10,8 +10,8 @@
 // other systems a goroutine per connection waits in Read, with the same
 // frame handling.
 //
-// The handshake and every write stay with gorilla/websocket; this package
-// only reads, as RFC 6455 says a server must: client frames masked, no
+// The handshake is gorilla/websocket's and the writes are the relay's;
+// this package only reads, as RFC 6455 says a server must: client frames masked, no
 // reserved bits (no extension is negotiated), control frames whole and at
 // most 125 bytes, fragments in order, messages bounded by a read limit.
 package wsread
