@@ -95,7 +95,9 @@ func find(t testing.TB) (wine, server string) {
 
 // New makes a fresh prefix in a temporary directory with the ProcessPrng
 // shim in its system32, for programs that run with DISPLAY=display (may be
-// empty) and the extra environment env ("KEY=value"). It blocks until the
+// empty) and the extra environment env ("KEY=value"). Programs run with
+// WINEDEBUG=-all unless TETHER_WINEDEBUG is set (e.g. "+seh,+winsock,+tid"
+// to see exceptions and socket calls, per thread). It blocks until the
 // prefix is ready (about 10 s) and, when the test ends, kills every process
 // of the prefix and removes it.
 func New(t testing.TB, display string, env ...string) *Wine {
@@ -110,7 +112,7 @@ func New(t testing.TB, display string, env ...string) *Wine {
 		"WINEPREFIX="+w.Prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=",
 		"WINESERVER="+server, "DISPLAY="+display)
 	if d := os.Getenv("TETHER_WINEDEBUG"); d != "" {
-		w.env = append(w.env, "WINEDEBUG="+d) // to see what Wine says, e.g. +seh for exceptions
+		w.env = append(w.env, "WINEDEBUG="+d)
 	}
 	w.env = append(w.env, env...)
 	t.Cleanup(func() {
