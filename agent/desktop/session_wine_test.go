@@ -186,17 +186,18 @@ pcm.null { type null }
 		}
 	})
 
-	t.Run("float arguments to COM methods", func(t *testing.T) {
+	t.Run("COM calls: float arguments, one lasting thread, failures answered", func(t *testing.T) {
 		// This package's Windows tests, built as a Windows program, run
-		// TestEndpointVolumeFloatArgs against Wine's Core Audio.
+		// TestEndpointVolumeFloatArgs against Wine's Core Audio, and the
+		// COM thread's tests (com_windows_test.go) under Wine.
 		exe := filepath.Join(t.TempDir(), "desktop.test.exe")
 		build := exec.Command("go", "test", "-c", "-o", exe, ".")
 		build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go test -c for windows: %v\n%s", err, out)
 		}
-		out, errOut, err := s.runExe(append(sound, "TETHER_WINE_COM=1"), exe, "-test.run=^TestEndpointVolumeFloatArgs$", "-test.v")
-		if err != nil || !strings.Contains(out, "--- PASS: TestEndpointVolumeFloatArgs") {
+		out, errOut, err := s.runExe(append(sound, "TETHER_WINE_COM=1"), exe, "-test.run=^(TestEndpointVolumeFloatArgs|TestCOM.*)$", "-test.v")
+		if err != nil || !strings.Contains(out, "--- PASS: TestEndpointVolumeFloatArgs") || !strings.Contains(out, "--- PASS: TestCOMThreadOutlivesCalls") {
 			t.Fatalf("under Wine: %v\n%s\n%s", err, out, errOut)
 		}
 		t.Logf("under Wine: %s", strings.TrimSpace(out))
