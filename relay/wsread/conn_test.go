@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -274,15 +275,28 @@ func TestSilentClientTimesOut(t *testing.T) {
 
 func TestFramesKeepAClientAlive(t *testing.T) {
 	h := newRecord()
-	s := newServer(t, 1<<20, 300*time.Millisecond, func() *record { return h })
+	s := newServer(t, 1<<20, time.Hour, func() *record { return h })
 	ws := s.dial(t, 1024)
-	for i := 0; i < 10; i++ { // 1 s of pongs, 3 idle times
-		ws.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
-		time.Sleep(100 * time.Millisecond)
+	// Every whole frame, a pong too, moves the deadline an idle time
+	// from its arrival: watched as the deadline itself moving on, not by
+	// timing the client against it.
+	for i, send := range []func() error{
+		func() error { return ws.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)) },
+		func() error { return ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) },
+		func() error { return ws.WriteMessage(websocket.TextMessage, []byte("x")) },
+	} {
+		before := h.conn.deadline.Load()
+		for now() <= before-int64(time.Hour)+int64(time.Millisecond) {
+			time.Sleep(time.Millisecond) // the next extension must land later than the last
+		}
+		if err := send(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("frame %d to extend the deadline", i), func() bool { return h.conn.deadline.Load() > before })
 	}
 	select {
 	case err := <-h.end:
-		t.Fatalf("ended while the client sent pongs: %v", err)
+		t.Fatalf("ended: %v", err)
 	default:
 	}
 }
