@@ -316,11 +316,15 @@ func (p *peer) Ping(data []byte) {
 }
 
 // closeFor is the close code and text the relay answers a reader's end
-// with: 1009 for a message over the limit, 1002 for a frame that breaks
-// the protocol, 1000 otherwise (a close already requested wins).
+// with: the peer's own code when it closed first (RFC 6455 §5.5.1), 1009
+// for a message over the limit, 1002 for a frame that breaks the
+// protocol, 1000 otherwise (a close already requested wins).
 func closeFor(err error) (int, string) {
 	var pe *wsread.ProtocolError
+	var ce *wsread.CloseError
 	switch {
+	case errors.As(err, &ce):
+		return ce.Code, ""
 	case errors.Is(err, wsread.ErrTooBig):
 		return websocket.CloseMessageTooBig, "message too big"
 	case errors.As(err, &pe):

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/tether-desktop/tether/relay/wsread"
 )
 
@@ -47,8 +48,11 @@ func frameHeader(b *[10]byte, op byte, n int) int {
 }
 
 // closePayload is a close frame's payload: the code, then as much of text
-// as fits in 125 bytes.
+// as fits in 125 bytes; none for 1005 (no status), which is never sent.
 func closePayload(code int, text string) []byte {
+	if code == websocket.CloseNoStatusReceived {
+		return nil
+	}
 	b := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(text)), uint16(code))
 	if len(text) > 123 {
 		text = text[:123]

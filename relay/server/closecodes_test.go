@@ -1,0 +1,43 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestCloseCodesOfTheReader checks the close frame the relay answers
+// with when its reader ends: the peer's own code when the peer closed
+// first, 1002 with the reason for a frame that breaks RFC 6455.
+func TestCloseCodesOfTheReader(t *testing.T) {
+	r := newRelay(t, nil)
+	_, tok := r.register("box")
+	sess := r.pair(r.code(tok), "")
+	answer := func(c *wsPeer) *websocket.CloseError {
+		t.Helper()
+		c.conn.SetReadDeadline(time.Now().Add(hangGuard))
+		for {
+			if _, _, err := c.conn.ReadMessage(); err != nil {
+				ce, ok := err.(*websocket.CloseError)
+				if !ok {
+					t.Fatalf("want a close frame, got %v", err)
+				}
+				return ce
+			}
+		}
+	}
+
+	c := r.client(sess)
+	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4321, "bye"), time.Now().Add(time.Second))
+	if ce := answer(c); ce.Code != 4321 {
+		t.Fatalf("the relay answered a close 4321 with %d %q", ce.Code, ce.Text)
+	}
+
+	c = r.client(sess)
+	// A text frame with the mask bit clear: a server must refuse it.
+	c.conn.NetConn().Write([]byte{0x81, 0x02, 'h', 'i'})
+	if ce := answer(c); ce.Code != websocket.CloseProtocolError || ce.Text == "" {
+		t.Fatalf("an unmasked frame got close %d %q, want 1002 with a reason", ce.Code, ce.Text)
+	}
+}
