@@ -195,6 +195,8 @@ func TestWireClassify(t *testing.T) {
 		id, reply string
 	}{
 		{"tether telemetry", tetherWire{}, `{"type":"telemetry","device":"d_1","data":{}}`, kindTelemetry, "", ""},
+		{"tether telemetry forwarded with the device in front", tetherWire{}, `{"device":"d_1","type":"telemetry","ts":"t","data":{}}`, kindTelemetry, "", ""},
+		{"tether event forwarded with the device in front", tetherWire{}, `{"device":"d_1","type":"event","data":{"type":"telemetry"}}`, kindOther, "", ""},
 		{"tether command", tetherWire{}, `{"type":"command","id":"r1f","device":"d_1","name":"beep"}`, kindCommand, "r1f", `{"type":"result","id":"r1f","ok":true}`},
 		{"tether result", tetherWire{}, `{"type":"result","id":"7","device":"d_1","ok":true}`, kindResult, "7", ""},
 		{"tether presence", tetherWire{}, `{"type":"presence","device":"d_1"}`, kindOther, "", ""},

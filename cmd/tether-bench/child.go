@@ -49,14 +49,18 @@ type childCmd struct {
 
 // childReply is a child's counters (cumulative) and, when asked, times.
 type childReply struct {
-	Up        int       `json:"up"`        // agents with an open, greeted socket
-	Clients   int       `json:"clients"`   // clients open
-	Telemetry int64     `json:"telemetry"` // telemetry frames the clients received
-	Sent      int64     `json:"sent"`      // telemetry frames the agents sent
-	Marked    int       `json:"marked"`
-	Back      int       `json:"back"`            // marked agents up again since the mark
-	Times     []float64 `json:"times,omitempty"` // seconds from the mark to each marked agent's return
-	Err       string    `json:"err,omitempty"`
+	Up      int `json:"up"`      // agents with an open, greeted socket
+	Clients int `json:"clients"` // clients open (dialled and not closed since)
+	Closed  int `json:"closed"`  // clients dialled whose socket closed since
+	// MinWatchers is the fewest watchers the relay told any agent that is
+	// up (-1: an agent was told nothing yet; no agent up reads as -1 too).
+	MinWatchers int       `json:"min_watchers"`
+	Telemetry   int64     `json:"telemetry"` // telemetry frames the clients received
+	Sent        int64     `json:"sent"`      // telemetry frames the agents sent
+	Marked      int       `json:"marked"`
+	Back        int       `json:"back"`            // marked agents up again since the mark
+	Times       []float64 `json:"times,omitempty"` // seconds from the mark to each marked agent's return
+	Err         string    `json:"err,omitempty"`
 }
 
 // runChild is the load-generator child's main: it reads its spec, holds
@@ -159,14 +163,18 @@ func runChild(in io.Reader, out io.Writer) error {
 				}
 			}
 		}
-		r := childReply{Up: pool.upCount(), Sent: sent.Load(), Marked: len(marked)}
+		r := childReply{Up: pool.upCount(), Sent: sent.Load(), Marked: len(marked), MinWatchers: pool.minWatchers()}
 		if e, ok := rampErr.Load().(string); ok {
 			r.Err = e
 		}
 		cmu.Lock()
-		r.Clients = len(clients)
 		for _, c := range clients {
 			r.Telemetry += c.telemetry.Load()
+			if c.open() {
+				r.Clients++
+			} else {
+				r.Closed++
+			}
 		}
 		cmu.Unlock()
 		for _, a := range marked {
@@ -287,9 +295,12 @@ func (g *genChild) stop() {
 	}
 }
 
-// askAll asks every child and sums the replies' counters.
+// askAll asks every child and sums the replies' counters (MinWatchers is
+// the least over the children holding agents).
 func askAll(gs []*genChild, cmd childCmd) (childReply, error) {
 	var sum childReply
+	sum.MinWatchers = -1
+	first := true
 	for _, g := range gs {
 		r, err := g.ask(cmd)
 		if err != nil {
@@ -300,6 +311,13 @@ func askAll(gs []*genChild, cmd childCmd) (childReply, error) {
 		}
 		sum.Up += r.Up
 		sum.Clients += r.Clients
+		sum.Closed += r.Closed
+		if g.n > 0 {
+			if first || r.MinWatchers < sum.MinWatchers {
+				sum.MinWatchers = r.MinWatchers
+			}
+			first = false
+		}
 		sum.Telemetry += r.Telemetry
 		sum.Sent += r.Sent
 		sum.Marked += r.Marked

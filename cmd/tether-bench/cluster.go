@@ -363,6 +363,42 @@ func waitUp(ctx context.Context, gs []*genChild, agents, clients int, bound time
 	}
 }
 
+// waitWatched polls the children until every client is open and every
+// agent that is up was told at least clients watchers, or bound passes.
+func waitWatched(ctx context.Context, gs []*genChild, clients int, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for {
+		r, err := askAll(gs, childCmd{})
+		if err != nil {
+			return err
+		}
+		if fanValid(r, clients) == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s: %w", bound, fanValid(r, clients))
+		}
+		if !sleep(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+// fanValid says why a fan-out measured with the children's counters r is
+// not a figure of clients sockets all connected and watching every agent,
+// or nil when it is: a client closed (by the relay: too slow, refused …) or
+// an agent told fewer watchers means the deliveries counted are not those
+// of the fan-out offered.
+func fanValid(r childReply, clients int) error {
+	switch {
+	case r.Closed > 0 || r.Clients < clients:
+		return fmt.Errorf("no valid fan-out figure: %d of %d clients open, %d closed (see tether_sockets_closed_total on the nodes' /metrics)", r.Clients, clients, r.Closed)
+	case r.MinWatchers < clients:
+		return fmt.Errorf("no valid fan-out figure: an agent is told %d watchers, not %d (watch interest did not cross the nodes)", r.MinWatchers, clients)
+	}
+	return nil
+}
+
 // quiet waits until the nodes have worked off what came before (after
 // 100,000 agents connect or leave they write last-seen times and presence
 // for a while): until every live node uses under 10 % of a core over a
@@ -714,7 +750,11 @@ func (r *clusterRig) fanPhase(ctx context.Context, k int, devs []device, sess se
 	if _, err := waitUp(ctx, gs, len(devs), len(clients), 60*time.Second); err != nil {
 		return nil, err
 	}
-	sleep(ctx, 3*time.Second) // watch counts and interest cross the nodes
+	// Every agent is told (by its node, counting the watchers of every
+	// node) that all the clients watch it: interest has crossed the nodes.
+	if err := waitWatched(ctx, gs, len(clients), 30*time.Second); err != nil {
+		return nil, err
+	}
 	if _, err := askAll(gs, childCmd{Rate: cfg.FanRate}); err != nil {
 		return nil, err
 	}
@@ -734,6 +774,9 @@ func (r *clusterRig) fanPhase(ctx context.Context, k int, devs []device, sess se
 	v1, _ := r.nats.varz()
 	c1, err := askAll(gs, childCmd{})
 	if err != nil {
+		return nil, err
+	}
+	if err := fanValid(c1, len(clients)); err != nil {
 		return nil, err
 	}
 	secs := b[0].At.Sub(a[0].At).Seconds()

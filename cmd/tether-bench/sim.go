@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -98,6 +100,10 @@ type simAgent struct {
 	addrs []string
 	node  atomic.Int32
 
+	// watchers is the latest count of watching client sockets the relay
+	// told it (a watch frame); -1 before any.
+	watchers atomic.Int64
+
 	ups      atomic.Int64 // times it came up
 	lastUp   atomic.Int64 // unix nanoseconds of the latest up
 	attempts atomic.Int64 // dials since the latest up
@@ -125,16 +131,22 @@ type agentPool struct {
 func (p *agentPool) add(ctx context.Context, devs []device, conc int) (time.Duration, error) {
 	as := make([]*simAgent, len(devs))
 	for i, d := range devs {
-		as[i] = &simAgent{dev: d}
+		as[i] = newSimAgent(d, nil)
 	}
 	return p.addAgents(ctx, as, conc)
+}
+
+func newSimAgent(d device, addrs []string) *simAgent {
+	a := &simAgent{dev: d, addrs: addrs}
+	a.watchers.Store(-1)
+	return a
 }
 
 // addNodes is add for agents that each use a list of relay nodes.
 func (p *agentPool) addNodes(ctx context.Context, specs []childAgent, conc int) (time.Duration, error) {
 	as := make([]*simAgent, len(specs))
 	for i, s := range specs {
-		as[i] = &simAgent{dev: s.Dev, addrs: s.Addrs}
+		as[i] = newSimAgent(s.Dev, s.Addrs)
 	}
 	return p.addAgents(ctx, as, conc)
 }
@@ -215,6 +227,7 @@ func (p *agentPool) session(ctx context.Context, a *simAgent, bo *backoff.Backof
 	c := &simConn{ws: ws}
 	bo.Connected()
 	defer bo.Disconnected()
+	a.watchers.Store(-1) // until this connection's first watch frame
 	a.lastUp.Store(time.Now().UnixNano())
 	a.needed.Store(a.attempts.Swap(0))
 	a.ups.Add(1)
@@ -226,6 +239,10 @@ func (p *agentPool) session(ctx context.Context, a *simAgent, bo *backoff.Backof
 		_, f, err := ws.ReadMessage()
 		if err != nil {
 			return err
+		}
+		if n, ok := watchCount(f); ok {
+			a.watchers.Store(int64(n))
+			continue
 		}
 		if _, _, reply := p.w.classify(f); reply != nil {
 			if err := c.write(reply); err != nil {
@@ -259,6 +276,20 @@ func (p *agentPool) dialAgent(ctx context.Context, a *simAgent) (*websocket.Conn
 	return nil, err
 }
 
+// watchCount reads the number of watchers from Tether's watch frame.
+func watchCount(f []byte) (int, bool) {
+	if !bytes.HasPrefix(f, []byte(`{"type":"watch"`)) {
+		return 0, false
+	}
+	var m struct {
+		Data struct{ Watchers int }
+	}
+	if json.Unmarshal(f, &m) != nil {
+		return 0, false
+	}
+	return m.Data.Watchers, true
+}
+
 // pinger pings every connected agent once per period, spread evenly, like
 // the real agent's heartbeat. It returns when ctx ends.
 func (p *agentPool) pinger(ctx context.Context, period time.Duration) {
@@ -287,6 +318,25 @@ func (p *agentPool) list() []*simAgent {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.agents
+}
+
+// minWatchers is the fewest watchers the relay told any agent that is up,
+// or -1 when none is up or one was told nothing yet.
+func (p *agentPool) minWatchers() int {
+	least := -1
+	for _, a := range p.list() {
+		if a.conn.Load() == nil {
+			continue
+		}
+		n := int(a.watchers.Load())
+		if n < 0 {
+			return -1
+		}
+		if least < 0 || n < least {
+			least = n
+		}
+	}
+	return least
 }
 
 // upCount counts agents with an open, greeted socket.
@@ -400,6 +450,17 @@ func (c *simClient) roundTrip(dev string, wait time.Duration) (time.Duration, er
 		return 0, fmt.Errorf("no result for command %s within %s", id, wait)
 	case <-c.done:
 		return 0, errors.New("client socket closed")
+	}
+}
+
+// open reports whether the client's socket is still open (its reader has
+// not ended: the relay did not close it).
+func (c *simClient) open() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
 	}
 }
 

@@ -505,14 +505,61 @@ func (h *hub) onInterestLocked(e broker.Event) {
 	}
 }
 
-// telemetryPrefix starts every encoded telemetry frame (type is the first field).
-var telemetryPrefix = []byte(`{"type":"` + protocol.TypeTelemetry + `"`)
+// Keys read by isTelemetry.
+var (
+	typeKey        = []byte(`"type":"`)
+	telemetryValue = []byte(protocol.TypeTelemetry + `"`)
+	deviceKey      = []byte(`"device":"`)
+	tsKey          = []byte(`"ts":"`)
+)
+
+// isTelemetry reports whether frame, a live frame of a device held by
+// another node, is telemetry, to be coalesced for slow sockets as on the
+// agent's own node. A node passes on frames it encoded (type first) and
+// frames as their agent sent them (protocol.Forward), whose keys may come
+// in any order, with device and ts added in front when the agent left them
+// out: so "type" is looked for after any leading device and ts, and the
+// envelope is read in full when it is not there.
+func isTelemetry(frame []byte) bool {
+	if len(frame) == 0 || frame[0] != '{' {
+		return false
+	}
+	i := 1
+	for {
+		rest := frame[i:]
+		var key []byte
+		switch {
+		case bytes.HasPrefix(rest, typeKey):
+			return bytes.HasPrefix(rest[len(typeKey):], telemetryValue)
+		case bytes.HasPrefix(rest, deviceKey):
+			key = deviceKey
+		case bytes.HasPrefix(rest, tsKey):
+			key = tsKey
+		}
+		if key == nil {
+			break
+		}
+		// A plain string value (no escapes, as protocol.Forward writes and
+		// protocol.ReadEnvelope accepts), then the next key.
+		end := bytes.IndexByte(rest[len(key):], '"')
+		if end < 0 || bytes.IndexByte(rest[len(key):len(key)+end], '\\') >= 0 {
+			break
+		}
+		i += len(key) + end + 1
+		if i >= len(frame) || frame[i] != ',' {
+			break
+		}
+		i++
+	}
+	env, ok := protocol.ReadEnvelope(frame)
+	return ok && env.Type == protocol.TypeTelemetry
+}
 
 func (h *hub) onFrameLocked(e broker.Event) {
 	if h.agents[e.Device] != nil {
 		return // held here: its frames were sent to the watchers already
 	}
-	telemetry := bytes.HasPrefix(e.Data, telemetryPrefix)
+	telemetry := isTelemetry(e.Data)
 	for c := range h.watchers[e.Device] {
 		if telemetry {
 			c.sendLatest(e.Device, e.Data)
