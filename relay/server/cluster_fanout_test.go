@@ -44,7 +44,7 @@ func slowClient(t *testing.T, r *relay, session string, devs []string) *wsPeer {
 	defer h.mu.Unlock()
 	for _, cs := range h.sessions {
 		for rc := range cs {
-			if rc.conn.RemoteAddr().String() == conn.LocalAddr().String() {
+			if rc.out.RemoteAddr().String() == conn.LocalAddr().String() {
 				if err := rc.out.Conn.(*net.TCPConn).SetWriteBuffer(1); err != nil {
 					t.Fatal(err)
 				}
