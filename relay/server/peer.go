@@ -20,15 +20,14 @@ const (
 
 // peer is one WebSocket and its writer; its reader is a wsread.Conn that
 // waits for the other side without a goroutine (see reader). Everybody
-// else talks to the writer
-// through two bounded paths: send for frames that must arrive in order
-// (results, presence, events), and sendLatest for frames where only the newest
-// matters (telemetry), which are coalesced per key when the socket is slow.
-// The writer is a goroutine that runs only while there is something to write
-// (frames, the heartbeat ping, the close frame) and is gone otherwise, so an
-// idle socket parks no writer; it takes everything waiting at once and writes
-// it with one syscall (see batchConn). At most one writer runs at a time.
-// Safe for concurrent use.
+// else talks to the writer through two bounded paths: send for frames that
+// must arrive in order (results, presence, events), and sendLatest for
+// frames where only the newest matters (telemetry), which are coalesced per
+// key when the socket is slow. The writer is a goroutine that runs only
+// while there is something to write (frames, the heartbeat ping, the close
+// frame) and is gone otherwise, so an idle socket parks no writer; it takes
+// everything waiting at once and writes it with one syscall (see
+// batchConn). At most one writer runs at a time. Safe for concurrent use.
 type peer struct {
 	out          *batchConn   // the upgraded connection, written through (sockconn.go)
 	rd           *wsread.Conn // reads the other side's frames (reader)
