@@ -1,8 +1,11 @@
 package server
 
 import (
+	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -39,5 +42,16 @@ func TestCloseCodesOfTheReader(t *testing.T) {
 	c.conn.NetConn().Write([]byte{0x81, 0x02, 'h', 'i'})
 	if ce := answer(c); ce.Code != websocket.CloseProtocolError || ce.Text == "" {
 		t.Fatalf("an unmasked frame got close %d %q, want 1002 with a reason", ce.Code, ce.Text)
+	}
+}
+
+func TestClosePayloadCutsBetweenCharacters(t *testing.T) {
+	long := strings.Repeat("é", 100) // 200 bytes
+	p := closePayload(4000, long)
+	if len(p) > 125 || !utf8.Valid(p[2:]) || binary.BigEndian.Uint16(p) != 4000 {
+		t.Fatalf("close payload of %d bytes, reason valid UTF-8: %v", len(p), utf8.Valid(p[2:]))
+	}
+	if p := closePayload(websocket.CloseNoStatusReceived, "x"); len(p) != 0 {
+		t.Fatalf("a close without status has a %d-byte payload", len(p))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/tether-desktop/tether/relay/wsread"
@@ -48,14 +49,19 @@ func frameHeader(b *[10]byte, op byte, n int) int {
 }
 
 // closePayload is a close frame's payload: the code, then as much of text
-// as fits in 125 bytes; none for 1005 (no status), which is never sent.
+// as fits in 125 bytes, cut between characters; none for 1005 (no status),
+// which is never sent.
 func closePayload(code int, text string) []byte {
 	if code == websocket.CloseNoStatusReceived {
 		return nil
 	}
 	b := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(text)), uint16(code))
 	if len(text) > 123 {
-		text = text[:123]
+		n := 123
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n-- // cut between characters: a close reason must be UTF-8
+		}
+		text = text[:n]
 	}
 	return append(b, text...)
 }
