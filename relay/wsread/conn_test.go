@@ -430,3 +430,30 @@ func clientFrame(fin bool, op byte, payload []byte) []byte {
 	unmask(key, 0, b[start:])
 	return b
 }
+
+// TestClosedBeforeStartStillEnds covers a socket whose writer failed (and
+// closed it) between New and Start: Start must still end it, so that the
+// handler's teardown runs (a relay once kept counting such a browser as a
+// watcher).
+func TestClosedBeforeStartStillEnds(t *testing.T) {
+	h := newRecord()
+	up := websocket.Upgrader{ReadBufferSize: 128, WriteBufferSize: 128}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		h.conn = New(ws.NetConn(), h, 1<<20, time.Minute)
+		h.conn.Close()
+		h.conn.Start()
+	}))
+	t.Cleanup(srv.Close)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := h.ended(t); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("End(%v), want net.ErrClosed", err)
+	}
+}

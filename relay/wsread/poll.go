@@ -16,20 +16,24 @@ func New(nc net.Conn, h Handler, limit int64, idle time.Duration) *Conn {
 }
 
 // Start starts reading: h's methods may be called from now on. A Conn
-// closed before Start is not read at all (End is not called).
+// closed before Start ends at once (End is called with net.ErrClosed):
+// whoever closed it, the handler's End does the socket's teardown.
 func (c *Conn) Start() {
 	c.deadline.CompareAndSwap(0, now()+c.idle) // unless Expire came first
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
 	c.started = true
+	closed := c.closed
 	c.mu.Unlock()
-	if p := thePoller(); p != nil && p.add(c) {
-		return
+	if !closed {
+		if p := thePoller(); p != nil && p.add(c) {
+			return
+		}
 	}
 	c.mu.Lock()
+	if c.running || c.ended {
+		c.mu.Unlock()
+		return // a Close meanwhile started the reading
+	}
 	c.running = true
 	c.mu.Unlock()
 	go c.run()
