@@ -36,12 +36,10 @@ type settingsWatcher struct {
 }
 
 // desktopRecheck is how often a watched agent asks the desktop again what
-// it lacks: as often as the desktop itself looks again (it caches a failed
-// check for 30 s, desktop.Unavailable). Asked every 5 s, it answered from
-// its cache but for the sound device's files, whose lookups cost a burst of
-// the runtime's polling each time (perf: about 2 of the 5 wakeups/s of a
-// watched agent).
-const desktopRecheck = 30 * time.Second
+// it lacks. The desktop caches a failed check for 30 s (desktop.Unavailable)
+// and some checks start a program, so asking every SettingsPoll bought
+// nothing but work.
+const desktopRecheck = 5 * time.Second
 
 // run follows the files and the desktop until ctx ends. It blocks; owned
 // by Agent.Run. Nobody watching and no edit, it sleeps without a timer.

@@ -130,34 +130,6 @@ func TestDesktopCheckedOnlyWhileWatched(t *testing.T) {
 	helloUntil("the sound came back", func(h protocol.Hello) bool { return h.Unavailable["beep"] == "" })
 }
 
-// TestDesktopAskedOncePerCacheWhileWatched: a watched agent asks the
-// desktop what it lacks when the first watcher comes, and not again before
-// desktopRecheck, which is as long as the desktop keeps its own answers (it
-// asked every 5 s, for answers mostly from that cache).
-func TestDesktopAskedOncePerCacheWhileWatched(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("elsewhere the agent polls its files, which rebuilds the hello")
-	}
-	r := newFakeRelay(t)
-	cfg := testConfig(t, r)
-	desk := &countingDesktop{}
-	cfg.Desktop = desk
-	startAgent(t, cfg, nil)
-	c := r.nextConn(t)
-	c.next(t, protocol.TypeHello)
-	desk.mu.Lock()
-	desk.unavailable = map[string]string{"beep": "no sound device"}
-	desk.mu.Unlock()
-	c.watch(1)
-	for h := c.nextHello(t); h.Unavailable["beep"] == ""; h = c.nextHello(t) {
-	}
-	before := desk.checks.Load()
-	time.Sleep(6 * time.Second) // past the 5 s the agent asked again after
-	if n := desk.checks.Load() - before; n != 0 {
-		t.Fatalf("%d more availability checks within 6 s of the first watcher; the desktop's answers last 30 s", n)
-	}
-}
-
 // nextHello returns the data of the next hello the agent sends on c.
 func (c *fakeConn) nextHello(t *testing.T) protocol.Hello {
 	t.Helper()
