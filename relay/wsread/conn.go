@@ -64,7 +64,7 @@ type Conn struct {
 	msgOp       byte   // its opcode; 0 when no message is open
 	messages    uint64 // data messages handled
 	lastMessage int64  // when the last read with a data message ended, unix ns
-	readErr     error  // why the reading ended
+	byHandler   bool   // Message ended it: the connection itself is still good (Drain)
 }
 
 // now reads the clock as unix nanoseconds.
@@ -174,7 +174,6 @@ func (c *Conn) end(err error) {
 		c.p.forget(c)
 	}
 	c.mu.Unlock()
-	c.readErr = err
 	c.h.End(err)
 }
 
@@ -316,6 +315,7 @@ func (c *Conn) handleBuffered() error {
 		c.msg, c.msgOp = nil, 0
 		c.messages++
 		if err := c.h.Message(msg, binary); err != nil {
+			c.byHandler = true
 			return err
 		}
 	}
@@ -350,19 +350,10 @@ func (c *Conn) control(op byte, payload []byte) error {
 // the connection's own error (a close, a bad frame, a timeout); call it
 // from End, after the relay's close frame, when Message ended the reading.
 func (c *Conn) Drain() {
-	var d drainer
-	switch c.readErr.(type) {
-	case *CloseError, *ProtocolError:
+	if !c.byHandler {
 		return
 	}
-	if c.readErr == ErrTooBig || c.readErr == errExpired || errors.Is(c.readErr, io.EOF) || errors.Is(c.readErr, net.ErrClosed) {
-		return
-	}
-	var ne net.Error
-	if errors.As(c.readErr, &ne) {
-		return
-	}
-	c.h = &d
+	c.h = &drainer{}
 	c.msg, c.msgOp = nil, 0
 	for {
 		if err := c.readAvailable(); err != nil {
