@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -203,22 +204,25 @@ func TestBrowserSendsFiles(t *testing.T) {
 	underWay := row("huge.bin") + `?.dataset.state === 'sending' && /\/s · .+ left$/.test(` + row("huge.bin") + `.querySelector('.send-status').textContent)`
 
 	t.Run("cancelled midway", func(t *testing.T) {
+		// The agent runs slowly (slowDown), so the 99 MB file is still on
+		// its way when the page is seen sending, however fast or loaded
+		// the machine. The agent is then held stopped while the cancel is
+		// clicked: the page can send at most one window (8 chunks) past
+		// the last acknowledgement, so its file_end cannot go out first.
+		slow := slowDown(s.agent.cmd.Process)
+		defer slow.resume()
 		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(`#send-files`, []string{huge})); err != nil {
 			t.Fatal(err)
 		}
 		pageWait(t, ctx, "the transfer under way, with its speed and time left", underWay)
-		// The agent is stopped while the cancel is clicked, so that the
-		// transfer cannot finish first on a loaded machine (it did once in
-		// .ci/run: the click came after the last chunk). Stopped, it holds
-		// at most the relay's window; resumed, it gets the cancel long
-		// before the end of 99 MB.
-		s.agent.cmd.Process.Signal(syscall.SIGSTOP)
-		if _, err := os.Stat(filepath.Join(s.inbox, "huge.bin")); err == nil {
-			s.agent.cmd.Process.Signal(syscall.SIGCONT)
-			t.Skip("the transfer finished before the agent could be stopped: a machine faster than this test assumes")
+		slow.hold()
+		// Read the state and click in one task of the page, so nothing
+		// moves between them.
+		was := pageEval[string](t, ctx, `(() => { const li = `+row("huge.bin")+`; const was = li.dataset.state; if (was === 'sending') li.querySelector('.send-cancel').click(); return was; })()`)
+		slow.resume()
+		if was != "sending" {
+			t.Skipf("the page had the transfer %q, no longer sending, when the cancel was to be clicked: a machine slower than this test assumes", was)
 		}
-		pageEval[bool](t, ctx, `(`+row("huge.bin")+`.querySelector('.send-cancel').click(), true)`)
-		s.agent.cmd.Process.Signal(syscall.SIGCONT)
 		pageWait(t, ctx, "the page says it is cancelled", row("huge.bin")+`.dataset.state === 'failed' && `+row("huge.bin")+`.textContent.includes('Cancelled')`)
 		noPart(t, s.inbox)
 		if _, err := os.Stat(filepath.Join(s.inbox, "huge.bin")); err == nil {
@@ -228,14 +232,13 @@ func TestBrowserSendsFiles(t *testing.T) {
 	})
 
 	t.Run("the agent killed mid-transfer", func(t *testing.T) {
+		// Slowed down (see above), the agent cannot finish 99 MB before
+		// its part file is seen; it is held stopped, then killed.
+		slow := slowDown(s.agent.cmd.Process)
+		defer slow.resume()
 		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(`#send-files`, []string{huge})); err != nil {
 			t.Fatal(err)
 		}
-		// The agent is stopped as soon as its part file appears (watched
-		// here, not through the page, which a loaded machine polls too
-		// slowly for a fast transfer). Stopped, it can no longer finish the
-		// file: it renames the part file before it answers, so a huge.bin
-		// not in the folder now never will be.
 		waitFor(t, "the part file", func() bool {
 			for _, n := range inboxNames(t, s.inbox) {
 				if strings.HasSuffix(n, ".part") {
@@ -244,9 +247,11 @@ func TestBrowserSendsFiles(t *testing.T) {
 			}
 			return false
 		})
-		s.agent.cmd.Process.Signal(syscall.SIGSTOP)
+		slow.hold()
+		// Stopped, the agent can no longer finish the file: it renames
+		// the part file before it answers, so a huge.bin not in the
+		// folder now never will be.
 		if _, err := os.Stat(filepath.Join(s.inbox, "huge.bin")); err == nil {
-			s.agent.cmd.Process.Signal(syscall.SIGCONT)
 			t.Skip("the transfer finished before the agent could be stopped: a machine faster than this test assumes")
 		}
 		s.agent.stop(syscall.SIGKILL)
@@ -303,4 +308,51 @@ func TestBrowserSendsFiles(t *testing.T) {
 		}
 		t.Logf("screenshot: %s", out)
 	})
+}
+
+// slowed is a process run a fifth of the time, as on a computer far
+// busier than this one; see slowDown.
+type slowed struct {
+	p       *os.Process
+	done    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+}
+
+// slowDown lets p run 20 ms in every 100 (SIGCONT, then SIGSTOP), until
+// hold or resume.
+func slowDown(p *os.Process) *slowed {
+	s := &slowed{p: p, done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(s.stopped)
+		for {
+			p.Signal(syscall.SIGCONT)
+			select {
+			case <-s.done:
+				p.Signal(syscall.SIGSTOP)
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			p.Signal(syscall.SIGSTOP)
+			select {
+			case <-s.done:
+				return
+			case <-time.After(80 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+// hold ends the slowing down and leaves the process stopped.
+func (s *slowed) hold() {
+	s.once.Do(func() { close(s.done) })
+	<-s.stopped
+}
+
+// resume ends the slowing down and lets the process run (a process that
+// has exited is left alone).
+func (s *slowed) resume() {
+	s.hold()
+	s.p.Signal(syscall.SIGCONT)
 }
