@@ -100,6 +100,7 @@ func New(cfg Config) (*Agent, error) {
 	disp = commands.NewDispatcher(cfg.Commands, allowed, state.paused)
 	host, _ := os.Hostname()
 	desc := &describer{disp: disp, screen: cfg.Screen, name: cfg.Name, hostname: host, version: cfg.Version}
+	desc.avail, _ = cfg.Desktop.(Availability)
 	desc.fillStatus(&st, set)
 	state.update(func(s *Status) { *s = st })
 	return &Agent{

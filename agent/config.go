@@ -42,6 +42,19 @@ type ScreenReporter interface {
 	Screen() *protocol.Screen
 }
 
+// Availability is a desktop that caches its answers about what it lacks
+// (commands.Desktop's Unavailable) and tells when they may have changed.
+// *desktop.Desktop implements it.
+type Availability interface {
+	// Recheck forgets the cached answers: the next Unavailable asks the
+	// machine again. The agent calls it when somebody starts watching.
+	Recheck()
+	// Changes is ready when the answers may have changed without being
+	// asked (a display that went away or came back); the agent then
+	// announces a new hello.
+	Changes() <-chan struct{}
+}
+
 // Config configures an Agent. Only ConfigDir and one of Desktop or Commands
 // are required; every other zero value means the default written beside it.
 // Defaults are filled in by New, in one place (Config.complete).

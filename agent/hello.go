@@ -15,6 +15,7 @@ import (
 type describer struct {
 	disp     *commands.Dispatcher
 	screen   ScreenReporter // nil: no screen announced
+	avail    Availability   // nil: the desktop caches nothing and tells of no change
 	name     string         // Config.Name: wins over the settings' name
 	hostname string
 	version  string

@@ -16,8 +16,8 @@ import (
 // polled every SettingsPoll elsewhere or when the directory cannot be
 // watched), and rebuilds the hello, which also notices the desktop gaining
 // or losing what a command needs: every desktopRecheck while somebody
-// watches (only a watcher can send a command), and when the first watcher
-// comes. It
+// watches (only a watcher can send a command), when the first watcher
+// comes, and when the desktop says something changed. It
 // puts all of it in the state, which wakes whoever cares. Edits from this
 // process (the tray) go through it too, so that a read and a write never
 // cross. Safe for concurrent use.
@@ -36,10 +36,11 @@ type settingsWatcher struct {
 }
 
 // desktopRecheck is how often a watched agent asks the desktop again what
-// it lacks. The desktop caches a failed check for 30 s (desktop.Unavailable)
-// and some checks start a program, so asking every SettingsPoll bought
-// nothing but work.
-const desktopRecheck = 5 * time.Second
+// it lacks. The desktop answers from caches that expire after 30 s at the
+// soonest (desktop.Unavailable), and tells of what changes on its own (a
+// display that goes away or comes back: Availability.Changes) at once, so
+// asking more often would only wake the agent.
+const desktopRecheck = 30 * time.Second
 
 // run follows the files and the desktop until ctx ends. It blocks; owned
 // by Agent.Run. Nobody watching and no edit, it sleeps without a timer.
@@ -59,12 +60,21 @@ func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
 	recheck := time.NewTicker(w.recheck) // the desktop's availability, while watched
 	recheck.Stop()
 	defer recheck.Stop()
+	var desktop <-chan struct{} // the desktop's own news of a change
+	if w.desc.avail != nil {
+		desktop = w.desc.avail.Changes()
+	}
 	watched := false
 	for {
 		st := w.state.changes()
 		if now := w.state.watchers() > 0; now != watched {
 			watched = now
 			if watched {
+				// The page opens on fresh answers; while it stays open,
+				// the desktop re-asks what it lacks on its own schedule.
+				if w.desc.avail != nil {
+					w.desc.avail.Recheck()
+				}
 				w.refreshHello()
 				recheck.Reset(w.recheck)
 			} else {
@@ -87,6 +97,8 @@ func (w *settingsWatcher) run(ctx context.Context, every time.Duration) {
 		case <-poll:
 			w.reload()
 		case <-recheck.C:
+			w.refreshHello()
+		case <-desktop:
 			w.refreshHello()
 		}
 	}

@@ -30,9 +30,39 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// recheckEvery is how long a failed availability check is trusted before it
-// is run again (a sound card may be plugged in, a session bus may start).
-const recheckEvery = 30 * time.Second
+// How long an availability check's answer is trusted before the check runs
+// again (a sound card may be plugged in, a session bus may start): first
+// recheckEvery; each time the check finds the same answer again, twice as
+// long, up to recheckMax; after a changed answer, recheckEvery again.
+// Recheck makes every check due at once (the agent calls it when somebody
+// starts watching, so the page opens on fresh answers).
+const (
+	recheckEvery = 30 * time.Second
+	recheckMax   = 5 * time.Minute
+)
+
+// recheck is when one availability check runs again (see recheckEvery).
+// Its user guards it.
+type recheck struct {
+	at    time.Time     // when the check last ran; zero before the first and after Recheck
+	every time.Duration // how long its answer is trusted
+}
+
+// due reports whether the check should run now.
+func (r *recheck) due() bool { return r.at.IsZero() || time.Since(r.at) >= r.every }
+
+// ran records a run of the check; same says it found the answer it found before.
+func (r *recheck) ran(same bool) {
+	if same && !r.at.IsZero() {
+		r.every = min(2*r.every, recheckMax)
+	} else {
+		r.every = recheckEvery
+	}
+	r.at = time.Now()
+}
+
+// expire makes the check due, keeping its interval's history out of it.
+func (r *recheck) expire() { r.at, r.every = time.Time{}, 0 }
 
 // checkBound bounds one availability check done inside Unavailable.
 const checkBound = 2 * time.Second
@@ -44,15 +74,18 @@ type Desktop struct {
 	notifier *notifier
 
 	display screenBackend
-	typing  sync.Mutex // one type_text at a time
+	changes chan struct{} // cap 1: the display opened or went away (Changes)
+	typing  sync.Mutex    // one type_text at a time
 	clip    clipboard
 
-	mu          sync.Mutex // guards the notify and session checks below
-	notifyAt    time.Time  // when notifyWhy was found
-	notifyWhy   string     // why notify cannot run, "" if it can
+	mu          sync.Mutex // guards the checks below
+	notifyCheck recheck
+	notifyWhy   string // why notify cannot run, "" if it can
 	notifyKnown bool
-	sessionAt   time.Time         // when sessionWhy was found
+	session     recheck
 	sessionWhy  map[string]string // session commands that cannot run, with the reason
+	opener      recheck
+	openerWhy   string // why open_url cannot run, "" if it can
 }
 
 var (
@@ -67,7 +100,23 @@ func New(log *slog.Logger) *Desktop {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), display: newDisplay(log), clip: newClipboard(log)}
+	d := &Desktop{log: log, sound: newSound(log), notifier: newNotifier(log), clip: newClipboard(log), changes: make(chan struct{}, 1)}
+	d.display = newDisplay(log, d.changed)
+	return d
+}
+
+// Changes is ready when what Unavailable answers may have changed without
+// being asked: the display opened or went away (on Linux, where the X
+// display's owner notices both by itself). A receive covers every change
+// before it.
+func (d *Desktop) Changes() <-chan struct{} { return d.changes }
+
+// changed signals Changes; it never blocks.
+func (d *Desktop) changed() {
+	select {
+	case d.changes <- struct{}{}:
+	default: // a signal is already waiting
+	}
 }
 
 // Beep plays a sine tone of frequencyHz for d. The sound device is opened on
@@ -115,17 +164,17 @@ func (d *Desktop) noteNotify(err error) error {
 }
 
 // Unavailable returns, for each command that cannot run on this machine now,
-// the reason. It is cheap: results are cached, and a failed check is run
-// again at most every 30 s. Only a call that checks for real blocks, each
-// check for at most about 2 s: the first call (it opens the sound device and
-// asks the session bus), and a call that re-checks notifications (sound
-// re-checks run in the background).
+// the reason. It is cheap: answers are cached (see recheckEvery), so most
+// calls make no system call at all. Only a call that checks for real blocks,
+// each check for at most about 2 s: the first call (it asks the session bus
+// and runs pactl), and a call that re-checks notifications or the session
+// (sound re-checks run in the background).
 func (d *Desktop) Unavailable() map[string]string {
 	out := map[string]string{}
 	if why := d.sound.unavailable(); why != "" {
 		out["beep"] = why
 	}
-	if why := d.notifyCheck(); why != "" {
+	if why := d.checkNotify(); why != "" {
 		out["notify"] = why
 	}
 	if why := d.display.unavailable(); why != "" {
@@ -133,7 +182,7 @@ func (d *Desktop) Unavailable() map[string]string {
 			out[name] = why
 		}
 	}
-	if why := openerCheck(); why != "" {
+	if why := d.checkOpener(); why != "" {
 		out["open_url"] = why
 	}
 	for name, why := range d.sessionChecks() {
@@ -153,9 +202,22 @@ func (d *Desktop) Close() error {
 	return nil
 }
 
-func (d *Desktop) notifyCheck() string {
+// Recheck makes every cached availability check due: the next Unavailable
+// asks the machine again.
+func (d *Desktop) Recheck() {
 	d.mu.Lock()
-	fresh := d.notifyKnown && (d.notifyWhy == "" || time.Since(d.notifyAt) < recheckEvery)
+	d.notifyCheck.expire()
+	d.session.expire()
+	d.opener.expire()
+	d.mu.Unlock()
+	d.sound.recheck()
+}
+
+// checkNotify is why notify cannot run ("" if it can). A notification that
+// was shown, or refused as unavailable, is an answer too (noteNotify).
+func (d *Desktop) checkNotify() string {
+	d.mu.Lock()
+	fresh := d.notifyKnown && !d.notifyCheck.due()
 	why := d.notifyWhy
 	d.mu.Unlock()
 	if fresh {
@@ -171,5 +233,18 @@ func (d *Desktop) notifyCheck() string {
 func (d *Desktop) setNotifyCheck(why string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.notifyAt, d.notifyWhy, d.notifyKnown = time.Now(), why, true
+	d.notifyCheck.ran(d.notifyKnown && why == d.notifyWhy)
+	d.notifyWhy, d.notifyKnown = why, true
+}
+
+// checkOpener is openerCheck, cached.
+func (d *Desktop) checkOpener() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opener.due() {
+		why := openerCheck()
+		d.opener.ran(why == d.openerWhy)
+		d.openerWhy = why
+	}
+	return d.openerWhy
 }

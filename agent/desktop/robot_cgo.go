@@ -22,7 +22,7 @@ import (
 // without one, so it is always available.
 type robotDisplay struct{}
 
-func newDisplay(*slog.Logger) screenBackend { return robotDisplay{} }
+func newDisplay(*slog.Logger, func()) screenBackend { return robotDisplay{} }
 
 // robotMu serialises every robotgo call: robotgo keeps its state in C
 // globals, which are not safe for concurrent use.

@@ -17,7 +17,7 @@ const noRobot = "this build of the agent has no screen, pointer or keyboard supp
 // noDisplay is the screenBackend of such a build: everything is unavailable.
 type noDisplay struct{}
 
-func newDisplay(*slog.Logger) screenBackend { return noDisplay{} }
+func newDisplay(*slog.Logger, func()) screenBackend { return noDisplay{} }
 
 var errNoRobot = protocol.Errorf(protocol.CodeUnavailable, noRobot)
 

@@ -2,6 +2,7 @@ package desktop
 
 import (
 	"context"
+	"maps"
 	"time"
 	"unicode/utf8"
 
@@ -58,18 +59,19 @@ func (d *Desktop) SetClipboardText(ctx context.Context, text string) error {
 // or an unavailable *protocol.Error when the OS does not say.
 func (d *Desktop) IdleTime(ctx context.Context) (time.Duration, error) { return d.idleTime(ctx) }
 
-// sessionChecks caches sessionUnavailable for recheckEvery.
+// sessionChecks is sessionUnavailable, cached (see recheckEvery).
 func (d *Desktop) sessionChecks() map[string]string {
 	d.mu.Lock()
-	fresh := !d.sessionAt.IsZero() && time.Since(d.sessionAt) < recheckEvery
+	due := d.session.due()
 	out := d.sessionWhy
 	d.mu.Unlock()
-	if !fresh {
+	if due {
 		ctx, cancel := context.WithTimeout(context.Background(), checkBound)
 		out = sessionUnavailable(ctx)
 		cancel()
 		d.mu.Lock()
-		d.sessionAt, d.sessionWhy = time.Now(), out
+		d.session.ran(maps.Equal(out, d.sessionWhy))
+		d.sessionWhy = out
 		d.mu.Unlock()
 	}
 	res := map[string]string{}

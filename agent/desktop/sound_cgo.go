@@ -67,6 +67,11 @@ type sound struct {
 	idleGen int           // invalidates idle timers armed before the latest
 	idle    *time.Timer
 	closed  bool
+
+	// soundPresence's answer before the first open attempt, cached
+	presence      recheck
+	presenceWhy   string
+	presenceKnown bool
 }
 
 func newSound(log *slog.Logger) *sound {
@@ -261,7 +266,8 @@ func (s *sound) armIdle() {
 }
 
 // unavailable reports why beep cannot run, "" if it can. Before the first
-// beep it answers from soundPresence where that can tell, opening nothing;
+// beep it answers from soundPresence (cached, see recheckEvery) where that
+// can tell, opening nothing;
 // elsewhere the first call opens the device to find out (waiting at most
 // checkBound). Once the device was opened, calls answer from the last
 // attempt, and after a failure start a new attempt in the background at
@@ -273,9 +279,14 @@ func (s *sound) unavailable() string {
 		return ""
 	}
 	if s.tried.IsZero() && s.opening == nil {
-		if why, known := soundPresence(); known {
+		if s.presence.due() {
+			why, known := soundPresence()
+			s.presence.ran(known == s.presenceKnown && why == s.presenceWhy)
+			s.presenceWhy, s.presenceKnown = why, known
+		}
+		if s.presenceKnown {
 			s.mu.Unlock()
-			return why
+			return s.presenceWhy
 		}
 	}
 	if s.tried.IsZero() {
@@ -293,6 +304,13 @@ func (s *sound) unavailable() string {
 		return s.err.Error()
 	}
 	return ""
+}
+
+// recheck makes the next unavailable look for a sound device again.
+func (s *sound) recheck() {
+	s.mu.Lock()
+	s.presence.expire()
+	s.mu.Unlock()
 }
 
 // close closes the device and waits, at most openBound, for every goroutine

@@ -23,4 +23,6 @@ func (*sound) beep(context.Context, int, time.Duration) error {
 
 func (*sound) unavailable() string { return noCgo }
 
+func (*sound) recheck() {}
+
 func (*sound) close() {}

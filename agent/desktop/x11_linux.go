@@ -7,8 +7,10 @@ package desktop
 // Xlib, whose default I/O error handler exits the process when the server
 // goes away, and no robotgo, which dereferences a display it failed to open.
 // The owner opens the display on first use, notices when the server goes
-// away (the connection's event stream ends), tries again at most every
-// retryEvery while there is none, and logs each change of state once.
+// away (the connection's event stream ends), tries again while there is
+// none (on use, at most every retryEvery, and on its own after retryEvery,
+// then twice as long each time, up to retryMax), tells the Desktop's
+// Changes of each loss and return, and logs each change of state once.
 
 import (
 	"context"
@@ -40,6 +42,7 @@ func init() {
 // Bounds of the display's connection.
 const (
 	retryEvery = time.Second      // a missing display is tried again at most this often
+	retryMax   = 30 * time.Second // the longest wait of the owner's own attempts
 	xOpenBound = 5 * time.Second  // dialling and the connection setup
 	replyBound = 10 * time.Second // a server that does not answer a request within this is dropped
 )
@@ -47,7 +50,8 @@ const (
 // xDisplay owns the connection to the X server named by DISPLAY. Safe for
 // concurrent use.
 type xDisplay struct {
-	log *slog.Logger
+	log     *slog.Logger
+	changed func() // told when a connection opens or is lost
 
 	mu      sync.Mutex
 	cur     *xConn        // the open connection; nil while there is none
@@ -56,6 +60,8 @@ type xDisplay struct {
 	unset   bool          // the last attempt found DISPLAY empty
 	opening chan struct{} // closed when the attempt in flight ends; nil when none
 	state   xState        // the state last logged
+	retry   *time.Timer   // the owner's next attempt of its own; nil when none is due
+	backoff time.Duration // the wait before the owner's next attempt of its own
 	closed  bool
 	wg      sync.WaitGroup // attempts and connection watchers
 }
@@ -70,8 +76,8 @@ const (
 	xGone                  // was open, went away
 )
 
-func newDisplay(log *slog.Logger) screenBackend {
-	return &xDisplay{log: log, why: "no X display yet (the first attempt to open it has not finished)"}
+func newDisplay(log *slog.Logger, changed func()) screenBackend {
+	return &xDisplay{log: log, changed: changed, why: "no X display yet (the first attempt to open it has not finished)"}
 }
 
 // xConn is one open connection and what the server told about itself.
@@ -194,6 +200,9 @@ func (x *xDisplay) opened(c *xConn, why string, err error) {
 		case xGone: // keep saying that it went away
 		}
 		x.log.Debug("the X display did not open", "reason", why, "err", err)
+		if !x.unset {
+			x.retryLocked()
+		}
 		return
 	}
 	switch x.state {
@@ -207,7 +216,8 @@ func (x *xDisplay) opened(c *xConn, why string, err error) {
 	if c.xtest != nil {
 		x.log.Warn("the X server has no XTEST extension: the pointer and keyboard cannot be driven", "display", c.name, "err", c.xtest)
 	}
-	x.cur, x.why, x.state = c, "", xUp
+	x.cur, x.why, x.state, x.backoff = c, "", xUp, 0
+	x.changed()
 	x.wg.Go(func() {
 		for { // drain events and errors nobody waits for, until the connection ends
 			if ev, xerr := c.x.WaitForEvent(); ev == nil && xerr == nil {
@@ -236,7 +246,27 @@ func (x *xDisplay) lost(c *xConn) {
 	}
 	if !x.closed {
 		x.log.Warn("the X display went away: screen, pointer and keyboard commands are unavailable until it returns", "display", c.name, "reason", x.why)
+		x.changed()
+		x.retryLocked()
 	}
+}
+
+// retryLocked arms the owner's next attempt of its own, after backoff
+// (retryEvery at first, doubling up to retryMax), unless one is armed. mu
+// is held.
+func (x *xDisplay) retryLocked() {
+	if x.retry != nil || x.closed {
+		return
+	}
+	x.backoff = min(max(2*x.backoff, retryEvery), retryMax)
+	x.retry = time.AfterFunc(x.backoff, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.retry = nil
+		if x.cur == nil && !x.closed {
+			x.openLocked() // a failure arms the next one (opened)
+		}
+	})
 }
 
 // fail turns the error of a request on c into what the caller returns: an X
@@ -275,6 +305,10 @@ func (x *xDisplay) do(f func(c *xConn) error) error {
 func (x *xDisplay) close() {
 	x.mu.Lock()
 	x.closed = true
+	if x.retry != nil {
+		x.retry.Stop()
+		x.retry = nil
+	}
 	c := x.cur
 	x.mu.Unlock()
 	if c != nil {

@@ -173,6 +173,44 @@ func TestDisplayAppearsLater(t *testing.T) {
 	}
 }
 
+// TestDisplayChangesAreTold: the Desktop tells of the display's loss and
+// of its return on Changes by itself, with nothing asking it in between
+// (the agent announces a new hello on it instead of polling).
+func TestDisplayChangesAreTold(t *testing.T) {
+	desktoptest.Need(t, "Xvfb")
+	srv := desktoptest.StartXvfbAt(t, "640x480x24")
+	t.Setenv("DISPLAY", srv.Display)
+	d := New(nil)
+	defer d.Close()
+	told := func(what string) {
+		t.Helper()
+		select {
+		case <-d.Changes():
+		case <-time.After(time.Minute): // hang guard only: the owner retries within retryMax
+			t.Fatalf("Changes not ready after %s", what)
+		}
+	}
+	if d.Screen() == nil {
+		t.Fatal("no screen with the X server running")
+	}
+	told("the display opened")
+	srv.Kill()
+	told("the X server was killed")
+	if s := d.Screen(); s != nil {
+		t.Fatalf("Screen() = %+v after Changes told the loss", s)
+	}
+	select {
+	case <-d.Changes():
+		t.Fatal("Changes ready again with nothing changed")
+	default:
+	}
+	srv.Restart()
+	told("the X server started again")
+	if s := d.Screen(); s == nil || *s != (protocol.Screen{Width: 640, Height: 480}) {
+		t.Fatalf("Screen() = %+v after Changes told the return, want 640×480", s)
+	}
+}
+
 // waitUntil polls cond until it holds; only a hang makes it fail.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -341,7 +379,7 @@ func TestKeymapFind(t *testing.T) {
 // answer at once without starting an attempt, until DISPLAY is set.
 func TestNoDisplayNoAttempts(t *testing.T) {
 	t.Setenv("DISPLAY", "")
-	x := newDisplay(slog.New(slog.DiscardHandler)).(*xDisplay)
+	x := newDisplay(slog.New(slog.DiscardHandler), func() {}).(*xDisplay)
 	defer x.close()
 	if why := x.unavailable(); why != whyUnset {
 		t.Fatalf("unavailable() = %q, want %q", why, whyUnset)
