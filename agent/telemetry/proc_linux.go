@@ -10,6 +10,7 @@ import (
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/load"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/net"
 	"golang.org/x/sys/unix"
@@ -284,10 +285,56 @@ func parseNetDev(b []byte) ([]net.IOCountersStat, error) {
 	return out, nil
 }
 
+// uptime is host.Uptime from /proc/uptime: whole seconds since boot.
+func (p *procReader) uptime(context.Context) (uint64, error) {
+	b, err := p.read("/proc/uptime")
+	if err != nil {
+		return 0, err
+	}
+	return parseUptime(b)
+}
+
+func parseUptime(b []byte) (uint64, error) {
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0, errors.New("/proc/uptime: empty")
+	}
+	secs, err := strconv.ParseFloat(string(f[0]), 64)
+	if err != nil || secs < 0 {
+		return 0, fmt.Errorf("/proc/uptime: %q", f[0])
+	}
+	return uint64(secs), nil
+}
+
+// loadAvg is load.Avg from /proc/loadavg.
+func (p *procReader) loadAvg(context.Context) (*load.AvgStat, error) {
+	b, err := p.read("/proc/loadavg")
+	if err != nil {
+		return nil, err
+	}
+	return parseLoadavg(b)
+}
+
+func parseLoadavg(b []byte) (*load.AvgStat, error) {
+	f := bytes.Fields(b)
+	if len(f) < 3 {
+		return nil, fmt.Errorf("/proc/loadavg: short %q", b)
+	}
+	var v [3]float64
+	for i := range v {
+		n, err := strconv.ParseFloat(string(f[i]), 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("/proc/loadavg: %q", f[i])
+		}
+		v[i] = n
+	}
+	return &load.AvgStat{Load1: v[0], Load5: v[1], Load15: v[2]}, nil
+}
+
 // platformReaders are the Linux readers of a Sampler.
 func platformReaders() readers {
 	p := newProcReader()
-	return readers{times: p.times, memory: p.memory, diskIO: p.diskIO, netIO: p.netIO}
+	return readers{times: p.times, memory: p.memory, diskIO: p.diskIO, netIO: p.netIO, uptime: p.uptime, load: p.loadAvg}
 }
 
 // nextLine splits b at its first newline.

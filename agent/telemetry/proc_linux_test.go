@@ -10,6 +10,8 @@ import (
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/host"
+	"github.com/shirou/gopsutil/v4/load"
 	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/tether-desktop/tether/internal/wait"
@@ -93,6 +95,37 @@ func TestProcReadersAgreeWithGopsutil(t *testing.T) {
 	}
 }
 
+// TestHostReadersAgreeWithGopsutil: uptime and load from the kept-open
+// /proc files are gopsutil's, read just after.
+func TestHostReadersAgreeWithGopsutil(t *testing.T) {
+	ctx := context.Background()
+	p := newProcReader()
+	up, err := p.uptime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.loadAvg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gup, err := host.UptimeWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl, err := load.AvgWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gopsutil counts from /proc/stat's boot time in whole seconds.
+	if math.Abs(float64(up)-float64(gup)) > 5 {
+		t.Errorf("uptime %d, gopsutil %d just after", up, gup)
+	}
+	// The kernel recomputes the averages every 5 s: at most one step apart.
+	if math.Abs(l.Load1-gl.Load1) > 2 || math.Abs(l.Load15-gl.Load15) > 0.5 {
+		t.Errorf("load %+v, gopsutil %+v just after", l, gl)
+	}
+}
+
 // TestNetReaderAgreesWithGopsutil: /proc/net/dev read by the agent names
 // the interfaces gopsutil names, with counters no ahead of gopsutil's read
 // just after.
@@ -148,6 +181,23 @@ func TestParseProcFiles(t *testing.T) {
 	}
 	if _, err := parseMeminfo([]byte("MemFree: 1 kB\n")); err == nil {
 		t.Error("no MemTotal accepted")
+	}
+
+	if up, err := parseUptime([]byte("273600.52 500000.10\n")); err != nil || up != 273600 {
+		t.Errorf("parseUptime = %d, %v", up, err)
+	}
+	for _, bad := range []string{"", "x 1\n", "-5 1\n"} {
+		if _, err := parseUptime([]byte(bad)); err == nil {
+			t.Errorf("parseUptime(%q) accepted", bad)
+		}
+	}
+	if l, err := parseLoadavg([]byte("0.52 0.31 0.20 1/123 4567\n")); err != nil || *l != (load.AvgStat{Load1: 0.52, Load5: 0.31, Load15: 0.2}) {
+		t.Errorf("parseLoadavg = %+v, %v", l, err)
+	}
+	for _, bad := range []string{"", "0.5 0.3\n", "0.5 x 0.2 1/1 1\n"} {
+		if _, err := parseLoadavg([]byte(bad)); err == nil {
+			t.Errorf("parseLoadavg(%q) accepted", bad)
+		}
 	}
 
 	io, err := parseDiskstats([]byte(" 254 0 vda 10 0 200 5 20 0 400 9 0 1 1\n 254 1 vda1 1 0 2 0 1 0 4 0 0 0 0\n 7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"))

@@ -51,7 +51,8 @@ const (
 	everyDisk    = 30 * time.Second
 	everyRates   = 2 * time.Second // disk I/O and network
 	everyBattery = 30 * time.Second
-	everyHost    = 10 * time.Second // uptime, load, temperatures
+	everyHost    = 10 * time.Second // uptime, load
+	everyTemps   = 30 * time.Second // temperatures: a scan of the sensors' directories
 	everyIdle    = time.Second
 	everyWindow  = 2 * time.Second
 	maxMounts    = 16 // file systems in one sample
@@ -79,6 +80,8 @@ type sensorSet struct {
 	diskIO    func(ctx context.Context) (map[string]disk.IOCountersStat, error)
 	netIO     func(ctx context.Context) ([]net.IOCountersStat, error) // each interface's; default gopsutil's
 	netIfPrev map[string]counters
+	uptime    func(ctx context.Context) (uint64, error)         // seconds since boot; default gopsutil's
+	load      func(ctx context.Context) (*load.AvgStat, error) // default gopsutil's
 }
 
 // counters are two cumulative byte counters and when they were read.
@@ -107,13 +110,14 @@ func newSensorSet(o Options) *sensorSet {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &sensorSet{opts: o, diskIO: gopsutilDiskIO, netIO: gopsutilNetIO}
+	s := &sensorSet{opts: o, diskIO: gopsutilDiskIO, netIO: gopsutilNetIO, uptime: host.UptimeWithContext, load: load.AvgWithContext}
 	s.list = []*sensor{
 		{every: everyDisk, read: s.readDisks},
 		{every: everyRates, read: s.readDiskIO},
 		{every: everyRates, read: s.readNet},
 		{every: everyBattery, read: s.readBattery},
 		{every: everyHost, read: s.readHost},
+		{every: everyTemps, read: s.readTemps},
 		{every: everyIdle, read: s.readIdle},
 		{every: everyWindow, read: s.readWindow},
 	}
@@ -237,13 +241,17 @@ func (s *sensorSet) readBattery(ctx context.Context, _ time.Time) {
 }
 
 func (s *sensorSet) readHost(ctx context.Context, _ time.Time) {
-	s.latest.UptimeSeconds, s.latest.Load, s.latest.Temperatures = 0, nil, nil
-	if up, err := host.UptimeWithContext(ctx); err == nil {
+	s.latest.UptimeSeconds, s.latest.Load = 0, nil
+	if up, err := s.uptime(ctx); err == nil {
 		s.latest.UptimeSeconds = up
 	}
-	if avg, err := load.AvgWithContext(ctx); err == nil && avg != nil {
+	if avg, err := s.load(ctx); err == nil && avg != nil {
 		s.latest.Load = &protocol.Load{Load1: avg.Load1, Load5: avg.Load5, Load15: avg.Load15}
 	}
+}
+
+func (s *sensorSet) readTemps(ctx context.Context, _ time.Time) {
+	s.latest.Temperatures = nil
 	temps, _ := sensors.TemperaturesWithContext(ctx) // partial readings come with an error
 	for _, t := range temps {
 		if t.Temperature <= -50 || t.Temperature >= 200 || len(s.latest.Temperatures) >= maxTemps {

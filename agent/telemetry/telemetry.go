@@ -15,6 +15,7 @@ import (
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/load"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/net"
 
@@ -57,6 +58,9 @@ func NewSamplerWith(o Options) *Sampler {
 	s.sensors = newSensorSet(o)
 	s.sensors.diskIO = r.diskIO
 	s.sensors.netIO = r.netIO
+	if r.uptime != nil {
+		s.sensors.uptime, s.sensors.load = r.uptime, r.load
+	}
 	return s
 }
 
@@ -67,6 +71,9 @@ type readers struct {
 	memory func(ctx context.Context) (*mem.VirtualMemoryStat, error)
 	diskIO func(ctx context.Context) (map[string]disk.IOCountersStat, error)
 	netIO  func(ctx context.Context) ([]net.IOCountersStat, error)
+	// uptime and load: nil for gopsutil's
+	uptime func(ctx context.Context) (uint64, error)
+	load   func(ctx context.Context) (*load.AvgStat, error)
 }
 
 func newSampler(times func(context.Context, bool) ([]cpu.TimesStat, error), memory func(context.Context) (*mem.VirtualMemoryStat, error)) *Sampler {
