@@ -80,7 +80,7 @@ type sensorSet struct {
 	diskIO    func(ctx context.Context) (map[string]disk.IOCountersStat, error)
 	netIO     func(ctx context.Context) ([]net.IOCountersStat, error) // each interface's; default gopsutil's
 	netIfPrev map[string]counters
-	uptime    func(ctx context.Context) (uint64, error)         // seconds since boot; default gopsutil's
+	uptime    func(ctx context.Context) (uint64, error)        // seconds since boot; default gopsutil's
 	load      func(ctx context.Context) (*load.AvgStat, error) // default gopsutil's
 }
 
