@@ -23,6 +23,7 @@ import (
 type cluster struct {
 	remote   map[string]map[string]*remoteAgent // device → node → the agent it holds
 	known    map[string]uint64                  // presence sequence of each node, as applied here
+	behind   map[string]uint64                  // a node's sequence its last heartbeat gave, while known lags it
 	asked    map[string]time.Time               // when a table was last asked of each node
 	interest map[string]map[string]interest     // device held here → node → its watchers there
 	told     map[string]toldInterest            // device held elsewhere → what its node was told
@@ -40,6 +41,7 @@ type syncing struct {
 	seq  uint64          // the table's presence sequence
 	next int             // the part expected next
 	held map[string]bool // devices in the parts so far
+	last time.Time       // when the last part arrived
 }
 
 // Limits of one message: NATS refuses payloads over 1 MB by default, so
@@ -80,11 +82,15 @@ const (
 	interestRefresh = 2 * time.Second
 	interestTTL     = 3 * interestRefresh
 	syncRetry       = 2 * time.Second
+	// syncStall: a table whose parts stop coming for this long is asked
+	// again; while they come, it is not (a large table on a busy node takes
+	// longer than syncRetry, and asking again would only send another).
+	syncStall = 5 * time.Second
 )
 
 func newCluster() cluster {
 	return cluster{
-		remote: map[string]map[string]*remoteAgent{}, known: map[string]uint64{}, asked: map[string]time.Time{},
+		remote: map[string]map[string]*remoteAgent{}, known: map[string]uint64{}, behind: map[string]uint64{}, asked: map[string]time.Time{},
 		interest: map[string]map[string]interest{}, told: map[string]toldInterest{}, outbound: map[string]*pending{},
 		syncing: map[string]*syncing{}, unconfirmed: map[string]bool{},
 	}
@@ -317,10 +323,13 @@ func (h *hub) dropRemoteLocked(node, device string) bool {
 }
 
 // askSyncLocked asks node for its whole presence table, at most every
-// syncRetry. mu held.
+// syncRetry, and not while the parts of one are still coming. mu held.
 func (h *hub) askSyncLocked(node string) {
 	now := time.Now()
 	if now.Sub(h.asked[node]) < syncRetry {
+		return
+	}
+	if st := h.syncing[node]; st != nil && now.Sub(st.last) < syncStall {
 		return
 	}
 	h.asked[node] = now
@@ -344,9 +353,7 @@ func (h *hub) onEvent(e broker.Event) {
 	case broker.Presence:
 		h.onPresenceLocked(e)
 	case broker.Heartbeat:
-		if k, ok := h.known[e.From]; !ok || k != e.Seq {
-			h.askSyncLocked(e.From)
-		}
+		h.onHeartbeatLocked(e)
 	case broker.SyncRequest:
 		h.onSyncRequestLocked(e.From)
 	case broker.SyncReply:
@@ -383,6 +390,28 @@ func (h *hub) onEvent(e broker.Event) {
 		h.refreshInterestLocked()
 	default:
 		h.onFileEventLocked(e)
+	}
+}
+
+// onHeartbeatLocked compares a node's presence sequence with what was
+// applied here. A heartbeat can overtake the node's last presence events
+// (they wait in its broker's queue while the heartbeat is sent), so a lag
+// is taken for a loss only when the next heartbeat finds this node still
+// short of what the previous one said; until then the events are on their
+// way. A node never heard in full, or whose sequence went back (it
+// restarted), is asked for its table at once. mu held.
+func (h *hub) onHeartbeatLocked(e broker.Event) {
+	k, ok := h.known[e.From]
+	switch {
+	case ok && k == e.Seq:
+		delete(h.behind, e.From)
+	case ok && k < e.Seq:
+		if said, lagged := h.behind[e.From]; lagged && k < said {
+			h.askSyncLocked(e.From)
+		}
+		h.behind[e.From] = e.Seq
+	default:
+		h.askSyncLocked(e.From)
 	}
 }
 
@@ -458,6 +487,7 @@ func (h *hub) onSyncReplyLocked(e broker.Event) {
 		return
 	}
 	st.next++
+	st.last = time.Now()
 	for _, en := range entries {
 		st.held[en.Device] = true
 		if h.setRemoteLocked(e.From, en.Device, en.At, en.Hello) {
@@ -470,6 +500,7 @@ func (h *hub) onSyncReplyLocked(e broker.Event) {
 	delete(h.syncing, e.From)
 	h.known[e.From] = e.Seq
 	delete(h.asked, e.From)
+	delete(h.behind, e.From)
 	now := h.cfg.Now()
 	for device, m := range h.remote {
 		if m[e.From] != nil && !st.held[device] && h.dropRemoteLocked(e.From, device) {
@@ -617,6 +648,7 @@ func (h *hub) onNodeDownLocked(node string) {
 	h.log.Warn("relay node stopped answering; its devices are offline", "node", node)
 	delete(h.known, node)
 	delete(h.asked, node)
+	delete(h.behind, node)
 	h.failOutboundLocked(node, protocol.Errorf(protocol.CodeDeviceOffline, "the relay node holding the device stopped"))
 	h.failRemoteFilesLocked(node, protocol.Errorf(protocol.CodeDeviceOffline, "a relay node on the way stopped during the transfer"))
 	now := h.cfg.Now()

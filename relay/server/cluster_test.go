@@ -435,3 +435,62 @@ func TestClusterCommandTimeout(t *testing.T) {
 		t.Fatalf("the next result was %+v, want c2's (the late c1 result must not arrive)", res)
 	}
 }
+
+// TestHeartbeatWaitsForEventsOnTheirWay: a heartbeat that overtakes a
+// node's last presence events (they wait in its broker's queue) asks for
+// no table; a lag that outlasts the next heartbeat does, and so does a
+// node never heard in full. While a table's parts are coming, no other is
+// asked.
+func TestHeartbeatWaitsForEventsOnTheirWay(t *testing.T) {
+	rec := &recordingBroker{Broker: broker.NewBus().Node("x")}
+	h := newHub(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}, newMetrics(), rec)
+	asks := func() int {
+		n := 0
+		for _, e := range rec.sent {
+			if e.Kind == broker.SyncRequest {
+				n++
+			}
+		}
+		return n
+	}
+	step := func(what string, e broker.Event, want int) {
+		t.Helper()
+		h.mu.Lock()
+		clear(h.asked) // the rate limit of asks is not what is tested here
+		h.mu.Unlock()
+		e.From = "y"
+		h.onEvent(e)
+		if got := asks(); got != want {
+			t.Fatalf("%s: %d tables asked in all, want %d", what, got, want)
+		}
+	}
+	hello := protocol.MustData(protocol.Hello{Name: "box"})
+	presence := func(seq uint64, dev string) broker.Event {
+		return broker.Event{Kind: broker.Presence, Seq: seq, Device: dev, At: int64(seq), Data: hello}
+	}
+
+	step("a node never heard in full", broker.Event{Kind: broker.Heartbeat, Seq: 5}, 1)
+	step("its table", broker.Event{Kind: broker.SyncReply, Seq: 5, Count: 1, ID: "0", Data: json.RawMessage(`[]`)}, 1)
+	step("a heartbeat in step", broker.Event{Kind: broker.Heartbeat, Seq: 5}, 1)
+	step("a heartbeat ahead of two events", broker.Event{Kind: broker.Heartbeat, Seq: 7}, 1)
+	step("the first event", presence(6, "d_a"), 1)
+	step("the second event", presence(7, "d_b"), 1)
+	step("the next heartbeat, in step", broker.Event{Kind: broker.Heartbeat, Seq: 7}, 1)
+	step("a heartbeat ahead again", broker.Event{Kind: broker.Heartbeat, Seq: 9}, 1)
+	step("the next, the events lost", broker.Event{Kind: broker.Heartbeat, Seq: 9}, 2)
+
+	// A table of several parts, the first arrived: no other is asked
+	// while they keep coming.
+	step("part 0 of 3", broker.Event{Kind: broker.SyncReply, Seq: 9, Count: 3, ID: "0", Data: json.RawMessage(`[]`)}, 2)
+	step("a heartbeat meanwhile", broker.Event{Kind: broker.Heartbeat, Seq: 11}, 2)
+	step("and the next", broker.Event{Kind: broker.Heartbeat, Seq: 11}, 2)
+	h.mu.Lock()
+	h.syncing["y"].last = time.Now().Add(-syncStall) // the parts stopped coming
+	h.mu.Unlock()
+	step("a heartbeat after the table stalled", broker.Event{Kind: broker.Heartbeat, Seq: 11}, 3)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.remote["d_a"]["y"] == nil || h.remote["d_b"]["y"] == nil {
+		t.Error("the events that came after their heartbeat were not applied")
+	}
+}
