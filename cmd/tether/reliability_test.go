@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Faults the agent and relay must survive, with the real binaries and their
