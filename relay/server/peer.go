@@ -156,6 +156,15 @@ func (p *peer) requestClose(code int, text string) {
 	p.kick()
 }
 
+// awaitEnd waits for the writer to end (after requestClose), lets the
+// reader read on until the other side's close answer or its deadline
+// (Drain), and closes the connection. The socket's End calls it once.
+func (p *peer) awaitEnd() {
+	<-p.done
+	p.rd.Drain()
+	p.out.Close()
+}
+
 // closeLocked records a close request; the caller kicks the writer. mu held.
 func (p *peer) closeLocked(code int, text string) {
 	if p.closing {

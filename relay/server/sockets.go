@@ -103,9 +103,7 @@ func (h *agentReader) End(err error) {
 	s, a := h.s, h.a
 	h.noHello.Stop()
 	a.requestClose(closeFor(err))
-	<-a.done
-	a.rd.Drain()
-	a.out.Close()
+	a.awaitEnd()
 	now := s.cfg.Now()
 	s.hub.removeAgent(a, now)
 	if a.hello != nil {
@@ -272,9 +270,7 @@ func (h *clientReader) End(err error) {
 	c.requestClose(closeFor(err))
 	s.hub.removeClient(c)
 	s.book.seen(c.session, "", s.cfg.Now())
-	<-c.done
-	c.rd.Drain()
-	c.out.Close()
+	c.awaitEnd()
 	s.m.clients.Add(-1)
 	h.release()
 	s.sockets.Done()
