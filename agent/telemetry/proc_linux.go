@@ -98,6 +98,16 @@ func pread(fd int, b []byte, off int) (int, error) {
 	return int(n), nil
 }
 
+// readParse reads path with p and parses it with parse.
+func readParse[T any](p *procReader, path string, parse func([]byte) (T, error)) (T, error) {
+	b, err := p.read(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return parse(b)
+}
+
 // maxProcFile bounds the /proc files read (/proc/stat of a machine with
 // thousands of interrupts is some tens of kilobytes).
 const maxProcFile = 4 << 20
@@ -164,11 +174,7 @@ func parseProcStat(b []byte) (total cpu.TimesStat, cores []cpu.TimesStat, err er
 // memory is Sampler.memory from /proc/meminfo, with gopsutil's figures:
 // Used is Total minus Available.
 func (p *procReader) memory(context.Context) (*mem.VirtualMemoryStat, error) {
-	b, err := p.read("/proc/meminfo")
-	if err != nil {
-		return nil, err
-	}
-	return parseMeminfo(b)
+	return readParse(p, "/proc/meminfo", parseMeminfo)
 }
 
 func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
@@ -223,11 +229,7 @@ func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
 // written of each block device (sectors of 512 bytes), without the udev
 // labels and serial numbers gopsutil looks up for each.
 func (p *procReader) diskIO(context.Context) (map[string]disk.IOCountersStat, error) {
-	b, err := p.read("/proc/diskstats")
-	if err != nil {
-		return nil, err
-	}
-	return parseDiskstats(b)
+	return readParse(p, "/proc/diskstats", parseDiskstats)
 }
 
 func parseDiskstats(b []byte) (map[string]disk.IOCountersStat, error) {
@@ -254,11 +256,7 @@ func parseDiskstats(b []byte) (map[string]disk.IOCountersStat, error) {
 // netIO is net.IOCounters(true) from /proc/net/dev alone: the bytes
 // received and sent of each interface.
 func (p *procReader) netIO(context.Context) ([]net.IOCountersStat, error) {
-	b, err := p.read("/proc/net/dev")
-	if err != nil {
-		return nil, err
-	}
-	return parseNetDev(b)
+	return readParse(p, "/proc/net/dev", parseNetDev)
 }
 
 func parseNetDev(b []byte) ([]net.IOCountersStat, error) {
@@ -287,11 +285,7 @@ func parseNetDev(b []byte) ([]net.IOCountersStat, error) {
 
 // uptime is host.Uptime from /proc/uptime: whole seconds since boot.
 func (p *procReader) uptime(context.Context) (uint64, error) {
-	b, err := p.read("/proc/uptime")
-	if err != nil {
-		return 0, err
-	}
-	return parseUptime(b)
+	return readParse(p, "/proc/uptime", parseUptime)
 }
 
 func parseUptime(b []byte) (uint64, error) {
@@ -308,11 +302,7 @@ func parseUptime(b []byte) (uint64, error) {
 
 // loadAvg is load.Avg from /proc/loadavg.
 func (p *procReader) loadAvg(context.Context) (*load.AvgStat, error) {
-	b, err := p.read("/proc/loadavg")
-	if err != nil {
-		return nil, err
-	}
-	return parseLoadavg(b)
+	return readParse(p, "/proc/loadavg", parseLoadavg)
 }
 
 func parseLoadavg(b []byte) (*load.AvgStat, error) {
