@@ -6,6 +6,9 @@
 //	go test -json … | go run scripts/testsummary.go -echo FILE
 //	    appends the events to FILE and prints what `go test` without -json
 //	    prints: package results, and the output of failed tests only.
+//	    With -label L, every package is named "PKG (L)" in FILE, so that a
+//	    second pass of the same tests (scripts/test runs the end-to-end
+//	    tests against a cluster too) is told apart in the summary.
 //	go run scripts/testsummary.go -summary [-passed N] FILE
 //	    prints one line "N passed, N failed, N skipped" (tests and subtests;
 //	    -passed adds N passes, e.g. fuzz targets run outside FILE), then
@@ -46,13 +49,14 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("testsummary: ")
 	echo := flag.String("echo", "", "copy stdin to `FILE` and print it as go test would")
+	label := flag.String("label", "", "with -echo: name packages \"PKG (`L`)\" in FILE")
 	summary := flag.Bool("summary", false, "print the pass/fail/skip line of FILE")
 	passed := flag.Int("passed", 0, "with -summary: `N` more passed tests")
 	tally := flag.Bool("tally", false, "print the failures per test of FILE…")
 	flag.Parse()
 	switch {
 	case *echo != "":
-		if err := echoEvents(os.Stdin, *echo); err != nil {
+		if err := echoEvents(os.Stdin, *echo, *label); err != nil {
 			log.Fatal(err)
 		}
 	case *summary && flag.NArg() == 1:
@@ -69,8 +73,9 @@ func main() {
 }
 
 // echoEvents copies the events from in to path and prints package output
-// and the output of failed tests, like `go test` without -v.
-func echoEvents(in io.Reader, path string) error {
+// and the output of failed tests, like `go test` without -v. A label is
+// added to every package's name in path.
+func echoEvents(in io.Reader, path, label string) error {
 	// Appended: scripts/test adds the fuzz runs' events after the tests'.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -84,11 +89,15 @@ func echoEvents(in io.Reader, path string) error {
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
 	for sc.Scan() {
 		line := sc.Bytes()
+		var e event
+		isEvent := json.Unmarshal(line, &e) == nil && e.Action != ""
+		if isEvent && label != "" && e.Package != "" {
+			line = labelled(line, e.Package+" ("+label+")")
+		}
 		if _, err := f.Write(append(line, '\n')); err != nil {
 			return err
 		}
-		var e event
-		if json.Unmarshal(line, &e) != nil || e.Action == "" {
+		if !isEvent {
 			fmt.Fprintf(out, "%s\n", line) // not an event: go test's own error output
 			continue
 		}
@@ -126,6 +135,21 @@ func echoEvents(in io.Reader, path string) error {
 		}
 	}
 	return sc.Err()
+}
+
+// labelled returns the event with its Package set to pkg, its other fields
+// as they were.
+func labelled(line []byte, pkg string) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) != nil {
+		return line
+	}
+	fields["Package"], _ = json.Marshal(pkg)
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return line
+	}
+	return out
 }
 
 // results are the outcomes of every run of every test in some files.
@@ -261,7 +285,8 @@ func (r *results) printTally() {
 
 // name turns "pkg Test" into "Test (pkg)".
 func name(key string) string {
-	pkg, test, _ := strings.Cut(key, " ")
+	i := strings.LastIndex(key, " ") // test names have no spaces; a labelled package does
+	pkg, test := key[:i], key[i+1:]
 	if test == "" {
 		return pkg + " (the package failed: build failure, crash or timeout)"
 	}

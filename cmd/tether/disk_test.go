@@ -22,6 +22,7 @@ func TestRelayStorageFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs and runs the relay")
 	}
+	singleNodeOnly(t, "a cluster's store is PostgreSQL (its outage: cmd/tether-relay's TestClusterPostgresRestart)")
 	data := filepath.Join(t.TempDir(), "data")
 	os.MkdirAll(data, 0o700)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", data).CombinedOutput(); err != nil {

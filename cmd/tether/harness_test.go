@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tether-desktop/tether/internal/clustertest"
+	"github.com/tether-desktop/tether/internal/pgtest"
 	"github.com/tether-desktop/tether/internal/wait"
 	"github.com/tether-desktop/tether/protocol"
 )
@@ -65,6 +68,8 @@ func binaries(t testing.TB) (relay, tether string) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pgtest.StopShared()
+	clustertest.Cleanup()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
@@ -148,18 +153,61 @@ func (p *proc) stop(sig syscall.Signal) {
 	}
 }
 
-// relayProc is a running tether-relay.
+// relayProc is a running tether-relay: one process on its embedded store,
+// or, when TETHER_E2E_NODES is 2 or more, that many nodes on PostgreSQL and
+// NATS behind HAProxy listening on addr, so that every test that starts a
+// relay runs against a cluster exactly as it does against one node.
 type relayProc struct {
-	*proc
+	proc            *proc                // the one process
+	cluster         *clustertest.Cluster // or the cluster
 	url, addr, data string
 }
 
-// startRelay runs tether-relay on addr with its store in data, and waits until it answers.
+// e2eNodes is the number of relay nodes the tests run against (TETHER_E2E_NODES; 1 by default).
+func e2eNodes() int {
+	n, _ := strconv.Atoi(os.Getenv("TETHER_E2E_NODES"))
+	return max(n, 1)
+}
+
+// clusters holds the clusters started in this test binary by their load
+// balancer's address, so that a test restarting its relay on the same
+// address restarts the same nodes on the same store.
+var clusters = struct {
+	sync.Mutex
+	at map[string]*clustertest.Cluster
+}{at: map[string]*clustertest.Cluster{}}
+
+// startRelay runs tether-relay on addr with its store in data, and waits
+// until it answers. Against a cluster, data is unused (the store is
+// PostgreSQL) and a second call on the same addr starts the stopped nodes
+// again.
 func startRelay(t testing.TB, addr, data string) *relayProc {
 	t.Helper()
-	relay, _ := binaries(t)
-	p := start(t, "relay", nil, relay, "--listen", addr, "--data", data, "--log-level", "debug")
-	r := &relayProc{proc: p, url: "http://" + addr, addr: addr, data: data}
+	r := &relayProc{url: "http://" + addr, addr: addr, data: data}
+	if n := e2eNodes(); n > 1 {
+		clusters.Lock()
+		c := clusters.at[addr]
+		clusters.Unlock()
+		if c != nil {
+			for _, node := range c.Nodes {
+				node.Start()
+			}
+		} else {
+			c = clustertest.Start(t, clustertest.Options{Nodes: n, LoadBalancer: true, LBAddr: addr, Open: true})
+			clusters.Lock()
+			clusters.at[addr] = c
+			clusters.Unlock()
+			t.Cleanup(func() {
+				clusters.Lock()
+				delete(clusters.at, addr)
+				clusters.Unlock()
+			})
+		}
+		r.cluster = c
+	} else {
+		relay, _ := binaries(t)
+		r.proc = start(t, "relay", nil, relay, "--listen", addr, "--data", data, "--log-level", "debug")
+	}
 	waitFor(t, "relay /healthz", func() bool {
 		resp, err := http.Get(r.url + "/healthz")
 		if err == nil {
@@ -168,6 +216,31 @@ func startRelay(t testing.TB, addr, data string) *relayProc {
 		return err == nil && resp.StatusCode == 200
 	})
 	return r
+}
+
+// stop stops the relay with sig (every node of a cluster) and waits for it
+// to exit.
+func (r *relayProc) stop(sig syscall.Signal) {
+	if r.cluster == nil {
+		r.proc.stop(sig)
+		return
+	}
+	for _, n := range r.cluster.Nodes {
+		if sig == syscall.SIGKILL {
+			n.Kill()
+		} else {
+			n.Stop()
+		}
+	}
+}
+
+// singleNodeOnly skips t when the tests run against a cluster: for what
+// only the embedded store has.
+func singleNodeOnly(t testing.TB, why string) {
+	t.Helper()
+	if e2eNodes() > 1 {
+		t.Skipf("single node only: %s", why)
+	}
 }
 
 // agentProc is a running `tether run --no-tray`.

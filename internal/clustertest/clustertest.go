@@ -49,6 +49,12 @@ type Options struct {
 	// binary's shared server (the package's TestMain must call
 	// pgtest.StopShared).
 	OwnPostgres bool
+	// LBAddr is the host:port the load balancer listens on; default a
+	// free loopback port.
+	LBAddr string
+	// Open lets any agent register, as one relay does by default;
+	// otherwise every node requires EnrollToken.
+	Open bool
 }
 
 // Cluster is a running relay cluster. Its methods are for the test's
@@ -56,6 +62,8 @@ type Options struct {
 type Cluster struct {
 	t     testing.TB
 	dir   string
+	bin   string
+	open  bool
 	Nodes []*Node
 	// LB is the URL of the load balancer ("" without one).
 	LB string
@@ -142,7 +150,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.Nodes <= 0 {
 		o.Nodes = 3
 	}
-	c := &Cluster{t: t, dir: t.TempDir()}
+	c := &Cluster{t: t, dir: t.TempDir(), open: o.Open}
 	if o.OwnPostgres {
 		c.Postgres = pgtest.Start(t)
 		db := "tether"
@@ -153,23 +161,24 @@ func Start(t testing.TB, o Options) *Cluster {
 	} else {
 		c.dbURL = pgtest.DB(t)
 	}
-	bin := relayBinary(t)
+	c.bin = relayBinary(t)
 	c.natsPort = freePort(t)
 	c.StartNATS()
-	lbPort := 0
 	if o.LoadBalancer {
-		lbPort = freePort(t)
-		c.LB = "http://127.0.0.1:" + strconv.Itoa(lbPort)
+		if o.LBAddr == "" {
+			o.LBAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		}
+		c.LB = "http://" + o.LBAddr
 	}
 	for i := range o.Nodes {
 		port := freePort(t)
 		n := &Node{c: c, i: i, Addr: "127.0.0.1:" + strconv.Itoa(port)}
 		n.URL = "http://" + n.Addr
 		c.Nodes = append(c.Nodes, n)
-		n.start(bin)
+		n.Start()
 	}
 	if o.LoadBalancer {
-		c.startHAProxy(lbPort)
+		c.startHAProxy(o.LBAddr)
 	}
 	return c
 }
@@ -285,17 +294,21 @@ func (c *Cluster) StartNATS() {
 // StopNATS stops nats-server at once (SIGKILL).
 func (c *Cluster) StopNATS() { c.nats.kill(syscall.SIGKILL) }
 
-func (n *Node) start(bin string) {
+// Start starts the node, or starts it again after Stop or Kill on the same
+// address, store and NATS, and waits until it answers /healthz.
+func (n *Node) Start() {
 	c := n.c
 	c.t.Helper()
 	public := n.URL
 	if c.LB != "" {
 		public = c.LB
 	}
-	n.p = c.run(fmt.Sprintf("relay%d", n.i), bin,
-		"--listen", n.Addr, "--data", filepath.Join(c.dir, fmt.Sprintf("data%d", n.i)),
-		"--store", c.dbURL, "--nats", c.NATSURL(), "--public-url", public,
-		"--enroll-token", EnrollToken, "--log-level", "debug")
+	args := []string{"--listen", n.Addr, "--data", filepath.Join(c.dir, fmt.Sprintf("data%d", n.i)),
+		"--store", c.dbURL, "--nats", c.NATSURL(), "--public-url", public, "--log-level", "debug"}
+	if !c.open {
+		args = append(args, "--enroll-token", EnrollToken)
+	}
+	n.p = c.run(fmt.Sprintf("relay%d", n.i), c.bin, args...)
 	if !waitFor(readyWithin, func() bool { return healthy(n.URL) || !n.p.alive() }) || !n.p.alive() {
 		c.t.Fatalf("relay node %d did not start:\n%s", n.i, n.p.tail())
 	}
@@ -321,16 +334,16 @@ func (n *Node) Kill() { n.p.kill(syscall.SIGKILL) }
 // Log returns the end of the node's log.
 func (n *Node) Log() string { return n.p.tail() }
 
-// startHAProxy starts HAProxy on port in front of every node, checking
+// startHAProxy starts HAProxy on addr in front of every node, checking
 // each on /healthz every 500 ms.
-func (c *Cluster) startHAProxy(port int) {
+func (c *Cluster) startHAProxy(addr string) {
 	c.t.Helper()
 	var servers strings.Builder
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&servers, "    server relay%d %s check\n", n.i, n.Addr)
 	}
 	cfg := filepath.Join(c.dir, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(HAProxyConfig("127.0.0.1:"+strconv.Itoa(port), servers.String())), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, servers.String())), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
 	p := c.run("haproxy", HAProxy, "-db", "-f", cfg)
