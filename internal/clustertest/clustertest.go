@@ -206,7 +206,7 @@ func (c *Cluster) run(name, prog string, args ...string) *proc {
 	defer f.Close()
 	cmd := exec.Command(prog, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
 	}
@@ -246,7 +246,7 @@ func (p *proc) alive() bool {
 // tail returns the end of the process's log, for failure messages.
 func (p *proc) tail() string {
 	b, _ := os.ReadFile(p.log)
-	if len(b) > 3000000 {
+	if len(b) > 3000 {
 		b = b[len(b)-3000:]
 	}
 	return string(b)
