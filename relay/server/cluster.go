@@ -619,7 +619,7 @@ func (h *hub) onCommandLocked(e broker.Event) {
 	h.nextID++
 	rid := "r" + strconv.FormatUint(h.nextID, 36)
 	msg.ID = rid
-	if !a.send(encode(&msg)) {
+	if !a.sendNow(encode(&msg)) {
 		h.replyLocked(e.From, e.ID, nil, protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
 		return
 	}

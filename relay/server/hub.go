@@ -266,7 +266,7 @@ func (h *hub) answerLocked(p *pending, data json.RawMessage, err *protocol.Error
 		code = err.Code
 	}
 	h.m.command(code)
-	if !p.client.send(encode(protocol.Result(p.clientID, p.device, data, err))) {
+	if !p.client.sendNow(encode(protocol.Result(p.clientID, p.device, data, err))) {
 		h.m.drop("result_client_gone")
 	}
 }
@@ -510,7 +510,7 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		return
 	}
 	a := h.agents[msg.Device]
-	if !a.send(fwd) {
+	if !a.sendNow(fwd) {
 		refuse(protocol.Errorf(protocol.CodeUnavailable, "the device's connection is overloaded"))
 		return
 	}

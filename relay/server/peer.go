@@ -105,6 +105,38 @@ func (p *peer) send(frame []byte) bool {
 	return true
 }
 
+// sendNow is send for a frame somebody waits for (a command, its result):
+// when the writer is not running and nothing waits for it, the frame is
+// written here and now if the socket takes it without waiting, sparing the
+// start of a writer goroutine and its scheduling on the way of a round
+// trip; otherwise it is queued as send does. It never blocks: the write is a non-blocking one, and what the
+// socket does not take of the frame is left to the writer (see
+// batchConn.tryWriteFrame). Telemetry and events keep to the writer, which
+// gathers the frames that come while it works into one write.
+func (p *peer) sendNow(frame []byte) bool {
+	p.mu.Lock()
+	idle := !p.writing && !p.finished && !p.closing && !p.pingDue && len(p.queue) == 0 && len(p.order) == 0
+	if idle {
+		p.writing = true // no writer starts while this one writes
+	}
+	p.mu.Unlock()
+	if !idle {
+		return p.send(frame)
+	}
+	taken, owing := p.out.tryWriteFrame(frameOp(frame), frame)
+	p.mu.Lock()
+	p.writing = false
+	more := owing || len(p.queue) > 0 || len(p.order) > 0 || p.pingDue || p.closing
+	p.mu.Unlock()
+	if !taken {
+		return p.send(frame)
+	}
+	if more {
+		p.kick() // what came meanwhile, or the rest of this frame
+	}
+	return true
+}
+
 // isClosing reports whether the socket is closing or closed: sends fail
 // because the other side is gone (or going), not because it is slow.
 func (p *peer) isClosing() bool {
@@ -209,12 +241,17 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 			*scratch = nil
 		}
 	}()
+	deadline := time.Now().Add(p.writeTimeout)
 	if len(batch) == 0 {
+		if err := p.out.writeOwed(deadline); err != nil { // the rest of a frame sendNow began
+			p.m.close("write_failed")
+			p.out.Close()
+			return false
+		}
 		return true
 	}
-	deadline := time.Now().Add(p.writeTimeout)
 	if len(batch) > 1 {
-		p.out.startBatch()
+		p.out.startBatch(deadline)
 	}
 	var err error
 	for _, f := range batch {
@@ -243,7 +280,7 @@ func (p *peer) writeOut() {
 	var scratch [][]byte
 	for {
 		p.mu.Lock()
-		pending := len(p.queue) > 0 || len(p.order) > 0
+		pending := len(p.queue) > 0 || len(p.order) > 0 || p.out.owing()
 		ping, closing := p.pingDue, p.closing
 		if !pending && !ping && !closing {
 			p.writing = false

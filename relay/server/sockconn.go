@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -84,6 +85,9 @@ type batchConn struct {
 	mu       sync.Mutex
 	batching bool
 	buf      *[]byte                     // from batchBufs while batching
+	owed     []byte                      // the rest of a frame tryWriteFrame began: written before anything else
+	owes     atomic.Bool                 // owed is not empty
+	raw      syscall.RawConn             // the socket's, for tryWriteFrame; nil until then, or where there is none
 	rd       atomic.Pointer[wsread.Conn] // the peer's reader, which closes the socket once it reads it
 }
 
@@ -111,6 +115,9 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // writeLocked is Write with mu held.
 func (c *batchConn) writeLocked(p []byte) (int, error) {
 	if !c.batching {
+		if err := c.writeOwedLocked(); err != nil {
+			return 0, err
+		}
 		return c.Conn.Write(p)
 	}
 	if c.buf == nil {
@@ -145,15 +152,95 @@ func (c *batchConn) writeFrame(op byte, payload []byte, deadline time.Time) erro
 		return err
 	}
 	c.Conn.SetWriteDeadline(deadline)
-	bufs := net.Buffers{h[:n], payload}
+	bufs := net.Buffers{c.owed, h[:n], payload}
 	_, err := bufs.WriteTo(c.Conn)
+	c.setOwed(nil)
 	return err
 }
 
-// startBatch makes later Writes gather until endBatch.
-func (c *batchConn) startBatch() {
+// tryWriteFrame writes one final frame of op with payload now, if nothing
+// else is being written or owed and the socket takes bytes without
+// waiting. It reports whether it took the frame, and whether some of it
+// is owed: what the socket did not take at once, which the next write on
+// the connection (the peer's writer, which the caller starts) sends first.
+// When it did not take the frame nothing of it was written. It never blocks.
+func (c *batchConn) tryWriteFrame(op byte, payload []byte) (taken, owing bool) {
+	if len(payload) > batchMax || !c.mu.TryLock() {
+		return false, false
+	}
+	defer c.mu.Unlock()
+	if c.batching || len(c.owed) > 0 {
+		return false, false
+	}
+	if c.raw == nil {
+		sc, ok := c.Conn.(syscall.Conn)
+		if !ok {
+			return false, false
+		}
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			return false, false
+		}
+		c.raw = raw
+	}
+	var h [10]byte
+	n := frameHeader(&h, op, len(payload))
+	frame := append(append(make([]byte, 0, n+len(payload)), h[:n]...), payload...)
+	// A write deadline past (set by an earlier write) would refuse the
+	// write; this one cannot wait, so it needs none.
+	c.Conn.SetWriteDeadline(time.Time{})
+	switch wrote, _ := writeNow(c.raw, frame); {
+	case wrote == len(frame):
+		return true, false
+	case wrote > 0:
+		c.setOwed(frame[wrote:])
+		return true, true
+	}
+	return false, false // nothing written: the socket is full, failed (the writer meets it too) or cannot here
+}
+
+// owing reports whether part of a frame is owed (see tryWriteFrame).
+func (c *batchConn) owing() bool { return c.owes.Load() }
+
+// writeOwed writes what is owed of a frame, within deadline. It blocks
+// while the socket takes the bytes.
+func (c *batchConn) writeOwed(deadline time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.owed) == 0 {
+		return nil
+	}
+	c.Conn.SetWriteDeadline(deadline)
+	return c.writeOwedLocked()
+}
+
+// writeOwedLocked writes what is owed, if anything. mu held.
+func (c *batchConn) writeOwedLocked() error {
+	if len(c.owed) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.owed)
+	c.setOwed(nil)
+	return err
+}
+
+// setOwed sets what is owed. mu held.
+func (c *batchConn) setOwed(b []byte) {
+	c.owed = b
+	c.owes.Store(len(b) > 0)
+}
+
+// startBatch makes later Writes gather until endBatch; the writes a batch
+// larger than batchMax makes on its way are bounded by deadline.
+func (c *batchConn) startBatch(deadline time.Time) {
 	c.mu.Lock()
 	c.batching = true
+	c.Conn.SetWriteDeadline(deadline)
+	if len(c.owed) > 0 { // first in the batch
+		c.buf = batchBufs.Get().(*[]byte)
+		*c.buf = append(*c.buf, c.owed...)
+		c.setOwed(nil)
+	}
 	c.mu.Unlock()
 }
 
@@ -203,3 +290,6 @@ func (h batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	return &batchConn{Conn: conn}, rw, nil
 }
+
+// errNoWriteNow is writeNow's answer where it cannot write without waiting.
+var errNoWriteNow = errors.New("no non-blocking write on this system")

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package server
+
+import "syscall"
+
+// writeNow writes nothing where no non-blocking write is at hand: the
+// frame goes to the peer's writer as every other frame does.
+func writeNow(raw syscall.RawConn, b []byte) (int, error) { return 0, errNoWriteNow }
