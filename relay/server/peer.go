@@ -106,14 +106,30 @@ func (p *peer) send(frame []byte) bool {
 }
 
 // sendNow is send for a frame somebody waits for (a command, its result):
-// when the writer is not running and nothing waits for it, the frame is
-// written here and now if the socket takes it without waiting, sparing the
-// start of a writer goroutine and its scheduling on the way of a round
-// trip; otherwise it is queued as send does. It never blocks: the write is a non-blocking one, and what the
-// socket does not take of the frame is left to the writer (see
-// batchConn.tryWriteFrame). Telemetry and events keep to the writer, which
-// gathers the frames that come while it works into one write.
+// written at once when it can be (see writeNow), queued as send does
+// otherwise.
 func (p *peer) sendNow(frame []byte) bool {
+	if p.writeNow(frame) {
+		return true
+	}
+	return p.send(frame)
+}
+
+// sendLatestNow is sendLatest for telemetry: written at once when it can
+// be (see writeNow), coalesced as sendLatest does otherwise.
+func (p *peer) sendLatestNow(key string, frame []byte) {
+	if !p.writeNow(frame) {
+		p.sendLatest(key, frame)
+	}
+}
+
+// writeNow writes frame here and now when the writer is not running,
+// nothing waits for it, and the socket takes the frame without waiting,
+// sparing the start of a writer goroutine and its scheduling. It never
+// blocks: the write is a non-blocking one, and what the socket does not
+// take of the frame is left to the writer (see batchConn.tryWriteFrame).
+// It reports whether it took the frame; if not, nothing of it was written.
+func (p *peer) writeNow(frame []byte) bool {
 	p.mu.Lock()
 	idle := !p.writing && !p.finished && !p.closing && !p.pingDue && len(p.queue) == 0 && len(p.order) == 0
 	if idle {
@@ -121,20 +137,17 @@ func (p *peer) sendNow(frame []byte) bool {
 	}
 	p.mu.Unlock()
 	if !idle {
-		return p.send(frame)
+		return false
 	}
 	taken, owing := p.out.tryWriteFrame(frameOp(frame), frame)
 	p.mu.Lock()
 	p.writing = false
 	more := owing || len(p.queue) > 0 || len(p.order) > 0 || p.pingDue || p.closing
 	p.mu.Unlock()
-	if !taken {
-		return p.send(frame)
-	}
-	if more {
+	if taken && more {
 		p.kick() // what came meanwhile, or the rest of this frame
 	}
-	return true
+	return taken
 }
 
 // isClosing reports whether the socket is closing or closed: sends fail
