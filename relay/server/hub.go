@@ -439,10 +439,11 @@ func (h *hub) agentFrame(a *agentConn, typ string, frame []byte) {
 // writeNowDevices is the most devices a client may be paired with for the
 // telemetry it watches to be written at once (sendLatestNow) rather than by
 // its writer: frames from a few agents seldom meet in the writer's batch,
-// and the writer's start is then most of the cost of a delivery (the
-// realistic fan-out: 1.8-2x the deliveries per relay CPU-second); frames
-// from many agents (a dashboard of 100) fill its batches, one write for
-// many, which writing each at once would lose (half the deliveries).
+// and the writer's start is then most of the cost of a delivery (written
+// at once, the realistic fan-out of docs/BENCHMARKS.md gives twice the
+// deliveries per relay CPU-second); frames from many agents (a dashboard
+// of 100) fill its batches, one write for many, which writing each at
+// once would lose (half the deliveries there).
 const writeNowDevices = 4
 
 // fanTo is one watcher of agentFrame's list: the client, and whether its

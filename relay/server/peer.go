@@ -256,7 +256,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 	}()
 	deadline := time.Now().Add(p.writeTimeout)
 	if len(batch) == 0 {
-		if err := p.out.writeOwed(deadline); err != nil { // the rest of a frame sendNow began
+		if err := p.out.writeOwed(deadline); err != nil { // the rest of a frame writeNow began
 			p.m.close("write_failed")
 			p.out.Close()
 			return false
