@@ -494,3 +494,26 @@ func TestHeartbeatWaitsForEventsOnTheirWay(t *testing.T) {
 		t.Error("the events that came after their heartbeat were not applied")
 	}
 }
+
+// TestClusterFirstCommandNamesItsBrowser: a browser paired through one node
+// and connected to another is named on its very first command there, as on
+// one node (the node of its socket learns the session's pairings when the
+// socket opens, not on first use in the background).
+func TestClusterFirstCommandNamesItsBrowser(t *testing.T) {
+	nodes, _ := newClusterNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	dev, tok := b.register("box")
+	agent := b.agent(tok)
+	var out map[string]string
+	if resp := a.do("POST", "/api/v1/pairings", "", map[string]string{"code": b.code(tok), "label": ""}, &out); resp.StatusCode != 201 {
+		t.Fatalf("pair: %d %v", resp.StatusCode, out)
+	}
+	client := b.client(out["session_token"])
+	client.waitPresence(dev, true)
+	client.send(protocol.Message{Type: protocol.TypeCommand, ID: "c1", Device: dev, Name: "beep"})
+	cmd := agent.next(protocol.TypeCommand)
+	var from protocol.CommandFrom
+	if err := json.Unmarshal(cmd.Data, &from); err != nil || from.Pairing == "" || from.Browser == "" {
+		t.Fatalf("the first command from a browser paired on another node says it comes from %s (%v), want its pairing and browser", cmd.Data, err)
+	}
+}

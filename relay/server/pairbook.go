@@ -74,6 +74,27 @@ func (b *pairingBook) learnLocked(p store.Pairing) {
 	b.names[pairKey{p.SessionID, p.DeviceID}] = protocol.CommandFrom{Pairing: p.ID, Browser: p.Name}
 }
 
+// learnSession reads the pairings of session from the store and remembers
+// their names, so that the first command or file of a socket of session
+// names its browser even when the pairing was made on another node. Called
+// as the socket opens, before the hub knows it; on an error the book
+// learns them later, on first use (see from). Nil-safe.
+func (b *pairingBook) learnSession(ctx context.Context, session string) {
+	if b == nil {
+		return
+	}
+	ps, err := b.st.SessionPairings(ctx, session)
+	if err != nil {
+		b.log.Debug("read a session's pairings as its socket opens", "session", session, "err", err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range ps {
+		b.learnLocked(p)
+	}
+}
+
 // forget drops what the book knows of the pairing of session and device.
 func (b *pairingBook) forget(session, device string) {
 	b.mu.Lock()

@@ -202,6 +202,9 @@ func (s *Server) clientSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := storeCtx()
 	devices, err := s.cfg.Store.PairedDevices(ctx, sess.ID)
+	if err == nil {
+		s.book.learnSession(ctx, sess.ID)
+	}
 	cancel()
 	if err != nil {
 		s.fail(w, r, err)
