@@ -2,9 +2,9 @@
 
 package server
 
-import "net"
+import "syscall"
 
 // keepSendQueueShort does nothing where TCP_NOTSENT_LOWAT is not at hand
 // (see lowat_linux.go): there a slow client's telemetry is coalesced only
 // once the kernel's send buffer is full.
-func keepSendQueueShort(c net.Conn, notSent int) {}
+func keepSendQueueShort(raw syscall.RawConn, notSent int) {}

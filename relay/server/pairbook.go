@@ -83,15 +83,8 @@ func (b *pairingBook) learnSession(ctx context.Context, session string) {
 	if b == nil {
 		return
 	}
-	ps, err := b.st.SessionPairings(ctx, session)
-	if err != nil {
+	if err := b.read(ctx, session); err != nil {
 		b.log.Debug("read a session's pairings as its socket opens", "session", session, "err", err)
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range ps {
-		b.learnLocked(p)
 	}
 }
 
@@ -168,24 +161,34 @@ func (b *pairingBook) browser(session, device string) string {
 	return b.from(session, device).Browser
 }
 
-// load reads the pairings of session into the book.
+// load reads the pairings of session into the book, in the background
+// (see from).
 func (b *pairingBook) load(session string) {
 	defer b.loads.Done()
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
+	err := b.read(ctx, session)
+	b.mu.Lock()
+	delete(b.loading, session)
+	b.mu.Unlock()
+	if err != nil && b.ctx.Err() == nil {
+		b.log.Warn("read a session's pairings", "session", session, "err", err)
+	}
+}
+
+// read reads the pairings of session from the store and remembers their
+// names and ids.
+func (b *pairingBook) read(ctx context.Context, session string) error {
 	ps, err := b.st.SessionPairings(ctx, session)
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.loading, session)
-	if err != nil {
-		if b.ctx.Err() == nil {
-			b.log.Warn("read a session's pairings", "session", session, "err", err)
-		}
-		return
-	}
 	for _, p := range ps {
 		b.learnLocked(p)
 	}
+	return nil
 }
 
 // close stops the background reads and writes the pending last-seen times,

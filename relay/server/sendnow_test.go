@@ -33,7 +33,7 @@ func loopbackPair(t *testing.T) (*batchConn, net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(); client.Close() })
-	return &batchConn{Conn: srv}, client
+	return &batchConn{Conn: srv, raw: rawOf(srv)}, client
 }
 
 // smallBufferPair returns both ends of a Unix stream socket pair, the
@@ -59,7 +59,7 @@ func smallBufferPair(t *testing.T) (*batchConn, net.Conn) {
 	srv, client := conn(fds[0]), conn(fds[1])
 	srv.(*net.UnixConn).SetWriteBuffer(8192)
 	t.Cleanup(func() { srv.Close(); client.Close() })
-	return &batchConn{Conn: srv}, client
+	return &batchConn{Conn: srv, raw: rawOf(srv)}, client
 }
 
 // readServerFrame reads one unmasked final frame as the relay writes it.

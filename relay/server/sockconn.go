@@ -87,7 +87,7 @@ type batchConn struct {
 	buf      *[]byte                     // from batchBufs while batching
 	owed     []byte                      // the rest of a frame tryWriteFrame began: written before anything else
 	owes     atomic.Bool                 // owed is not empty
-	raw      syscall.RawConn             // the socket's, for tryWriteFrame; nil until then, or where there is none
+	raw      syscall.RawConn             // the socket's (rawOf), for tryWriteFrame and its options; nil where there is none
 	rd       atomic.Pointer[wsread.Conn] // the peer's reader, which closes the socket once it reads it
 }
 
@@ -169,19 +169,8 @@ func (c *batchConn) tryWriteFrame(op byte, payload []byte) (taken, owing bool) {
 		return false, false
 	}
 	defer c.mu.Unlock()
-	if c.batching || len(c.owed) > 0 {
+	if c.batching || len(c.owed) > 0 || c.raw == nil {
 		return false, false
-	}
-	if c.raw == nil {
-		sc, ok := c.Conn.(syscall.Conn)
-		if !ok {
-			return false, false
-		}
-		raw, err := sc.SyscallConn()
-		if err != nil {
-			return false, false
-		}
-		c.raw = raw
 	}
 	var h [10]byte
 	n := frameHeader(&h, op, len(payload))
@@ -288,8 +277,15 @@ func (h batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &batchConn{Conn: conn}, rw, nil
+	return &batchConn{Conn: conn, raw: rawOf(conn)}, rw, nil
 }
 
-// errNoWriteNow is writeNow's answer where it cannot write without waiting.
-var errNoWriteNow = errors.New("no non-blocking write on this system")
+// rawOf returns the system socket under conn, or nil when it has none.
+func rawOf(conn net.Conn) syscall.RawConn {
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			return raw
+		}
+	}
+	return nil
+}

@@ -234,7 +234,7 @@ type clientReader struct {
 // socket owns one s.sockets count and calls release when it ends
 // (clientReader.End).
 func (s *Server) serveClient(conn *batchConn, session, label string, devices []store.Device, addr string, release func()) {
-	keepSendQueueShort(conn.Conn, clientNotSent)
+	keepSendQueueShort(conn.raw, clientNotSent)
 	c := &clientConn{peer: newPeer(conn, "client", s.cfg.SendQueue, s.cfg.SendQueueBytes, s.m, s.cfg.Heartbeat, s.cfg.WriteTimeout),
 		session: session, label: label, devices: map[string]store.Device{}, ids: map[string]bool{}, files: map[string]*transfer{}}
 	h := &clientReader{s: s, c: c, release: release}
