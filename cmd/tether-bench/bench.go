@@ -138,6 +138,8 @@ type TargetResult struct {
 	Loaded        *FanoutResult  `json:"loaded,omitempty"` // the fan-out while round trips were timed under load
 	RTTIdle       *Latency       `json:"rtt_idle,omitempty"`
 	RTTLoaded     *Latency       `json:"rtt_loaded,omitempty"`
+	RTTLean       *Latency       `json:"rtt_lean,omitempty"`  // idle, from lean ends (lean.go; Tether only)
+	RTTFloor      *Latency       `json:"rtt_floor,omitempty"` // the same hops through a forwarder that only copies bytes
 	Real          *RealResult    `json:"realistic,omitempty"`
 	SetupSeconds  float64        `json:"setup_seconds"` // registering and pairing through the API
 	Error         string         `json:"error,omitempty"`
@@ -375,6 +377,8 @@ type targetState struct {
 	devs    []device  // enough for the largest idle step
 	fanDevs []device  // the fan-out's agents (the first devices)
 	fanSess session   // one session watching every fan-out agent
+	leanDev device    // the lean round trip's agent (a device of its own)
+	leanSes session   // and its client's session
 	real    []session // the realistic fan-out: one session per agent
 	setup   float64   // seconds spent registering and pairing
 	started bool      // the relay was (re)started by a scenario since it last ran the idle one
@@ -391,11 +395,14 @@ func (st *targetState) prepare(ctx context.Context, cfg *Config) error {
 	st.started = true
 	most := max(cfg.FanAgents, slices.Max(cfg.IdleSteps), cfg.RealAgents)
 	setup := time.Now()
-	devs, err := t.devices(ctx, most)
+	devs, err := t.devices(ctx, most+1)
 	if err != nil {
 		return err
 	}
-	st.devs = devs
+	st.devs, st.leanDev = devs[:most], devs[most]
+	if st.leanSes, err = t.session(ctx, []device{st.leanDev}); err != nil {
+		return err
+	}
 	st.fanDevs = devs[:min(cfg.FanAgents, len(devs))]
 	if st.fanSess, err = t.session(ctx, st.fanDevs); err != nil {
 		return err
@@ -500,6 +507,20 @@ func runFanout(ctx context.Context, cfg *Config, st *targetState, src *sourceAdd
 		return err
 	}
 	cfg.logf("%s: round trip idle p50 %.0f µs p99 %.0f µs", t.name(), tr.RTTIdle.P50us, tr.RTTIdle.P99us)
+	if _, ok := t.wire().(tetherWire); ok {
+		// As often as the probes above, one at a time from as many lean
+		// client sockets; then the floor.
+		n, window := cfg.FanClients, min(cfg.Window, 5*time.Second)
+		rate := cfg.ProbeRate * float64(n)
+		if tr.RTTLean, err = leanRoundTrips(ctx, false, t.addr(), st.leanDev, st.leanSes.Token, n, rate, window); err != nil {
+			return err
+		}
+		if tr.RTTFloor, err = leanRoundTrips(ctx, true, "", device{}, "", 1, rate, window); err != nil {
+			return err
+		}
+		cfg.logf("%s: round trip idle from lean ends p50 %.0f µs p99 %.0f µs; the floor (4 hops through a forwarder) p50 %.0f µs p99 %.0f µs",
+			t.name(), tr.RTTLean.P50us, tr.RTTLean.P99us, tr.RTTFloor.P50us, tr.RTTFloor.P99us)
+	}
 	// Round trips under load before the overload window: a relay that buffers
 	// instead of coalescing (Socket.IO) drains an overload's backlog for long
 	// after it, which would be timed as the loaded round trip.

@@ -73,7 +73,11 @@ func TestRunTiny(t *testing.T) {
 				if f := tr.Fanout; f == nil || f.DeliveredPerSec <= 0 || f.SentPerSec <= 0 {
 					t.Errorf("fan-out: %+v: want telemetry delivered", f)
 				}
-				for what, l := range map[string]*Latency{"idle": tr.RTTIdle, "loaded": tr.RTTLoaded} {
+				lats := map[string]*Latency{"idle": tr.RTTIdle, "loaded": tr.RTTLoaded}
+				if name == "tether" {
+					lats["idle from lean ends"], lats["floor"] = tr.RTTLean, tr.RTTFloor
+				}
+				for what, l := range lats {
 					if l == nil || l.N == 0 || l.Errors != 0 || l.P50us <= 0 || l.MaxUs < l.P99us {
 						t.Errorf("round trips %s: %+v: want samples and no errors", what, l)
 					}
@@ -101,7 +105,7 @@ func TestRunTiny(t *testing.T) {
 			}
 		}
 		table, _ := os.ReadFile(filepath.Join(out, "table.txt"))
-		for _, want := range []string{"fan-out: delivered messages", "realistic 5×2: delivery p99", "median of 2 runs", "restart: 99 % back", "round trip idle: p99", "tether run --no-tray"} {
+		for _, want := range []string{"fan-out: delivered messages", "realistic 5×2: delivery p99", "median of 2 runs", "restart: 99 % back", "round trip idle: p99", "round trip idle, lean ends: p50", "round trip floor, no relay: p50", "tether run --no-tray"} {
 			if !strings.Contains(string(table), want) {
 				t.Errorf("table lacks %q:\n%s", want, table)
 			}
@@ -114,8 +118,15 @@ func TestRunTiny(t *testing.T) {
 }
 
 // TestMain lets the test binary serve as the cluster bench's load-generator
-// child, which re-executes its own binary.
+// child and as the lean prober and forwarder, which re-execute its own binary.
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(leanEnv); mode != "" {
+		if err := runLean(mode, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(childEnv) == "1" {
 		if err := runChild(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)

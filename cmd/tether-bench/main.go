@@ -33,6 +33,13 @@ import (
 )
 
 func main() {
+	if mode := os.Getenv(leanEnv); mode != "" { // a lean prober or forwarder (lean.go)
+		if err := runLean(mode, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "tether-bench lean "+mode+":", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if os.Getenv(childEnv) == "1" { // a load generator of the cluster bench
 		if err := runChild(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "tether-bench load generator:", err)

@@ -165,10 +165,15 @@ func rows(res *Results) []row {
 	}
 	li := func(tr *TargetResult) *Latency { return tr.RTTIdle }
 	ll := func(tr *TargetResult) *Latency { return tr.RTTLoaded }
+	lean := func(tr *TargetResult) *Latency { return tr.RTTLean }
+	floor := func(tr *TargetResult) *Latency { return tr.RTTFloor }
 	out = append(out,
 		row{label: "round trip idle: p50", unit: "µs", target: "≤ 200 µs", lowerBetter: true, vals: get(lat(li, func(l *Latency) float64 { return l.P50us }))},
 		row{label: "round trip idle: p99", unit: "µs", target: "≤ 2 ms", lowerBetter: true, vals: get(lat(li, func(l *Latency) float64 { return l.P99us }))},
 		row{label: "round trip idle: max", unit: "µs", lowerBetter: true, vals: get(lat(li, func(l *Latency) float64 { return l.MaxUs }))},
+		row{label: "round trip idle, lean ends: p50", unit: "µs", target: "≤ 200 µs", lowerBetter: true, vals: get(lat(lean, func(l *Latency) float64 { return l.P50us }))},
+		row{label: "round trip idle, lean ends: p99", unit: "µs", lowerBetter: true, vals: get(lat(lean, func(l *Latency) float64 { return l.P99us }))},
+		row{label: "round trip floor, no relay: p50", unit: "µs", lowerBetter: true, vals: get(lat(floor, func(l *Latency) float64 { return l.P50us }))},
 		row{label: "loaded: delivered messages", unit: "/s", target: "50k/s offered", vals: get(fo(loaded, func(f *FanoutResult) float64 { return f.DeliveredPerSec }))},
 		row{label: "round trip loaded: p50", unit: "µs", lowerBetter: true, vals: get(lat(ll, func(l *Latency) float64 { return l.P50us }))},
 		row{label: "round trip loaded: p99", unit: "µs", target: "≤ 10 ms", lowerBetter: true, vals: get(lat(ll, func(l *Latency) float64 { return l.P99us }))},
