@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -50,12 +51,13 @@ type Conn struct {
 	final    atomic.Bool  // the deadline was set by Expire and no frame extends it
 
 	mu      sync.Mutex
-	id      uint64 // in the poller's table
-	fd      int    // the socket, while not closed (Linux poller)
-	started bool   // Start was called
-	running bool   // a goroutine is reading (or ending)
-	closed  bool   // Close was called; the socket is closed
-	ended   bool   // End was called or is being called
+	id      uint64          // in the poller's table
+	fd      int             // the socket, while not closed (Linux poller)
+	raw     syscall.RawConn // the socket, read by readRaw (Linux poller); nil: nc.Read
+	started bool            // Start was called
+	running bool            // a goroutine is reading (or ending)
+	closed  bool            // Close was called; the socket is closed
+	ended   bool            // End was called or is being called
 
 	// Used by the reading goroutine only.
 	buf         []byte // pooled while running; nil when waiting
@@ -211,7 +213,7 @@ func (c *Conn) readAvailable() error {
 			dl = min(dl, lingering)
 		}
 		c.nc.SetReadDeadline(time.Unix(0, dl))
-		n, err := c.nc.Read(c.buf[c.w:])
+		n, err := c.read(c.buf[c.w:])
 		if n == 0 && lingering != 0 && errors.Is(err, os.ErrDeadlineExceeded) && now() <= c.deadline.Load() {
 			return nil // quiet for linger: back to the poller
 		}
@@ -246,6 +248,18 @@ func (c *Conn) readAvailable() error {
 		c.w = copy(c.buf, c.buf[c.r:c.w])
 		c.r = 0
 	}
+}
+
+// read reads from the socket into b, as nc.Read does. A socket the poller
+// holds is read with a raw system call (Linux): Go's scheduler is not told
+// of it, and so does not wake its monitor thread for it, which on an idle
+// relay cost more than the read itself (docs/BENCHMARKS.md, "Issue 15,
+// relay", step 7). Waiting for the socket is still done in Go's netpoller.
+func (c *Conn) read(b []byte) (int, error) {
+	if c.raw == nil {
+		return c.nc.Read(b)
+	}
+	return readRaw(c.raw, b)
 }
 
 // handleBuffered handles every whole frame in buf[r:w], and reads a

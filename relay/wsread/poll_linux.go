@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tether-desktop/tether/internal/rawio"
 )
 
 // poller waits for many sockets at once with one epoll instance and one
@@ -108,7 +110,7 @@ func (p *poller) add(c *Conn) bool {
 	if c.closed || raw.Control(func(s uintptr) { fd = int(s) }) != nil || fd < 0 {
 		return false
 	}
-	c.p, c.id, c.fd = p, p.next.Add(1), fd
+	c.p, c.id, c.fd, c.raw = p, p.next.Add(1), fd, raw
 	sh := p.shard(c.id)
 	sh.mu.Lock()
 	sh.conns[c.id] = c
@@ -256,3 +258,6 @@ func (p *poller) empty() bool {
 	}
 	return true
 }
+
+// readRaw reads from the socket raw with a raw system call (internal/rawio).
+func readRaw(raw syscall.RawConn, b []byte) (int, error) { return rawio.Read(raw, b) }
