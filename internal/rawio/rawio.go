@@ -4,8 +4,8 @@
 // Go's scheduler is not told of a raw call, so a process that is otherwise
 // idle does not wake its monitor thread (sysmon) for each read and write,
 // which on a virtual machine costs more than the call itself: the relay's
-// idle command round trip, measured from lean ends, went from about 400 to
-// about 240 µs (docs/BENCHMARKS.md, "Issue 15, relay", step 7). Waiting for
+// idle command round trip, timed from lean ends, went from 389 to 168 µs
+// (medians; docs/BENCHMARKS.md, "Issue 15, relay", step 7). Waiting for
 // a socket still goes through Go's netpoller, with its deadlines. On other
 // Unix systems the same functions make ordinary system calls.
 package rawio
