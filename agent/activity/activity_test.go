@@ -194,6 +194,7 @@ func TestWritePage(t *testing.T) {
 	defer l.Close()
 	l.Append(Entry{Command: "beep", Browser: "<script>alert(1)</script>", Args: map[string]any{"frequency_hz": 440}, OK: true})
 	l.Append(Entry{Command: "type_text", Args: map[string]any{"text_length": 5}, Code: "not_allowed"})
+	l.Append(Entry{Command: "run<i>", Args: map[string]any{"name": "<img src=x>"}, Code: "bad&code", OK: false})
 	path, err := WritePage(dir, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +206,17 @@ func TestWritePage(t *testing.T) {
 	page := string(b)
 	if strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") {
 		t.Fatal("the page does not escape the browser's name")
+	}
+	for _, raw := range []string{"<i>", "<img", "bad&code"} {
+		if strings.Contains(page, raw) {
+			t.Errorf("the page holds %q unescaped:\n%s", raw, page)
+		}
+	}
+	if !strings.Contains(page, "run&lt;i&gt;") || !strings.Contains(page, "name=&lt;img src=x&gt;") || !strings.Contains(page, "bad&amp;code") {
+		t.Errorf("escaped command, arguments or result missing:\n%s", page)
+	}
+	if !strings.Contains(page, `<span class="muted">unknown</span>`) || !strings.Contains(page, "(3 of 3)") {
+		t.Errorf("an entry without a browser, or the count, is not shown:\n%s", page)
 	}
 	if strings.Index(page, "type_text") > strings.Index(page, "beep") || !strings.Contains(page, "frequency_hz=440") ||
 		!strings.Contains(page, "refused or failed: not_allowed") {
