@@ -25,7 +25,7 @@ func slowClient(t *testing.T, r *relay, session string, devs []string) *wsPeer {
 	t.Helper()
 	nd := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var err error
-		c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8<<10) })
+		c.Control(func(fd uintptr) { err = setRcvbuf(fd, 8<<10) })
 		return err
 	}}
 	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: hangGuard}
