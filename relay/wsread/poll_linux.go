@@ -119,7 +119,7 @@ func (p *poller) add(c *Conn) bool {
 		sh.mu.Lock()
 		delete(sh.conns, c.id)
 		sh.mu.Unlock()
-		c.p = nil
+		c.p, c.raw = nil, nil
 		return false
 	}
 	p.mu.Lock()
