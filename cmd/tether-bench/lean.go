@@ -229,7 +229,10 @@ func newRawSock(nc net.Conn) (*rawSock, error) {
 }
 
 // write writes all of b.
-func (s *rawSock) write(b []byte) error { return rawio.Write(s.rc, b) }
+func (s *rawSock) write(b []byte) error {
+	_, err := rawio.Write(s.rc, b)
+	return err
+}
 
 // fill reads what the socket has into the buffer, waiting for at least one byte.
 func (s *rawSock) fill() error {

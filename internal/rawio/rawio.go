@@ -62,24 +62,34 @@ func TryWrite(raw syscall.RawConn, b []byte) (int, error) {
 	return n, nil
 }
 
-// Write writes all of b to the socket raw, waiting while its buffer is full.
-func Write(raw syscall.RawConn, b []byte) error {
-	for len(b) > 0 {
-		var n int
-		var errno syscall.Errno
-		err := raw.Write(func(fd uintptr) bool {
-			n, errno = retry(sysWrite, fd, b)
-			return errno != syscall.EAGAIN // else wait until writable
-		})
-		switch {
-		case err != nil:
-			return err
-		case errno != 0:
-			return os.NewSyscallError("write", errno)
+// Write writes all of b to the socket raw, waiting while its buffer is
+// full, and returns how much it wrote. The socket's write lock is held
+// throughout, so concurrent writes do not interleave.
+func Write(raw syscall.RawConn, b []byte) (int, error) {
+	done := 0
+	var errno syscall.Errno
+	err := raw.Write(func(fd uintptr) bool {
+		for done < len(b) {
+			n, e := retry(sysWrite, fd, b[done:])
+			switch e {
+			case 0:
+				done += n
+			case syscall.EAGAIN:
+				return false // wait until the socket takes more
+			default:
+				errno = e
+				return true
+			}
 		}
-		b = b[n:]
+		return true
+	})
+	switch {
+	case err != nil:
+		return done, err
+	case errno != 0:
+		return done, os.NewSyscallError("write", errno)
 	}
-	return nil
+	return done, nil
 }
 
 // retry makes call again while a signal interrupts it.

@@ -103,7 +103,7 @@ func TestTryWriteStopsAtAFullBufferAndWriteWaits(t *testing.T) {
 	// Write waits for the reader to make room, then writes all of it.
 	want := sent + len(chunk)
 	done := make(chan error, 1)
-	go func() { done <- Write(raw, chunk) }()
+	go func() { _, err := Write(raw, chunk); done <- err }()
 	select {
 	case err := <-done:
 		t.Fatalf("Write returned before the reader read (err %v)", err)
