@@ -19,7 +19,9 @@ func TestVolumeFormSendsWhatWasSetOnRealRelay(t *testing.T) {
 	a := startSimAgent(t, relay, studio(t, "volume"))
 	a.answers = map[string]any{"volume": commands.VolumeState{Level: 40, Method: "pactl"}}
 	a.pairIn(t, ctx, relay)
-	waitFor(t, ctx, "the volume form", `!!document.getElementById('cmd-volume') && !document.getElementById('cmd-volume').disabled`)
+	// The forms are first built from the devices API (names only), then
+	// again from presence's specs: wait for the field, not just the button.
+	waitFor(t, ctx, "the volume form", `!!document.getElementById('arg-volume-mute') && !document.getElementById('cmd-volume').disabled`)
 	if !eval[bool](t, ctx, `document.getElementById('arg-volume-mute').indeterminate`) {
 		t.Fatal("the mute switch does not start as not set")
 	}
