@@ -214,23 +214,25 @@ func raiseFileLimit() uint64 {
 	return l.Cur
 }
 
-// genChild is the parent's handle on one load-generator child. Its methods
-// are for one goroutine at a time.
-type genChild struct {
-	p   *process
-	in  io.WriteCloser
-	out *bufio.Reader
-	n   int // agents it holds
+// selfChild is this binary re-executed as a child (a load generator, a lean
+// prober or forwarder) that the parent talks to in lines on its stdin and
+// stdout. Its methods are for one goroutine at a time.
+type selfChild struct {
+	p     *process
+	in    io.WriteCloser
+	out   *bufio.Reader
+	grace time.Duration // how long stop waits before it kills
 }
 
-// startChild re-executes this binary as a load-generator child holding spec.
-func startChild(ctx context.Context, name string, spec childSpec) (*genChild, error) {
+// startSelf re-executes this binary as a child named name, with env added
+// to this process's environment.
+func startSelf(name string, grace time.Duration, env ...string) (*selfChild, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -246,9 +248,57 @@ func startChild(ctx context.Context, name string, spec childSpec) (*genChild, er
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
-	g := &genChild{p: p, in: in, out: bufio.NewReaderSize(outp, 1<<20), n: len(spec.Agents)}
+	return &selfChild{p: p, in: in, out: bufio.NewReaderSize(outp, 1<<20), grace: grace}, nil
+}
+
+// readLine reads the child's next line, for at most wait; a child that does
+// not answer within it is killed. Errors carry the child's name and the
+// tail of its log.
+func (c *selfChild) readLine(wait time.Duration) ([]byte, error) {
+	type res struct {
+		line []byte
+		err  error
+	}
+	ch := make(chan res, 1)
+	go func() { l, err := c.out.ReadBytes('\n'); ch <- res{l, err} }()
+	select {
+	case x := <-ch:
+		if x.err != nil {
+			return nil, fmt.Errorf("%s: %w\n%s", c.p.name, x.err, c.p.log.String())
+		}
+		return x.line, nil
+	case <-time.After(wait):
+		c.p.kill()
+		return nil, fmt.Errorf("%s: no answer within %s\n%s", c.p.name, wait, c.p.log.String())
+	}
+}
+
+// stop closes the child's stdin (it closes its sockets and exits) and waits
+// for it, killing it after its grace.
+func (c *selfChild) stop() {
+	c.in.Close()
+	select {
+	case <-c.p.done:
+	case <-time.After(c.grace):
+		c.p.kill()
+	}
+}
+
+// genChild is the parent's handle on one load-generator child.
+type genChild struct {
+	*selfChild
+	n int // agents it holds
+}
+
+// startChild re-executes this binary as a load-generator child holding spec.
+func startChild(ctx context.Context, name string, spec childSpec) (*genChild, error) {
+	c, err := startSelf(name, 30*time.Second, childEnv+"=1")
+	if err != nil {
+		return nil, err
+	}
+	g := &genChild{selfChild: c, n: len(spec.Agents)}
 	b, _ := json.Marshal(spec)
-	if _, err := in.Write(append(b, '\n')); err != nil {
+	if _, err := g.in.Write(append(b, '\n')); err != nil {
 		g.stop()
 		return nil, fmt.Errorf("%s: send spec: %w", name, err)
 	}
@@ -263,36 +313,14 @@ func (g *genChild) ask(cmd childCmd) (childReply, error) {
 	if _, err := g.in.Write(append(b, '\n')); err != nil {
 		return r, fmt.Errorf("%s: %w\n%s", g.p.name, err, g.p.log.String())
 	}
-	type res struct {
-		line []byte
-		err  error
+	line, err := g.readLine(30 * time.Second)
+	if err != nil {
+		return r, err
 	}
-	ch := make(chan res, 1)
-	go func() { l, err := g.out.ReadBytes('\n'); ch <- res{l, err} }()
-	select {
-	case x := <-ch:
-		if x.err != nil {
-			return r, fmt.Errorf("%s: %w\n%s", g.p.name, x.err, g.p.log.String())
-		}
-		if err := json.Unmarshal(x.line, &r); err != nil {
-			return r, fmt.Errorf("%s: reply: %w", g.p.name, err)
-		}
-		return r, nil
-	case <-time.After(30 * time.Second):
-		g.p.kill()
-		return r, fmt.Errorf("%s: no answer within 30 s\n%s", g.p.name, g.p.log.String())
+	if err := json.Unmarshal(line, &r); err != nil {
+		return r, fmt.Errorf("%s: reply: %w", g.p.name, err)
 	}
-}
-
-// stop closes the child's stdin (it closes its sockets and exits) and waits
-// for it, killing it after 30 s.
-func (g *genChild) stop() {
-	g.in.Close()
-	select {
-	case <-g.p.done:
-	case <-time.After(30 * time.Second):
-		g.p.kill()
-	}
+	return r, nil
 }
 
 // askAll asks every child and sums the replies' counters (MinWatchers is

@@ -18,7 +18,6 @@ package main
 // what any relay process costs at the least on this machine.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -32,7 +31,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
@@ -100,22 +98,22 @@ func runLean(mode string, in io.Reader, out io.Writer) error {
 func leanRoundTrips(ctx context.Context, floor bool, addr string, dev device, token string, clients int, rate float64, window time.Duration) (*Latency, error) {
 	bound := window + 30*time.Second
 	if floor {
-		fwd, out, err := startLean(ctx, "forward", bound)
+		fwd, err := startLean(ctx, "forward", bound)
 		if err != nil {
 			return nil, err
 		}
 		defer fwd.stop()
 		var a struct{ Addr string }
-		line, err := readLineWithin(out, 10*time.Second)
-		if err == nil {
-			err = json.Unmarshal(line, &a)
-		}
+		line, err := fwd.readLine(10 * time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("lean forwarder: %w\n%s", err, fwd.p.log.String())
+			return nil, err
+		}
+		if err := json.Unmarshal(line, &a); err != nil {
+			return nil, fmt.Errorf("lean forwarder: %w", err)
 		}
 		addr = a.Addr
 	}
-	probe, out, err := startLean(ctx, "probe", bound)
+	probe, err := startLean(ctx, "probe", bound)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +122,9 @@ func leanRoundTrips(ctx context.Context, floor bool, addr string, dev device, to
 	if _, err := probe.in.Write(append(b, '\n')); err != nil {
 		return nil, err
 	}
-	line, err := readLineWithin(out, bound)
+	line, err := probe.readLine(bound)
 	if err != nil {
-		return nil, fmt.Errorf("lean probe: %w\n%s", err, probe.p.log.String())
+		return nil, err
 	}
 	var r leanReply
 	if err := json.Unmarshal(line, &r); err != nil {
@@ -138,73 +136,23 @@ func leanRoundTrips(ctx context.Context, floor bool, addr string, dev device, to
 	return summarise(r.Samples, r.Errors), nil
 }
 
-// leanChild is a running lean child.
-type leanChild struct {
-	p  *process
-	in io.WriteCloser
-}
-
-// startLean starts a lean child on one processor; it is killed after bound.
-func startLean(ctx context.Context, mode string, bound time.Duration) (*leanChild, *bufio.Reader, error) {
-	self, err := os.Executable()
+// startLean starts a lean child on one processor; it is killed when ctx
+// ends or after bound.
+func startLean(ctx context.Context, mode string, bound time.Duration) (*selfChild, error) {
+	c, err := startSelf("lean "+mode, 10*time.Second, leanEnv+"="+mode, "GOMAXPROCS=1")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), leanEnv+"="+mode, "GOMAXPROCS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &process{name: "lean " + mode, cmd: cmd, log: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
-	cmd.Stderr = p.log
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start lean %s: %w", mode, err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
 	go func() {
 		select {
-		case <-p.done:
+		case <-c.p.done:
 		case <-ctx.Done():
-			p.kill()
+			c.p.kill()
 		case <-time.After(bound):
-			p.kill()
+			c.p.kill()
 		}
 	}()
-	return &leanChild{p: p, in: in}, bufio.NewReader(out), nil
-}
-
-// stop closes the child's stdin and waits for it, killing it after 10 s.
-func (c *leanChild) stop() {
-	c.in.Close()
-	select {
-	case <-c.p.done:
-	case <-time.After(10 * time.Second):
-		c.p.kill()
-		<-c.p.done
-	}
-}
-
-// readLineWithin reads one line from r, for at most wait (a child killed
-// meanwhile ends it with an error).
-func readLineWithin(r *bufio.Reader, wait time.Duration) ([]byte, error) {
-	type res struct {
-		line []byte
-		err  error
-	}
-	ch := make(chan res, 1)
-	go func() { l, err := r.ReadBytes('\n'); ch <- res{l, err} }()
-	select {
-	case x := <-ch:
-		return x.line, x.err
-	case <-time.After(wait):
-		return nil, fmt.Errorf("no answer within %s", wait)
-	}
+	return c, nil
 }
 
 // rawSock is a socket read and written with raw system calls
