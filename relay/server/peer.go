@@ -23,9 +23,9 @@ const (
 // else talks to the writer through two bounded paths: send for frames that
 // must arrive in order (results, presence, events), and sendLatest for
 // frames where only the newest matters (telemetry), which are coalesced per
-// key when the socket is slow. The writer is a goroutine that runs only
-// while there is something to write (frames, the heartbeat ping, the close
-// frame) and is gone otherwise, so an idle socket parks no writer; it takes
+// key when the socket is slow. The writer runs only while there is
+// something to write (frames, the heartbeat ping, the close frame), on a
+// goroutine of the writers' pool, so an idle socket parks no writer; it takes
 // everything waiting at once and writes it with one syscall (see
 // batchConn). At most one writer runs at a time. Safe for concurrent use.
 type peer struct {
@@ -189,7 +189,7 @@ func (p *peer) kick() {
 	}
 	p.writing = true
 	p.mu.Unlock()
-	go p.writeOut()
+	writers.run(p)
 }
 
 // requestClose asks the writer to send what is queued, then a close frame
@@ -284,8 +284,9 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 }
 
 // writeOut is the writer: the only goroutine that writes data frames and
-// pings, started by kick. It writes until nothing is left, then returns
-// (a later kick starts another). Every batch of writes gets writeTimeout.
+// pings, started by kick on a goroutine of the writers' pool. It writes
+// until nothing is left, then returns (a later kick starts another). Every
+// batch of writes gets writeTimeout.
 // Once a close was requested and everything queued is sent, it sends the
 // close frame and ends for good; a failed write closes the connection (which
 // ends the reading) and ends it for good too.
