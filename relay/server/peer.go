@@ -39,12 +39,12 @@ type peer struct {
 	writeTimeout time.Duration
 
 	mu       sync.Mutex
-	queue    [][]byte          // frames that must arrive, in order; grows on demand up to limit
-	queued   int               // bytes in queue
-	latest   map[string][]byte // newest coalescible frame by key; nil until the first
-	order    []string          // keys of latest in arrival order
-	closing  bool              // close requested; no more sends
-	code     int               // close code to send
+	queue    [][]byte       // frames that must arrive, in order; grows on demand up to limit
+	queued   int            // bytes in queue
+	order    [][]byte       // the newest coalescible frame of each key, keys in arrival order
+	index    map[string]int // each key's place in order; nil until the first
+	closing  bool           // close requested; no more sends
+	code     int            // close code to send
 	text     string
 	writing  bool          // a writer goroutine is running
 	gather   time.Duration // coalescible frames alone are written at most once per gather (see gatherLocked)
@@ -170,15 +170,16 @@ func (p *peer) sendLatest(key string, frame []byte) {
 		p.mu.Unlock()
 		return
 	}
-	if p.latest == nil {
-		p.latest = map[string][]byte{}
+	if p.index == nil {
+		p.index = map[string]int{}
 	}
-	if _, ok := p.latest[key]; ok {
+	if i, ok := p.index[key]; ok {
 		p.m.drop("coalesced")
+		p.order[i] = frame
 	} else {
-		p.order = append(p.order, key)
+		p.index[key] = len(p.order)
+		p.order = append(p.order, frame)
 	}
-	p.latest[key] = frame
 	waiting := p.waiting
 	p.mu.Unlock()
 	if !waiting {
@@ -269,12 +270,10 @@ func (p *peer) take(batch [][]byte) [][]byte {
 	} else {
 		p.queue = nil
 	}
-	for _, k := range p.order {
-		batch = append(batch, p.latest[k])
-		delete(p.latest, k)
-	}
+	batch = append(batch, p.order...)
 	clear(p.order)
 	p.order = p.order[:0]
+	clear(p.index)
 	return batch
 }
 
