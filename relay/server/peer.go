@@ -299,9 +299,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 		}
 		return true
 	}
-	if len(batch) > 1 {
-		p.out.startBatch(deadline)
-	}
+	p.out.startBatch(deadline) // even for one frame: header and payload in one raw write
 	var err error
 	for _, f := range batch {
 		if err = p.out.writeFrame(frameOp(f), f, deadline); err != nil {

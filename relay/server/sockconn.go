@@ -128,7 +128,7 @@ func (c *batchConn) writeLocked(p []byte) (int, error) {
 			return 0, err
 		}
 		if len(p) >= batchMax {
-			return c.Conn.Write(p)
+			return writeAll(c.Conn, c.raw, p)
 		}
 	}
 	*c.buf = append(*c.buf, p...)
@@ -255,8 +255,9 @@ func (c *batchConn) endBatch(deadline time.Time) error {
 	return err
 }
 
+// flushLocked writes what the batch gathered. mu held.
 func (c *batchConn) flushLocked() error {
-	_, err := c.Conn.Write(*c.buf)
+	_, err := writeAll(c.Conn, c.raw, *c.buf)
 	*c.buf = (*c.buf)[:0]
 	return err
 }

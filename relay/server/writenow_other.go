@@ -4,6 +4,7 @@ package server
 
 import (
 	"errors"
+	"net"
 	"syscall"
 )
 
@@ -13,3 +14,7 @@ func writeNow(raw syscall.RawConn, b []byte) (int, error) { return 0, errNoWrite
 
 // errNoWriteNow is writeNow's answer where it cannot write without waiting.
 var errNoWriteNow = errors.New("no non-blocking write on this system")
+
+// writeAll writes all of b to conn, waiting while its buffer is full (up
+// to conn's write deadline).
+func writeAll(conn net.Conn, raw syscall.RawConn, b []byte) (int, error) { return conn.Write(b) }
