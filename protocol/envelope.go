@@ -51,21 +51,21 @@ func ReadEnvelope(frame []byte) (Envelope, bool) {
 			return env, false
 		}
 		i = next + 1
-		switch key {
+		switch string(key) { // no copy: the compiler compares the bytes
 		case "type", "device", "ts":
 			if i >= len(frame) || frame[i] != '"' {
 				return env, false
 			}
 			v, end, ok := plainString(frame, i)
-			if !ok || v == "" {
+			if !ok || len(v) == 0 {
 				return env, false // "" would be read as absent
 			}
-			switch key {
+			switch string(key) {
 			case "type":
 				if seenType || !knownTypes[string(v)] {
 					return env, false
 				}
-				seenType, env.Type = true, string(v)
+				seenType, env.Type = true, typeName(v)
 			case "device":
 				if seenDevice || len(v) > MaxDeviceLen {
 					return env, false
@@ -146,19 +146,32 @@ func plain(s string) bool {
 	return s != ""
 }
 
+// typeName returns a known type v as a string: for the types agents send
+// all the time, the package's own constant, so that reading them allocates
+// nothing.
+func typeName(v []byte) string {
+	switch string(v) {
+	case TypeTelemetry:
+		return TypeTelemetry
+	case TypeEvent:
+		return TypeEvent
+	}
+	return string(v)
+}
+
 // plainString reads the JSON string starting at b[i] (a '"') and returns
 // its bytes and the index after its closing quote. It reports false for a
 // string with an escape or a byte outside printable ASCII.
-func plainString(b []byte, i int) (string, int, bool) {
+func plainString(b []byte, i int) ([]byte, int, bool) {
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 // skipValue returns the index after the JSON value starting at b[i], in a
