@@ -284,7 +284,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 	batch := p.take((*scratch)[:0])
 	defer func() {
 		clear(batch)
-		if cap(batch) <= 64 {
+		if cap(batch) <= 256 { // a dashboard's batch, kept by the pool's goroutine (6 KB at most)
 			*scratch = batch[:0]
 		} else {
 			*scratch = nil
@@ -318,14 +318,14 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 }
 
 // writeOut is the writer: the only goroutine that writes data frames and
-// pings, started by kick on a goroutine of the writers' pool. It writes
-// until nothing is left, then returns (a later kick starts another). Every
-// batch of writes gets writeTimeout.
+// pings, started by kick on a goroutine of the writers' pool, which lends
+// it scratch for its batches. It writes until nothing is left, then
+// returns (a later kick starts another). Every batch of writes gets
+// writeTimeout.
 // Once a close was requested and everything queued is sent, it sends the
 // close frame and ends for good; a failed write closes the connection (which
 // ends the reading) and ends it for good too.
-func (p *peer) writeOut() {
-	var scratch [][]byte
+func (p *peer) writeOut(scratch *[][]byte) {
 	for {
 		p.mu.Lock()
 		pending := len(p.queue) > 0 || len(p.order) > 0 || p.out.owing()
@@ -356,7 +356,7 @@ func (p *peer) writeOut() {
 		p.mu.Unlock()
 		switch {
 		case pending:
-			if !p.writeBatch(&scratch) {
+			if !p.writeBatch(scratch) {
 				p.finish()
 				return
 			}

@@ -31,12 +31,13 @@ func (w *writerPool) run(p *peer) {
 }
 
 // serve runs p's writer, then the writers handed to it, until none came
-// for writerIdle.
+// for writerIdle. The writers share its scratch list of frames.
 func (w *writerPool) serve(p *peer) {
 	idle := time.NewTimer(writerIdle)
 	defer idle.Stop()
+	var scratch [][]byte
 	for {
-		p.writeOut()
+		p.writeOut(&scratch)
 		p = nil // not kept alive while idle
 		idle.Reset(writerIdle)
 		select {
