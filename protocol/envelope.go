@@ -2,9 +2,7 @@ package protocol
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Envelope is the routing part of a frame that a relay forwards as it came:
@@ -28,15 +26,15 @@ type Envelope struct {
 // A frame it accepts is one Decode accepts too, with the same Type, Device
 // and TS, and a Data that is not nil: so it can be forwarded byte for byte
 // instead of decoded and encoded again (see Forward; FuzzReadEnvelope checks
-// this). It allocates nothing but the three strings and reads the frame a
-// few times (UTF-8, nesting depth, JSON syntax, keys) without building any
-// value.
+// this). It allocates nothing but the device and ts strings and reads the
+// frame twice (JSON syntax, UTF-8 and nesting depth in one pass, then the
+// keys) without building any value.
 func ReadEnvelope(frame []byte) (Envelope, bool) {
 	var env Envelope
 	if len(frame) < 2 || frame[0] != '{' || frame[len(frame)-1] != '}' {
 		return env, false
 	}
-	if !utf8.Valid(frame) || depth(frame) > MaxDepth || !json.Valid(frame) {
+	if !validFrame(frame) {
 		return env, false
 	}
 	// The frame is one valid JSON object: walk its top-level keys.
