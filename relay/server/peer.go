@@ -319,12 +319,12 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 
 // writeOut is the writer: the only goroutine that writes data frames and
 // pings, started by kick on a goroutine of the writers' pool, which lends
-// it scratch for its batches. It writes until nothing is left, then
-// returns (a later kick starts another). Every batch of writes gets
-// writeTimeout.
-// Once a close was requested and everything queued is sent, it sends the
-// close frame and ends for good; a failed write closes the connection (which
-// ends the reading) and ends it for good too.
+// it scratch for its batches. It writes until nothing is left (or only
+// telemetry that waits for its gather), then returns (a later kick starts
+// another). Every batch of writes gets writeTimeout. Once a close was
+// requested and everything queued is sent, it sends the close frame and
+// ends for good; a failed write closes the connection (which ends the
+// reading) and ends it for good too.
 func (p *peer) writeOut(scratch *[][]byte) {
 	for {
 		p.mu.Lock()
