@@ -107,6 +107,7 @@ func start(t testing.TB, name string, env []string, bin string, args ...string) 
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +137,14 @@ func tail(b []byte, lines int) string {
 	return strings.Join(s, "\n")
 }
 
-// stop sends sig and waits for the process to exit.
+// stop sends sig and waits for the process to exit, then ends what it
+// left running (endGroup).
 func (p *proc) stop(sig syscall.Signal) {
+	defer func() {
+		if !endGroup(p.cmd.Process.Pid, hangGuard) {
+			p.t.Errorf("what %s started still ran %v after it exited", p.name, hangGuard)
+		}
+	}()
 	select {
 	case <-p.done:
 		return
