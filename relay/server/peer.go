@@ -277,10 +277,11 @@ func (p *peer) take(batch [][]byte) [][]byte {
 	return batch
 }
 
-// writeBatch writes every waiting frame, gathered into one write when the
-// connection batches, and reports whether the socket is still good. On a
-// failed write it closes the connection, which ends the reading.
-func (p *peer) writeBatch(scratch *[][]byte) bool {
+// writeBatch writes every waiting frame, within writeTimeout of now,
+// gathered into one write when the connection batches, and reports whether
+// the socket is still good. On a failed write it closes the connection,
+// which ends the reading.
+func (p *peer) writeBatch(scratch *[][]byte, now time.Time) bool {
 	batch := p.take((*scratch)[:0])
 	defer func() {
 		clear(batch)
@@ -290,7 +291,7 @@ func (p *peer) writeBatch(scratch *[][]byte) bool {
 			*scratch = nil
 		}
 	}()
-	deadline := time.Now().Add(p.writeTimeout)
+	deadline := now.Add(p.writeTimeout)
 	if len(batch) == 0 {
 		if err := p.out.writeOwed(deadline); err != nil { // the rest of a frame writeNow began
 			p.m.close("write_failed")
@@ -356,7 +357,7 @@ func (p *peer) writeOut(scratch *[][]byte) {
 		p.mu.Unlock()
 		switch {
 		case pending:
-			if !p.writeBatch(scratch) {
+			if !p.writeBatch(scratch, now) {
 				p.finish()
 				return
 			}
