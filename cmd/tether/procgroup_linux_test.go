@@ -46,17 +46,26 @@ func groupRuns(pgid int) bool {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		i := bytes.LastIndexByte(stat, ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:])) // state, ppid, pgrp, …
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+		if state, pgrp, ok := procStat(e.Name()); ok && pgrp == strconv.Itoa(pgid) && state != "Z" {
 			return true
 		}
 	}
 	return false
+}
+
+// procStat reads the state and process group of process pid from
+// /proc/PID/stat; ok is false when it is gone.
+func procStat(pid string) (state, pgrp string, ok bool) {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	i := bytes.LastIndexByte(stat, ')') // the command, in brackets, may hold spaces
+	if err != nil || i < 0 {
+		return "", "", false
+	}
+	f := strings.Fields(string(stat[i+1:])) // state, ppid, pgrp, …
+	if len(f) < 3 {
+		return "", "", false
+	}
+	return f[0], f[2], true
 }
 
 // TestStopEndsWhatTheProcessStarted checks that stopping a process also
@@ -71,11 +80,7 @@ func TestStopEndsWhatTheProcessStarted(t *testing.T) {
 		return err == nil && child > 0
 	})
 	p.stop(syscall.SIGKILL)
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
-	if err == nil {
-		i := bytes.LastIndexByte(stat, ')')
-		if f := strings.Fields(string(stat[i+1:])); len(f) > 0 && f[0] != "Z" {
-			t.Fatalf("the child %d still runs after its parent was stopped: %s", child, stat)
-		}
+	if state, _, ok := procStat(strconv.Itoa(child)); ok && state != "Z" {
+		t.Fatalf("the child %d still runs after its parent was stopped (state %s)", child, state)
 	}
 }
