@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unsafe"
 
@@ -28,15 +29,27 @@ import (
 // write it anew, so a sample costs one pread(2) a file instead of an
 // open, two reads and a close. Not safe for concurrent use (one Sampler,
 // one goroutine).
+//
+// What it returns lives in the procReader and is valid until the next
+// call of the same reader (the per-core times until the second next, as a
+// Sampler keeps the previous ones): a watched agent samples every second
+// for days, and whatever a sample allocates piles up on the heap until the
+// next collection, in the agent's resident memory.
 type procReader struct {
 	buf   []byte
-	fds   map[string]int  // the files opened so far
-	cores []cpu.TimesStat // from the last times(false), for the times(true) that follows
-	fresh bool            // cores is from the read of the same Sample
+	fds   map[string]int // the files opened so far
+	fresh bool           // cores is from the read of the same Sample
+
+	total    [1]cpu.TimesStat
+	cores    []cpu.TimesStat    // from the last times(false), for the times(true) that follows
+	coreBufs [2][]cpu.TimesStat // cores alternates between them
+	mem      mem.VirtualMemoryStat
+	disks    map[string]disk.IOCountersStat
+	nics     []net.IOCountersStat
 }
 
 func newProcReader() *procReader {
-	return &procReader{buf: make([]byte, 16<<10), fds: map[string]int{}}
+	return &procReader{buf: make([]byte, 16<<10), fds: map[string]int{}, disks: map[string]disk.IOCountersStat{}}
 }
 
 // read returns the whole of path, growing the buffer when the file is
@@ -124,20 +137,24 @@ func (p *procReader) times(_ context.Context, perCore bool) ([]cpu.TimesStat, er
 	if err != nil {
 		return nil, err
 	}
-	total, cores, err := parseProcStat(b)
+	p.coreBufs[0], p.coreBufs[1] = p.coreBufs[1], p.coreBufs[0]
+	total, cores, err := parseProcStat(b, p.coreBufs[0][:0])
 	if err != nil {
 		return nil, err
 	}
+	p.coreBufs[0] = cores
 	if perCore {
 		return cores, nil
 	}
 	p.cores, p.fresh = cores, true
-	return []cpu.TimesStat{total}, nil
+	p.total[0] = total
+	return p.total[:], nil
 }
 
 // parseProcStat reads the cpu lines of /proc/stat: the total, then one per
-// core, in clock ticks turned into seconds (USER_HZ is 100 on Linux).
-func parseProcStat(b []byte) (total cpu.TimesStat, cores []cpu.TimesStat, err error) {
+// core (appended to cores), in clock ticks turned into seconds (USER_HZ is
+// 100 on Linux).
+func parseProcStat(b []byte, cores []cpu.TimesStat) (total cpu.TimesStat, _ []cpu.TimesStat, err error) {
 	seen := false
 	for len(b) > 0 {
 		var line []byte
@@ -145,13 +162,14 @@ func parseProcStat(b []byte) (total cpu.TimesStat, cores []cpu.TimesStat, err er
 		if !bytes.HasPrefix(line, []byte("cpu")) {
 			break // the cpu lines come first
 		}
-		f := bytes.Fields(line)
+		var fb [maxFields][]byte
+		f := fields(fb[:0], line)
 		if len(f) < 5 {
 			return total, nil, fmt.Errorf("/proc/stat: short line %q", line)
 		}
 		var v [10]float64
 		for i := range min(len(f)-1, len(v)) {
-			n, err := strconv.ParseUint(string(f[i+1]), 10, 64)
+			n, err := atou(f[i+1])
 			if err != nil {
 				return total, nil, fmt.Errorf("/proc/stat: %q: %w", line, err)
 			}
@@ -174,11 +192,19 @@ func parseProcStat(b []byte) (total cpu.TimesStat, cores []cpu.TimesStat, err er
 // memory is Sampler.memory from /proc/meminfo, with gopsutil's figures:
 // Used is Total minus Available.
 func (p *procReader) memory(context.Context) (*mem.VirtualMemoryStat, error) {
-	return readParse(p, "/proc/meminfo", parseMeminfo)
+	b, err := p.read("/proc/meminfo")
+	if err != nil {
+		return nil, err
+	}
+	if err := parseMeminfo(b, &p.mem); err != nil {
+		return nil, err
+	}
+	return &p.mem, nil
 }
 
-func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
-	var m mem.VirtualMemoryStat
+// parseMeminfo fills m from /proc/meminfo.
+func parseMeminfo(b []byte, m *mem.VirtualMemoryStat) error {
+	*m = mem.VirtualMemoryStat{}
 	var buffers, cached uint64
 	haveAvail := false
 	for len(b) > 0 {
@@ -203,18 +229,19 @@ func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
 		default:
 			continue
 		}
-		f := bytes.Fields(rest)
+		var fb [maxFields][]byte
+		f := fields(fb[:0], rest)
 		if len(f) == 0 {
 			continue
 		}
-		n, err := strconv.ParseUint(string(f[0]), 10, 64)
+		n, err := atou(f[0])
 		if err != nil {
-			return nil, fmt.Errorf("/proc/meminfo: %q: %w", line, err)
+			return fmt.Errorf("/proc/meminfo: %q: %w", line, err)
 		}
 		*dst = n * 1024 // kB
 	}
 	if m.Total == 0 {
-		return nil, errors.New("/proc/meminfo: no MemTotal")
+		return errors.New("/proc/meminfo: no MemTotal")
 	}
 	if !haveAvail { // before Linux 3.14
 		m.Available = m.Free + buffers + cached
@@ -222,45 +249,76 @@ func parseMeminfo(b []byte) (*mem.VirtualMemoryStat, error) {
 	m.Buffers, m.Cached = buffers, cached
 	m.Used = m.Total - min(m.Available, m.Total)
 	m.UsedPercent = float64(m.Used) / float64(m.Total) * 100
-	return &m, nil
+	return nil
 }
 
 // diskIO is disk.IOCounters from /proc/diskstats alone: the bytes read and
 // written of each block device (sectors of 512 bytes), without the udev
 // labels and serial numbers gopsutil looks up for each.
 func (p *procReader) diskIO(context.Context) (map[string]disk.IOCountersStat, error) {
-	return readParse(p, "/proc/diskstats", parseDiskstats)
+	b, err := p.read("/proc/diskstats")
+	if err != nil {
+		return nil, err
+	}
+	if err := parseDiskstats(b, p.disks); err != nil {
+		return nil, err
+	}
+	return p.disks, nil
 }
 
-func parseDiskstats(b []byte) (map[string]disk.IOCountersStat, error) {
-	out := map[string]disk.IOCountersStat{}
-	for len(b) > 0 {
+// parseDiskstats puts each disk's counters in out, which holds those of
+// the previous read: a disk seen before keeps its entry (and its name's
+// string), and out is only rebuilt when a disk went away.
+func parseDiskstats(b []byte, out map[string]disk.IOCountersStat) error {
+	seen := 0
+	for rest := b; len(rest) > 0; {
 		var line []byte
-		line, b = nextLine(b)
+		line, rest = nextLine(rest)
 		// major minor name reads merged sectors_read ms writes merged sectors_written …
-		f := bytes.Fields(line)
+		var fb [maxFields][]byte
+		f := fields(fb[:0], line)
 		if len(f) < 10 || string(f[3]) == "0" && string(f[7]) == "0" {
 			continue // short, or never read nor written (as gopsutil skips it)
 		}
-		rd, err1 := strconv.ParseUint(string(f[5]), 10, 64)
-		wr, err2 := strconv.ParseUint(string(f[9]), 10, 64)
+		rd, err1 := atou(f[5])
+		wr, err2 := atou(f[9])
 		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("/proc/diskstats: bad line %q", line)
+			return fmt.Errorf("/proc/diskstats: bad line %q", line)
 		}
-		name := string(f[2])
-		out[name] = disk.IOCountersStat{Name: name, ReadBytes: rd * 512, WriteBytes: wr * 512}
+		st, ok := out[string(f[2])]
+		if !ok {
+			st = disk.IOCountersStat{Name: string(f[2])}
+		}
+		st.ReadBytes, st.WriteBytes = rd*512, wr*512
+		out[st.Name] = st
+		seen++
 	}
-	return out, nil
+	if seen != len(out) { // a disk went away
+		clear(out)
+		return parseDiskstats(b, out)
+	}
+	return nil
 }
 
 // netIO is net.IOCounters(true) from /proc/net/dev alone: the bytes
 // received and sent of each interface.
 func (p *procReader) netIO(context.Context) ([]net.IOCountersStat, error) {
-	return readParse(p, "/proc/net/dev", parseNetDev)
+	b, err := p.read("/proc/net/dev")
+	if err != nil {
+		return nil, err
+	}
+	nics, err := parseNetDev(b, p.nics[:0])
+	if err != nil {
+		return nil, err
+	}
+	p.nics = nics
+	return nics, nil
 }
 
-func parseNetDev(b []byte) ([]net.IOCountersStat, error) {
-	var out []net.IOCountersStat
+// parseNetDev appends each interface's counters to out. An interface at
+// the same place in out's array as in the previous read keeps its name's
+// string.
+func parseNetDev(b []byte, out []net.IOCountersStat) ([]net.IOCountersStat, error) {
 	for len(b) > 0 {
 		var line []byte
 		line, b = nextLine(b)
@@ -269,16 +327,24 @@ func parseNetDev(b []byte) ([]net.IOCountersStat, error) {
 		if !ok || bytes.Contains(name, []byte("|")) {
 			continue
 		}
-		f := bytes.Fields(rest)
+		var fb [maxFields][]byte
+		f := fields(fb[:0], rest)
 		if len(f) < 9 {
 			return nil, fmt.Errorf("/proc/net/dev: short line %q", line)
 		}
-		rx, err1 := strconv.ParseUint(string(f[0]), 10, 64)
-		tx, err2 := strconv.ParseUint(string(f[8]), 10, 64)
+		rx, err1 := atou(f[0])
+		tx, err2 := atou(f[8])
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("/proc/net/dev: bad line %q", line)
 		}
-		out = append(out, net.IOCountersStat{Name: string(bytes.TrimSpace(name)), BytesRecv: rx, BytesSent: tx})
+		name = bytes.TrimSpace(name)
+		var nm string
+		if n := len(out); n < cap(out) && out[:n+1][n].Name == string(name) {
+			nm = out[:n+1][n].Name // this place's interface of the previous read
+		} else {
+			nm = string(name)
+		}
+		out = append(out, net.IOCountersStat{Name: nm, BytesRecv: rx, BytesSent: tx})
 	}
 	return out, nil
 }
@@ -289,7 +355,8 @@ func (p *procReader) uptime(context.Context) (uint64, error) {
 }
 
 func parseUptime(b []byte) (uint64, error) {
-	f := bytes.Fields(b)
+	var fb [maxFields][]byte
+	f := fields(fb[:0], b)
 	if len(f) == 0 {
 		return 0, errors.New("/proc/uptime: empty")
 	}
@@ -306,7 +373,8 @@ func (p *procReader) loadAvg(context.Context) (*load.AvgStat, error) {
 }
 
 func parseLoadavg(b []byte) (*load.AvgStat, error) {
-	f := bytes.Fields(b)
+	var fb [maxFields][]byte
+	f := fields(fb[:0], b)
 	if len(f) < 3 {
 		return nil, fmt.Errorf("/proc/loadavg: short %q", b)
 	}
@@ -325,6 +393,51 @@ func parseLoadavg(b []byte) (*load.AvgStat, error) {
 func platformReaders() readers {
 	p := newProcReader()
 	return readers{times: p.times, memory: p.memory, diskIO: p.diskIO, netIO: p.netIO, uptime: p.uptime, load: p.loadAvg}
+}
+
+// maxFields is room for the fields of one line of the /proc files read
+// here (20 in /proc/diskstats, 17 in /proc/net/dev); a longer line still
+// parses, in memory of its own.
+const maxFields = 24
+
+// fields appends the fields of line (runs of bytes other than spaces and
+// tabs) to dst: bytes.Fields for /proc's ASCII, without allocating while
+// dst has room.
+func fields(dst [][]byte, line []byte) [][]byte {
+	for i := 0; i < len(line); {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+			j++
+		}
+		if j > i {
+			dst = append(dst, line[i:j])
+		}
+		i = j
+	}
+	return dst
+}
+
+// atou parses the decimal digits of a /proc counter: strconv.ParseUint(s,
+// 10, 64) without making a string of them.
+func atou(b []byte) (uint64, error) {
+	if len(b) == 0 {
+		return 0, errors.New("empty number")
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%q is not a number", b)
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, fmt.Errorf("%q is out of range", b)
+		}
+		n = n*10 + d
+	}
+	return n, nil
 }
 
 // nextLine splits b at its first newline.

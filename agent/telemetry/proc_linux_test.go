@@ -3,8 +3,10 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,35 +153,43 @@ func TestNetReaderAgreesWithGopsutil(t *testing.T) {
 	dev := "Inter-|   Receive                                                |  Transmit\n" +
 		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n" +
 		"    lo:  100 2 0 0 0 0 0 0  100 2 0 0 0 0 0 0\n  eth0: 5000 9 0 0 0 0 0 0 7000 8 0 0 0 0 0 0\n"
-	got, err := parseNetDev([]byte(dev))
+	got, err := parseNetDev([]byte(dev), nil)
 	if err != nil || len(got) != 2 || got[1].Name != "eth0" || got[1].BytesRecv != 5000 || got[1].BytesSent != 7000 {
 		t.Errorf("parseNetDev = %+v, %v", got, err)
+	}
+	// Read again into the same array: the same counts, and an interface that
+	// took another's place has its own name.
+	swapped := strings.Replace(dev, "eth0: 5000", "wlan0: 6000", 1)
+	got, err = parseNetDev([]byte(swapped), got[:0])
+	if err != nil || len(got) != 2 || got[0].Name != "lo" || got[1].Name != "wlan0" || got[1].BytesRecv != 6000 {
+		t.Errorf("parseNetDev into the previous read = %+v, %v", got, err)
 	}
 }
 
 func TestParseProcFiles(t *testing.T) {
 	stat := "cpu  100 2 30 4000 5 6 7 8 9 10\ncpu0 50 1 15 2000 2 3 3 4 4 5\ncpu1 50 1 15 2000 3 3 4 4 5 5\nintr 1 2 3\ncpu9 1 1 1 1 1\n"
-	total, cores, err := parseProcStat([]byte(stat))
+	total, cores, err := parseProcStat([]byte(stat), nil)
 	if err != nil || len(cores) != 2 || total.User != 1 || total.Idle != 40 || total.GuestNice != 0.1 || cores[1].Iowait != 0.03 {
 		t.Errorf("parseProcStat = %+v %+v %v", total, cores, err)
 	}
-	if _, _, err := parseProcStat([]byte("intr 1\n")); err == nil {
+	if _, _, err := parseProcStat([]byte("intr 1\n"), nil); err == nil {
 		t.Error("no cpu line accepted")
 	}
-	if _, _, err := parseProcStat([]byte("cpu 1 2 x 4\n")); err == nil {
+	if _, _, err := parseProcStat([]byte("cpu 1 2 x 4\n"), nil); err == nil {
 		t.Error("a bad number accepted")
 	}
 
 	old := "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 50 kB\nCached: 250 kB\n"
-	m, err := parseMeminfo([]byte(old))
+	var m mem.VirtualMemoryStat
+	err = parseMeminfo([]byte(old), &m)
 	if err != nil || m.Total != 1000*1024 || m.Available != 400*1024 || m.Used != 600*1024 || m.UsedPercent != 60 {
 		t.Errorf("parseMeminfo without MemAvailable = %+v, %v", m, err)
 	}
-	m, err = parseMeminfo([]byte("MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 750 kB\n"))
-	if err != nil || m.Used != 250*1024 {
+	err = parseMeminfo([]byte("MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 750 kB\n"), &m)
+	if err != nil || m.Used != 250*1024 || m.Buffers != 0 {
 		t.Errorf("parseMeminfo = %+v, %v", m, err)
 	}
-	if _, err := parseMeminfo([]byte("MemFree: 1 kB\n")); err == nil {
+	if err := parseMeminfo([]byte("MemFree: 1 kB\n"), &m); err == nil {
 		t.Error("no MemTotal accepted")
 	}
 
@@ -200,9 +210,36 @@ func TestParseProcFiles(t *testing.T) {
 		}
 	}
 
-	io, err := parseDiskstats([]byte(" 254 0 vda 10 0 200 5 20 0 400 9 0 1 1\n 254 1 vda1 1 0 2 0 1 0 4 0 0 0 0\n 7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"))
-	if err != nil || io["vda"].ReadBytes != 200*512 || io["vda"].WriteBytes != 400*512 || len(io) != 2 {
+	io := map[string]disk.IOCountersStat{}
+	err = parseDiskstats([]byte(" 254 0 vda 10 0 200 5 20 0 400 9 0 1 1\n 254 1 vda1 1 0 2 0 1 0 4 0 0 0 0\n 7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"), io)
+	if err != nil || io["vda"].ReadBytes != 200*512 || io["vda"].WriteBytes != 400*512 || len(io) != 2 || io["vda1"].Name != "vda1" {
 		t.Errorf("parseDiskstats = %+v, %v", io, err)
+	}
+	// Into the previous read's map: counters move on, a disk that went away
+	// is gone, a new one is there.
+	err = parseDiskstats([]byte(" 254 0 vda 10 0 300 5 20 0 500 9 0 1 1\n 8 0 sda 1 0 8 0 1 0 16 0 0 0 0\n"), io)
+	if err != nil || len(io) != 2 || io["vda"].ReadBytes != 300*512 || io["sda"].WriteBytes != 16*512 || io["sda"].Name != "sda" {
+		t.Errorf("parseDiskstats into the previous read = %+v, %v", io, err)
+	}
+	if err := parseDiskstats([]byte(" 254 0 vda 10 0 x 5 20 0 500 9 0 1 1\n"), io); err == nil {
+		t.Error("parseDiskstats accepted a bad number")
+	}
+
+	for in, want := range map[string]uint64{"0": 0, "42": 42, "18446744073709551615": math.MaxUint64} {
+		if n, err := atou([]byte(in)); err != nil || n != want {
+			t.Errorf("atou(%q) = %d, %v", in, n, err)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1.5", "18446744073709551616", "1 2"} {
+		if n, err := atou([]byte(bad)); err == nil {
+			t.Errorf("atou(%q) = %d, accepted", bad, n)
+		}
+	}
+	for in, want := range map[string]string{"": "[]", " \t ": "[]", "a": "[a]", "  cpu0\t1  2 ": "[cpu0 1 2]"} {
+		var fb [2][]byte // fewer than the fields: grows
+		if got := fmt.Sprintf("%s", fields(fb[:0], []byte(in))); got != want {
+			t.Errorf("fields(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
 

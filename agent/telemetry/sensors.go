@@ -77,11 +77,12 @@ type sensorSet struct {
 
 	diskPrev, netPrev rateState
 	// diskIO reads the disks' byte counters; default gopsutil's.
-	diskIO    func(ctx context.Context) (map[string]disk.IOCountersStat, error)
-	netIO     func(ctx context.Context) ([]net.IOCountersStat, error) // each interface's; default gopsutil's
-	netIfPrev map[string]counters
-	uptime    func(ctx context.Context) (uint64, error)        // seconds since boot; default gopsutil's
-	load      func(ctx context.Context) (*load.AvgStat, error) // default gopsutil's
+	diskIO     func(ctx context.Context) (map[string]disk.IOCountersStat, error)
+	netIO      func(ctx context.Context) ([]net.IOCountersStat, error) // each interface's; default gopsutil's
+	netIfPrev  map[string]counters                                     // each interface's counters of the last reading
+	netIfSpare map[string]counters
+	uptime     func(ctx context.Context) (uint64, error)        // seconds since boot; default gopsutil's
+	load       func(ctx context.Context) (*load.AvgStat, error) // default gopsutil's
 }
 
 // counters are two cumulative byte counters and when they were read.
@@ -212,8 +213,12 @@ func (s *sensorSet) readNet(ctx context.Context, now time.Time) {
 	if err != nil || len(nics) == 0 {
 		return
 	}
-	prev := s.netIfPrev
-	s.netIfPrev = map[string]counters{}
+	prev, cur := s.netIfPrev, s.netIfSpare // two maps in turn, not a new one each time
+	if cur == nil {
+		cur = map[string]counters{}
+	}
+	clear(cur)
+	s.netIfPrev, s.netIfSpare = cur, prev
 	var total counters
 	var ifaces []protocol.NetIface
 	dt := now.Sub(s.netPrev.at).Seconds()

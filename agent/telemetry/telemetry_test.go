@@ -90,6 +90,26 @@ func TestBusyPercent(t *testing.T) {
 	}
 }
 
+// BenchmarkSampleEverySecond is a watched agent's sampling: one Sample a
+// second of a clock that the benchmark moves on, so each sensor is read at
+// its own pace (disk I/O and network every 2 samples, disks every 30, …)
+// and the figures per op are those of an average second. Its B/op is what
+// a watched agent's heap grows by each second.
+func BenchmarkSampleEverySecond(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	s := NewSamplerWith(Options{Now: func() time.Time { now = now.Add(time.Second); return now }})
+	for range 60 { // every sensor read once, its state made
+		s.Sample(ctx)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Sample(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkSample(b *testing.B) {
 	ctx := context.Background()
 	s := NewSampler()
