@@ -248,6 +248,9 @@ func TestTelemetryOnlyWhileWatched(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, tm.TS); err != nil {
 		t.Errorf("ts %q: %v", tm.TS, err)
 	}
+	if want := protocol.MustData(tel); string(tm.Data) != string(want) {
+		t.Errorf("telemetry data %s, want it as marshalled: %s", tm.Data, want)
+	}
 	c.next(t, protocol.TypeTelemetry) // it keeps coming
 	waitFor(t, "status watchers 2", func() bool { return a.Status().Watchers == 2 })
 

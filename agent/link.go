@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,7 +67,9 @@ type link struct {
 	// owned by the pump
 	sentHello json.RawMessage
 	sampleErr bool
-	probeEnd  time.Time // end of the running wake-up probe
+	probeEnd  time.Time     // end of the running wake-up probe
+	telData   bytes.Buffer  // a sample's JSON, written again for each sample
+	telEnc    *json.Encoder // writes to telData
 }
 
 // newLink wraps an opened connection. Commands it receives run under runCtx
