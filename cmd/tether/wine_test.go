@@ -171,12 +171,18 @@ func TestWine(t *testing.T) {
 		// Wine's mixer passes the tone on in periods after the command
 		// answered: wait until the whole tone is in the file.
 		var hz, secs float64
-		var gaps int
+		var gaps, size int
+		defer func() { // what the wait saw last, when it timed out
+			if t.Failed() {
+				t.Logf("last read of %s: %d bytes, %.1f Hz for %.3f s (%d gaps)", raw, size, hz, secs, gaps)
+			}
+		}()
 		waitFor(t, "the whole tone written", func() bool {
 			b, err := os.ReadFile(raw)
 			if err != nil {
 				return false
 			}
+			size = len(b)
 			hz, secs, gaps = soundingTone(b)
 			return secs >= 0.3*0.95
 		})
