@@ -9,3 +9,14 @@ func TestAgentProcs(t *testing.T) {
 		}
 	}
 }
+
+func TestAgentGC(t *testing.T) {
+	if p, ok := agentGC(""); p != agentGCPercent || !ok {
+		t.Errorf("agentGC(\"\") = %d, %v; want %d, true", p, ok, agentGCPercent)
+	}
+	for _, env := range []string{"100", "off", "25"} {
+		if _, ok := agentGC(env); ok {
+			t.Errorf("agentGC(%q) sets the GC percent over the variable", env)
+		}
+	}
+}
