@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -137,7 +138,7 @@ func (l *link) read(ctx context.Context) error {
 		return err
 	})
 	for {
-		typ, frame, err := l.ws.ReadMessage()
+		typ, frame, buf, err := l.next()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -147,7 +148,7 @@ func (l *link) read(ctx context.Context) error {
 		}
 		extend()
 		if typ == websocket.BinaryMessage { // a chunk of a file being received
-			l.fileChunk(frame)
+			l.fileChunk(buf)
 			continue
 		}
 		m, err := protocol.Decode(frame)
@@ -160,6 +161,38 @@ func (l *link) read(ctx context.Context) error {
 			continue
 		}
 		l.handle(m)
+	}
+}
+
+// next reads the next frame, as the connection's ReadMessage does, except
+// that a binary frame (a file's chunk) is read into a buffer from
+// frameBufs, returned in buf (and frame is nil).
+func (l *link) next() (typ int, frame []byte, buf *[]byte, err error) {
+	typ, r, err := l.ws.NextReader()
+	if err != nil {
+		return typ, nil, nil, err
+	}
+	if typ != websocket.BinaryMessage {
+		frame, err = io.ReadAll(r)
+		return typ, frame, nil, err
+	}
+	buf = frameBufs.Get().(*[]byte)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*buf = b
+			return typ, nil, buf, nil
+		}
+		if err != nil {
+			*buf = b
+			putFrameBuf(buf)
+			return typ, nil, nil, err
+		}
 	}
 }
 

@@ -46,8 +46,28 @@ type incoming struct {
 // item is one thing for a worker: a chunk, or the end (sum set).
 type item struct {
 	data []byte
+	buf  *[]byte // the frame data is in, back to frameBufs once written
 	end  bool
 	sum  string
+}
+
+// frameBufs holds the buffers the reader reads binary frames into. A file
+// arrives in chunks of up to 48 KiB; read with ReadMessage each was a new
+// buffer, grown by doubling from 512 bytes (~128 KiB of garbage a chunk),
+// and with a running agent's small heap goal (GOGC 25, cmd/tether) the
+// collections took as much of its one processor as the file did. A chunk's
+// buffer comes back once its worker wrote it (putFrameBuf).
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, frameBufSize); return &b }}
+
+// frameBufSize holds a chunk and its header; a buffer a larger (bad) frame
+// grew is not kept.
+const frameBufSize = 64 << 10
+
+func putFrameBuf(b *[]byte) {
+	if b != nil && cap(*b) <= frameBufSize {
+		*b = (*b)[:0]
+		frameBufs.Put(b)
+	}
 }
 
 // fileFrame handles a JSON frame of a transfer. Called by the reader only.
@@ -146,22 +166,26 @@ func (l *link) fileOutcome(id, dev string, b protocol.FileBegin, data json.RawMe
 
 // fileChunk hands a binary chunk to its transfer's worker. Called by the
 // reader only.
-func (l *link) fileChunk(frame []byte) {
-	ch, err := protocol.ParseChunk(frame)
+func (l *link) fileChunk(buf *[]byte) {
+	ch, err := protocol.ParseChunk(*buf)
 	if err != nil {
+		putFrameBuf(buf)
 		l.log.Debug("ignoring a bad binary frame from the relay", "err", err)
 		return
 	}
 	t := l.files.get(ch.ID)
 	if t == nil {
+		putFrameBuf(buf)
 		return // cancelled meanwhile
 	}
 	if ch.Seq != t.next || ch.Seq >= t.chunks {
+		putFrameBuf(buf)
 		l.failTransfer(t, protocol.Errorf(protocol.CodeBadRequest, "file chunk %d out of order (expected %d)", ch.Seq, t.next))
 		return
 	}
 	t.next++
-	if !t.put(item{data: ch.Data}) {
+	if !t.put(item{data: ch.Data, buf: buf}) {
+		putFrameBuf(buf)
 		l.failTransfer(t, protocol.Errorf(protocol.CodeBadRequest, "file chunks sent beyond the window"))
 	}
 }
@@ -215,7 +239,9 @@ func (l *link) receive(ctx context.Context, t *incoming, sink commands.FileSink)
 			committed = true
 			return data, nil
 		}
-		if err := sink.Write(it.data); err != nil {
+		err := sink.Write(it.data)
+		putFrameBuf(it.buf)
+		if err != nil {
 			return nil, protocol.AsError(err)
 		}
 		written++
