@@ -36,9 +36,10 @@ func agentProcs(env string) int {
 // runtime's smallest heap goal is 4 MB scaled by GOGC/100: at Go's default
 // of 100 a watched agent's heap grew to 4 MB between collections and the
 // pages stayed resident (anonymous memory 4.6-6.3 MB once watched a few
-// minutes). At 25 the goal is 1 MB: 3.6 MB anonymous, steady, for a
-// collection every minute or two while watched (docs/BENCHMARKS.md, "The
-// agent's own memory").
+// minutes). At 25 the goal is 1 MB: 3.6 MB anonymous, steady; a watched
+// agent's heap no longer reaches its goal between the runtime's forced
+// collections (every 2 minutes once one has run), so it collects no more
+// often than those (docs/BENCHMARKS.md, "The agent's own memory").
 const agentGCPercent = 25
 
 // agentGC returns the GC percent a running agent sets, and false when the
