@@ -31,25 +31,42 @@ func agentProcs(env string) int {
 	return 1
 }
 
-// agentGCPercent is a running agent's GOGC unless the GOGC variable is
-// set (agentGC). A running agent's live heap is under 1 MB, and the
-// runtime's smallest heap goal is 4 MB scaled by GOGC/100: at Go's default
-// of 100 a watched agent's heap grew to 4 MB between collections and the
-// pages stayed resident (anonymous memory 4.6-6.3 MB once watched a few
-// minutes). At 25 the goal is 1 MB: 3.6 MB anonymous, steady; a watched
-// agent's heap no longer reaches its goal between the runtime's forced
-// collections (every 2 minutes once one has run), so it collects no more
-// often than those (docs/BENCHMARKS.md, "The agent's own memory").
+// agentGCPercent is a running agent's GOGC once the runtime has collected
+// for the first time, unless the GOGC variable is set (agentGC,
+// lowerGCOnceCollecting). A running agent's live heap is under 1 MB, and
+// the runtime's smallest heap goal is 4 MB scaled by GOGC/100: at Go's
+// default of 100 a watched agent's heap grows to 4 MB between collections
+// and the pages stay resident (anonymous memory 4.6-6.3 MB); at 25 the goal
+// is 1 MB (3.6 MB anonymous, steady). But the runtime also forces a
+// collection every 2 minutes once one has run (~30 context switches each),
+// and at 25 from the start the agent collected at once: an agent nobody
+// watches, which at 100 never fills its 4 MB and never collects, then woke
+// for those all its life (docs/BENCHMARKS.md, "The agent's own memory").
+// So the agent runs at Go's default until the first collection, and at 25
+// from then on, when it pays for the forced ones anyway.
 const agentGCPercent = 25
 
-// agentGC returns the GC percent a running agent sets, and false when the
-// GOGC variable (env is its value) is set, which the runtime has applied.
+// agentGC returns the GC percent a running agent sets after its first
+// collection, and false when the GOGC variable (env is its value) is set,
+// which the runtime has applied.
 func agentGC(env string) (int, bool) {
 	if env != "" {
 		return 0, false
 	}
 	return agentGCPercent, true
 }
+
+// lowerGCOnceCollecting sets the GC percent to percent when the runtime's
+// next collection has run (from the finalizer of an object nothing
+// holds), and returns at once.
+func lowerGCOnceCollecting(percent int) {
+	runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) { debug.SetGCPercent(percent) })
+}
+
+// gcSentinel is the object whose finalizer lowerGCOnceCollecting sets. It
+// holds a pointer so that it is not one of the tiny allocations the runtime
+// packs together, which may never be finalized.
+type gcSentinel struct{ _ *byte }
 
 // deviceName is the name used when this command has to register the device.
 func (c *cli) deviceName() string {
@@ -71,7 +88,7 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(agentProcs(os.Getenv("GOMAXPROCS"))))
 	if p, ok := agentGC(os.Getenv("GOGC")); ok {
-		defer debug.SetGCPercent(debug.SetGCPercent(p))
+		lowerGCOnceCollecting(p)
 	}
 	level := slog.LevelInfo
 	if c.verbose {
