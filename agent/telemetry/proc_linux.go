@@ -293,7 +293,7 @@ func parseDiskstats(b []byte, out map[string]disk.IOCountersStat) error {
 		out[st.Name] = st
 		seen++
 	}
-	if seen != len(out) { // a disk went away
+	if seen < len(out) { // a disk went away (after clear, seen >= len: once at most)
 		clear(out)
 		return parseDiskstats(b, out)
 	}

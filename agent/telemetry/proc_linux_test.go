@@ -221,6 +221,12 @@ func TestParseProcFiles(t *testing.T) {
 	if err != nil || len(io) != 2 || io["vda"].ReadBytes != 300*512 || io["sda"].WriteBytes != 16*512 || io["sda"].Name != "sda" {
 		t.Errorf("parseDiskstats into the previous read = %+v, %v", io, err)
 	}
+	dup := " 254 0 vda 10 0 300 5 20 0 500 9 0 1 1\n 254 0 vda 10 0 301 5 20 0 501 9 0 1 1\n"
+	// A name twice (not seen in /proc/diskstats) neither fails nor loops.
+	twice := map[string]disk.IOCountersStat{}
+	if err := parseDiskstats([]byte(dup), twice); err != nil || len(twice) != 1 || twice["vda"].ReadBytes != 301*512 {
+		t.Errorf("parseDiskstats of a name twice = %+v, %v", twice, err)
+	}
 	if err := parseDiskstats([]byte(" 254 0 vda 10 0 x 5 20 0 500 9 0 1 1\n"), io); err == nil {
 		t.Error("parseDiskstats accepted a bad number")
 	}
