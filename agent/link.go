@@ -71,6 +71,7 @@ type link struct {
 	probeEnd  time.Time     // end of the running wake-up probe
 	telData   bytes.Buffer  // a sample's JSON, written again for each sample
 	telEnc    *json.Encoder // writes to telData
+	telSample protocol.Telemetry
 }
 
 // newLink wraps an opened connection. Commands it receives run under runCtx

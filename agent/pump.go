@@ -121,7 +121,8 @@ func (l *link) telemetry(ctx context.Context) {
 		l.telEnc = json.NewEncoder(&l.telData)
 	}
 	l.telData.Reset()
-	if err := l.telEnc.Encode(&t); err != nil {
+	l.telSample = t // Encode's argument escapes: a field of l, not a new copy each time
+	if err := l.telEnc.Encode(&l.telSample); err != nil {
 		return
 	}
 	b, err := protocol.Encode(&protocol.Message{
