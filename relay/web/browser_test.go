@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -43,19 +44,33 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 // guard, generous for a busy machine, not a timing assertion.
 func waitFor(t *testing.T, ctx context.Context, what, cond string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	if err := poll(ctx, cond, 30*time.Second); err != nil {
+		html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("waiting for %s (%s): err %v; page text:\n%s", what, cond, err, html)
+	}
+}
+
+// poll evaluates the JavaScript condition cond every 100 ms until it holds
+// (nil) or within has passed: then the last evaluation's error, or
+// errNotYet when it evaluated to false.
+func poll(ctx context.Context, cond string, within time.Duration) error {
+	deadline := time.Now().Add(within)
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
 		if err == nil && ok {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-			t.Fatalf("waiting for %s (%s): err %v; page text:\n%s", what, cond, err, html)
+			if err == nil {
+				err = errNotYet
+			}
+			return err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+var errNotYet = errors.New("the condition is still false")
 
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -229,21 +244,12 @@ func saveArtifact(t *testing.T, ctx context.Context, name string) {
 // if it stays wider, the error names the elements that reach past w.
 func fitsWidth(t *testing.T, ctx context.Context, w int) {
 	t.Helper()
-	cond := fmt.Sprintf(`document.documentElement.scrollWidth <= %d`, w)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			wide, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll('body *')]
-				.filter((e) => e.getBoundingClientRect().right > %d && ![...e.children].some((c) => c.getBoundingClientRect().right > %d))
-				.slice(0, 10).map((e) => `+"`${e.tagName.toLowerCase()}#${e.id}.${e.className} reaches ${Math.round(e.getBoundingClientRect().right)}`"+`)`, w, w)))
-			page, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
-			t.Fatalf("at %d px the page is %v px wide (err %v); reaching past: %v", w, page, err, wide)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := poll(ctx, fmt.Sprintf(`document.documentElement.scrollWidth <= %d`, w), 10*time.Second); err != nil {
+		wide, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll('body *')]
+			.filter((e) => e.getBoundingClientRect().right > %d && ![...e.children].some((c) => c.getBoundingClientRect().right > %d))
+			.slice(0, 10).map((e) => `+"`${e.tagName.toLowerCase()}#${e.id}.${e.className} reaches ${Math.round(e.getBoundingClientRect().right)}`"+`)`, w, w)))
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
+		t.Fatalf("at %d px the page is %v px wide (err %v); reaching past: %v", w, page, err, wide)
 	}
 }
 
