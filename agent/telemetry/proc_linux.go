@@ -38,11 +38,10 @@ import (
 type procReader struct {
 	buf   []byte
 	fds   map[string]int // the files opened so far
-	fresh bool           // cores is from the read of the same Sample
+	fresh bool           // coreBufs[0] is from times(false) of the same Sample
 
 	total    [1]cpu.TimesStat
-	cores    []cpu.TimesStat    // from the last times(false), for the times(true) that follows
-	coreBufs [2][]cpu.TimesStat // cores alternates between them
+	coreBufs [2][]cpu.TimesStat // the cores of the last read, then those of the one before
 	mem      mem.VirtualMemoryStat
 	disks    map[string]disk.IOCountersStat
 	nics     []net.IOCountersStat
@@ -131,12 +130,13 @@ const maxProcFile = 4 << 20
 func (p *procReader) times(_ context.Context, perCore bool) ([]cpu.TimesStat, error) {
 	if perCore && p.fresh {
 		p.fresh = false
-		return p.cores, nil
+		return p.coreBufs[0], nil
 	}
 	b, err := p.read("/proc/stat")
 	if err != nil {
 		return nil, err
 	}
+	p.fresh = false
 	p.coreBufs[0], p.coreBufs[1] = p.coreBufs[1], p.coreBufs[0]
 	total, cores, err := parseProcStat(b, p.coreBufs[0][:0])
 	if err != nil {
@@ -146,7 +146,7 @@ func (p *procReader) times(_ context.Context, perCore bool) ([]cpu.TimesStat, er
 	if perCore {
 		return cores, nil
 	}
-	p.cores, p.fresh = cores, true
+	p.fresh = true
 	p.total[0] = total
 	return p.total[:], nil
 }
