@@ -180,6 +180,15 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.LoadBalancer {
 		c.startHAProxy(o.LBAddr)
 	}
+	// Run before the processes are stopped (cleanups run last first): a
+	// failed test shows what every node said, whichever wait gave up.
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.Nodes {
+				t.Logf("relay node %d, end of its log:\n%s", n.i, n.p.tail())
+			}
+		}
+	})
 	return c
 }
 

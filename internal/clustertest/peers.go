@@ -16,8 +16,11 @@ import (
 	"github.com/tether-desktop/tether/protocol"
 )
 
-// hangGuard bounds every single wait on a socket or a request.
-const hangGuard = 20 * time.Second
+// hangGuard bounds every single wait on a socket or a request. It is
+// longer than the relay's command timeout (20 s), so that a command the
+// relay gives up on is seen with the relay's own answer (timeout), not as
+// a test that stopped waiting at the same moment.
+const hangGuard = 25 * time.Second
 
 // API calls the relay's HTTP API at base with bearer, sending body as JSON
 // (when not nil) and decoding the answer into out (when not nil). It

@@ -240,6 +240,23 @@ func (h *hub) replyLocked(node, id string, data json.RawMessage, err *protocol.E
 	}
 }
 
+// unreachableLocked says why a command or a file cannot be sent to node
+// now, or returns nil. Not from the moment this node's link to the others
+// is lost until it has heard node again after the link came back: the
+// broker may be connected again before this hub is told (Reconnected), and
+// node may not be back on the link yet, so a message sent then can be lost
+// without a word, and its sender would wait out the command timeout. mu
+// held.
+func (h *hub) unreachableLocked(node string) *protocol.Error {
+	switch {
+	case h.linkDown:
+		return protocol.Errorf(protocol.CodeUnavailable, "the relay lost its link to the other relay nodes; try again in a few seconds")
+	case h.unconfirmed[node]:
+		return protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device is reconnecting; try again in a few seconds")
+	}
+	return nil
+}
+
 // failOutboundLocked answers err to every command sent to node (every
 // node when node is ""). mu held.
 func (h *hub) failOutboundLocked(node string, err *protocol.Error) {

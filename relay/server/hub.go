@@ -521,8 +521,8 @@ func (h *hub) command(c *clientConn, msg *protocol.Message) {
 		TS: boundTS(msg.TS, protocol.Timestamp(h.cfg.Now())), Name: msg.Name, Args: msg.Args,
 		Data: h.book.commandData(c.session, msg.Device, h.cfg.Now())})
 	if node != h.node {
-		if h.unconfirmed[node] {
-			refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device is reconnecting; try again in a few seconds"))
+		if perr := h.unreachableLocked(node); perr != nil {
+			refuse(perr)
 			return
 		}
 		if err := h.br.Send(node, broker.Event{Kind: broker.Command, Device: msg.Device, ID: rid, Data: fwd}); err != nil {

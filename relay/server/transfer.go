@@ -101,8 +101,8 @@ func (h *hub) fileBegin(c *clientConn, msg *protocol.Message) {
 	t := &transfer{device: msg.Device, client: c, clientID: msg.ID, chunks: protocol.Chunks(b.Size)}
 	t.lastLen = int(b.Size - int64(max(t.chunks, 1)-1)*protocol.MaxChunk)
 	if node != h.node {
-		if h.unconfirmed[node] {
-			refuse(protocol.Errorf(protocol.CodeUnavailable, "the relay node holding the device is reconnecting; try again in a few seconds"))
+		if perr := h.unreachableLocked(node); perr != nil {
+			refuse(perr)
 			return
 		}
 		t.rid = h.newRIDLocked()
