@@ -87,6 +87,7 @@ func New(cfg Config) (*Agent, error) {
 		st.DeviceID = c.DeviceID
 	}
 	state := newState(set, Status{})
+	state.onQuiet = cfg.Quiet
 	if cfg.Sampler == nil {
 		opts := telemetry.Options{ShareWindow: func() bool {
 			return state.currentSettings().Allowed(telemetry.WindowTitle, false)

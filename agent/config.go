@@ -119,6 +119,15 @@ type Config struct {
 	// MaxConcurrent bounds the commands running at once; beyond it a
 	// command is answered rate_limited. Default 8.
 	MaxConcurrent int
+	// Quiet, when set, is told true when the agent goes quiet, false when
+	// it stops being quiet, and once at New (true: a new agent is quiet).
+	// Quiet is the state an agent spends nearly all its life in: nobody
+	// watches the desktop, and no command, file or pairing notice is under
+	// way; what wakes it then is its heartbeat. A process can spend less
+	// while quiet (cmd/tether turns the garbage collector off). Calls come
+	// one at a time and in order, with the agent's state locked: Quiet
+	// must return at once and must not call the Agent.
+	Quiet func(quiet bool)
 
 	// Inbox is the folder receive_files saves into. Default: the Tether
 	// folder in Desktop's Downloads folder (when Desktop is a

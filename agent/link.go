@@ -205,7 +205,7 @@ func (l *link) handle(m *protocol.Message) {
 	case protocol.TypeCommand:
 		l.command(m)
 	case protocol.TypePairing:
-		l.cmds.Go(func() { l.runner.pairing(l.runCtx, m) })
+		l.work(func() { l.runner.pairing(l.runCtx, m) })
 	case protocol.TypeError:
 		if m.Error != nil {
 			l.log.Warn("relay refused a frame", "code", m.Error.Code, "message", m.Error.Message)
@@ -252,12 +252,22 @@ func (l *link) command(m *protocol.Message) {
 		l.sendResult(protocol.Result(m.ID, dev, nil, perr))
 		return
 	}
-	l.cmds.Go(func() {
+	l.work(func() {
 		defer l.runner.release()
 		data, perr := l.runner.run(l.runCtx, m)
 		b, res := l.encodeResult(protocol.Result(m.ID, dev, data, perr))
 		l.runner.record(m, res.Error) // before the result leaves, so the log keeps the order commands ended in
 		l.deliver(b, res.ID)
+	})
+}
+
+// work runs f on a goroutine owned by the agent's command WaitGroup; the
+// agent is not quiet (Config.Quiet) until f returns.
+func (l *link) work(f func()) {
+	l.state.begin()
+	l.cmds.Go(func() {
+		defer l.state.end()
+		f()
 	})
 }
 

@@ -25,6 +25,11 @@ type state struct {
 	seq       uint64          // version of status, bumped by every update
 	jumps     uint64          // times the kernel said the wall clock jumped (set, or a wake from sleep)
 	changed   chan struct{}   // closed (and replaced) at the next change
+
+	busy      int        // commands, transfers and notices under way (begin, end)
+	onQuiet   func(bool) // Config.Quiet; nil: nobody is told
+	toldQuiet bool       // onQuiet was called at least once
+	quiet     bool       // what onQuiet was last told
 }
 
 func newState(s Settings, st Status) *state {
@@ -63,6 +68,41 @@ func (s *state) updateLocked(f func(*Status)) {
 	s.status.Updated = now
 	s.seq++
 	s.broadcastLocked()
+	s.tellQuietLocked()
+}
+
+// begin records that work started which the agent does for the relay
+// whether or not anyone watches (a command, a file arriving, a pairing
+// notice); end records that it ended. The agent is quiet while nobody
+// watches and nothing is under way.
+func (s *state) begin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy++
+	s.tellQuietLocked()
+}
+
+// end is begin's counterpart: one call for each begin.
+func (s *state) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy--
+	s.tellQuietLocked()
+}
+
+// tellQuietLocked calls onQuiet when the agent went quiet or stopped
+// being quiet (the first time in any case). It runs with mu held, so the
+// calls come one at a time and in order.
+func (s *state) tellQuietLocked() {
+	if s.onQuiet == nil {
+		return
+	}
+	q := s.status.Watchers == 0 && s.busy == 0
+	if s.toldQuiet && q == s.quiet {
+		return
+	}
+	s.toldQuiet, s.quiet = true, q
+	s.onQuiet(q)
 }
 
 // snapshot returns a copy of the status and its version.

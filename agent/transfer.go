@@ -140,7 +140,7 @@ func (l *link) fileBegin(m *protocol.Message) {
 		queue: make(chan item, protocol.DefaultWindow+2)}
 	l.files.add(t)
 	l.log.Info("receiving a file", "id", m.ID, "bytes", b.Size)
-	l.cmds.Go(func() {
+	l.work(func() {
 		defer cancel()
 		defer l.files.remove(t)
 		data, perr := l.receive(ctx, t, sink)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 
 	"github.com/tether-desktop/tether/agent"
@@ -31,42 +33,68 @@ func agentProcs(env string) int {
 	return 1
 }
 
-// agentGCPercent is a running agent's GOGC once the runtime has collected
-// for the first time, unless the GOGC variable is set (agentGC,
-// lowerGCOnceCollecting). A running agent's live heap is under 1 MB, and
-// the runtime's smallest heap goal is 4 MB scaled by GOGC/100: at Go's
-// default of 100 a watched agent's heap grows to 4 MB between collections
-// and the pages stay resident (anonymous memory 4.6-6.3 MB); at 25 the goal
-// is 1 MB (3.6 MB anonymous, steady). But the runtime also forces a
-// collection every 2 minutes once one has run (~30 context switches each),
-// and at 25 from the start the agent collected at once: an agent nobody
-// watches, which at 100 never fills its 4 MB and never collects, then woke
-// for those all its life (docs/BENCHMARKS.md, "The agent's own memory").
-// So the agent runs at Go's default until the first collection, and at 25
-// from then on, when it pays for the forced ones anyway.
+// agentGCPercent is a running agent's GOGC while it is not quiet (quietGC).
+// A running agent's live heap is under 1 MB, and the runtime's smallest
+// heap goal is 4 MB scaled by GOGC/100: at Go's default of 100 a watched
+// agent's heap grows to 4 MB between collections and the pages stay
+// resident (anonymous memory 4.6-6.3 MB); at 25 the goal is 1 MB (3.6 MB
+// anonymous, steady). docs/BENCHMARKS.md, "The agent's own memory".
 const agentGCPercent = 25
 
-// agentGC returns the GC percent a running agent sets after its first
-// collection, and false when the GOGC variable (env is its value) is set,
-// which the runtime has applied.
-func agentGC(env string) (int, bool) {
-	if env != "" {
+// quietSlack is how far the runtime's memory may grow while the agent is
+// quiet before it collects (quietGC).
+const quietSlack = 4 << 20
+
+// agentGC returns the GC percent for a running agent's quietGC, and false
+// when the GOGC or GOMEMLIMIT variable (gogc, memlimit: their values) is
+// set: the runtime has applied it, and the agent leaves its collector be.
+func agentGC(gogc, memlimit string) (int, bool) {
+	if gogc != "" || memlimit != "" {
 		return 0, false
 	}
 	return agentGCPercent, true
 }
 
-// lowerGCOnceCollecting sets the GC percent to percent when the runtime's
-// next collection has run (from the finalizer of an object nothing
-// holds), and returns at once.
-func lowerGCOnceCollecting(percent int) {
-	runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) { debug.SetGCPercent(percent) })
+// quietGC returns the agent's Quiet hook (agent.Config.Quiet). While the
+// agent is quiet (nobody watches, nothing under way) the collector is off,
+// and a memory limit of what the runtime has in use at that moment plus
+// quietSlack stands in for it; otherwise the GC percent is percent and
+// there is no limit. Why off: once the runtime has collected it forces a
+// collection every 2 minutes while its collector is on (~30 context
+// switches each), so an agent nobody watches woke for those all its life
+// (0.22-0.27 wakeups/s between heartbeats, against 0.02 before any
+// collection). Quiet, an agent makes little garbage (its heartbeats): the
+// limit collects it when there is quietSlack of it.
+func quietGC(percent int) func(quiet bool) {
+	mem := []metrics.Sample{{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	return func(quiet bool) {
+		if !quiet {
+			debug.SetMemoryLimit(math.MaxInt64)
+			debug.SetGCPercent(percent)
+			return
+		}
+		// In use: all the runtime holds, less the heap's free pages, which
+		// would otherwise take new garbage before the limit saw any (the
+		// scavenger gives them back to stay under it).
+		metrics.Read(mem)
+		inUse := mem[0].Value.Uint64() - mem[1].Value.Uint64() - mem[2].Value.Uint64()
+		debug.SetMemoryLimit(int64(inUse) + quietSlack)
+		debug.SetGCPercent(-1)
+	}
 }
 
-// gcSentinel is the object whose finalizer lowerGCOnceCollecting sets. It
-// holds a pointer so that it is not one of the tiny allocations the runtime
-// packs together, which may never be finalized.
-type gcSentinel struct{ _ *byte }
+// keepGC returns a function that puts back the GC percent and the memory
+// limit in force now (runAgent returns with them as it found them).
+func keepGC() (restore func()) {
+	percent := debug.SetGCPercent(100)
+	debug.SetGCPercent(percent)
+	limit := debug.SetMemoryLimit(-1) // a negative limit only reads it
+	return func() {
+		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(percent)
+	}
+}
 
 // deviceName is the name used when this command has to register the device.
 func (c *cli) deviceName() string {
@@ -87,8 +115,10 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 		return nil
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(agentProcs(os.Getenv("GOMAXPROCS"))))
-	if p, ok := agentGC(os.Getenv("GOGC")); ok {
-		lowerGCOnceCollecting(p)
+	var quiet func(bool)
+	if p, ok := agentGC(os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT")); ok {
+		quiet = quietGC(p)
+		defer keepGC()()
 	}
 	level := slog.LevelInfo
 	if c.verbose {
@@ -98,19 +128,19 @@ func (c *cli) runAgent(ctx context.Context, args []string) error {
 	slog.SetDefault(log) // for the packages that log without a Config (agent/telemetry)
 	if c.unattended {
 		c.noTray = true
-		body := func(ctx context.Context) error { return c.runHeadlessOrTray(ctx, log) }
+		body := func(ctx context.Context) error { return c.runHeadlessOrTray(ctx, log, quiet) }
 		if ok, err := installer.RunWindowsService(ctx, body); ok {
 			return err
 		}
 		return installer.RunUnattended(ctx, c.installerConfig(), body)
 	}
-	return c.runHeadlessOrTray(ctx, log)
+	return c.runHeadlessOrTray(ctx, log, quiet)
 }
 
 // runHeadlessOrTray runs the agent until ctx ends (or Quit in the tray): in
 // another goroutine with the tray on this one when a desktop session is
-// there, else on this goroutine.
-func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
+// there, else on this goroutine. quiet is the agent's Quiet hook (nil: none).
+func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger, quiet func(bool)) error {
 	useTray := !c.noTray
 	if useTray {
 		if err := tray.SessionBusAvailable(); err != nil {
@@ -130,6 +160,7 @@ func (c *cli) runHeadlessOrTray(ctx context.Context, log *slog.Logger) error {
 		Version:     version,
 		Logger:      log,
 		Desktop:     desk,
+		Quiet:       quiet,
 	})
 	if err != nil {
 		return err

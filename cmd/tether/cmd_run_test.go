@@ -1,13 +1,10 @@
 package main
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
-	"time"
-
-	"github.com/tether-desktop/tether/internal/wait"
 )
 
 func TestAgentProcs(t *testing.T) {
@@ -19,34 +16,63 @@ func TestAgentProcs(t *testing.T) {
 }
 
 func TestAgentGC(t *testing.T) {
-	if p, ok := agentGC(""); p != agentGCPercent || !ok {
-		t.Errorf("agentGC(\"\") = %d, %v; want %d, true", p, ok, agentGCPercent)
+	if p, ok := agentGC("", ""); p != agentGCPercent || !ok {
+		t.Errorf("agentGC(\"\", \"\") = %d, %v; want %d, true", p, ok, agentGCPercent)
 	}
-	for _, env := range []string{"100", "off", "25"} {
-		if _, ok := agentGC(env); ok {
-			t.Errorf("agentGC(%q) sets the GC percent over the variable", env)
+	for _, env := range [][2]string{{"100", ""}, {"off", ""}, {"", "64MiB"}, {"25", "1GiB"}} {
+		if _, ok := agentGC(env[0], env[1]); ok {
+			t.Errorf("agentGC(%q, %q) sets the collector over the variables", env[0], env[1])
 		}
 	}
 }
 
-// TestLowerGCOnceCollecting: the GC percent stays as it is until the
-// runtime collects, then is the one asked for.
-func TestLowerGCOnceCollecting(t *testing.T) {
-	prev := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(prev)
-	gcPercent := func() int { // read without setting, which would race with the finalizer
-		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-		metrics.Read(s)
-		return int(s[0].Value.Uint64())
+// TestQuietGC: quiet, the collector is off but collects once the garbage
+// passes the slack (and not before); not quiet, it is on at the percent
+// asked for, with no memory limit; keepGC puts back what it found.
+func TestQuietGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	percent := func() int { p := debug.SetGCPercent(0); debug.SetGCPercent(p); return p }
+	limit := func() int64 { return debug.SetMemoryLimit(-1) } // a negative limit only reads it
+	collections := func() uint32 { var m runtime.MemStats; runtime.ReadMemStats(&m); return m.NumGC }
+
+	hook := quietGC(25)
+	runtime.GC()
+	hook(true)
+	if p := percent(); p != -1 {
+		t.Fatalf("quiet: GC percent %d, want -1 (off)", p)
+	}
+	if l := limit(); l == math.MaxInt64 {
+		t.Fatal("quiet: no memory limit")
+	}
+	var keep [][]byte // garbage made here is dropped at once; keep holds none of it
+	before := collections()
+	for range 8 { // 512 KiB, an eighth of the slack
+		keep = append(keep[:0], make([]byte, 64<<10))
+	}
+	if n := collections() - before; n != 0 {
+		t.Errorf("quiet: %d collections for an eighth of the slack", n)
+	}
+	for range 3 * quietSlack / (64 << 10) {
+		keep = append(keep[:0], make([]byte, 64<<10))
+	}
+	if collections() == before {
+		t.Errorf("quiet: no collection after three times the slack of garbage")
+	}
+	runtime.KeepAlive(keep)
+
+	hook(false)
+	if p := percent(); p != 25 {
+		t.Errorf("not quiet: GC percent %d, want 25", p)
+	}
+	if l := limit(); l != math.MaxInt64 {
+		t.Errorf("not quiet: memory limit %d, want none", l)
 	}
 
-	lowerGCOnceCollecting(25)
-	if p := gcPercent(); p != 100 {
-		t.Fatalf("GC percent %d before any collection, want 100", p)
+	restore := keepGC() // as runAgent returns
+	hook(true)
+	restore()
+	if p, l := percent(), limit(); p != 25 || l != math.MaxInt64 {
+		t.Errorf("after keepGC's restore: GC percent %d, limit %d; want 25 and none", p, l)
 	}
-	runtime.GC()
-	wait.Until(t, "the GC percent lowered after a collection", 10*time.Second, func() bool {
-		runtime.GC() // the finalizer runs on its own goroutine, after the collection that found the object
-		return gcPercent() == 25
-	})
 }
