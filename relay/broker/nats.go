@@ -85,11 +85,11 @@ func ConnectNATS(urls []string, id string, log *slog.Logger) (*NATS, error) {
 		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("NATS connection lost", "err", err)
-			b.deliverLocal(Event{Kind: Disconnected})
+			b.deliverLink(Event{Kind: Disconnected})
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("NATS connection back", "server", c.ConnectedUrlRedacted())
-			b.deliverLocal(Event{Kind: Reconnected})
+			b.deliverLink(Event{Kind: Reconnected})
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if err == nats.ErrSlowConsumer {
@@ -228,6 +228,18 @@ func (b *NATS) deliverLocal(e Event) {
 	case b.local <- e:
 	default:
 		b.dropped.Add(1)
+	}
+}
+
+// deliverLink queues a change of the connection (Disconnected,
+// Reconnected) for the handler, waiting for room until the broker stops:
+// unlike other events it is never dropped, since a hub that missed
+// Reconnected would take the link for down, and refuse to send across, for
+// ever. Called from nats.go's callback goroutine, which may wait.
+func (b *NATS) deliverLink(e Event) {
+	select {
+	case b.local <- e:
+	case <-b.stop:
 	}
 }
 
