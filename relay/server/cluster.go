@@ -241,12 +241,12 @@ func (h *hub) replyLocked(node, id string, data json.RawMessage, err *protocol.E
 }
 
 // unreachableLocked says why a command or a file cannot be sent to node
-// now, or returns nil. Not from the moment this node's link to the others
-// is lost until it has heard node again after the link came back: the
-// broker may be connected again before this hub is told (Reconnected), and
-// node may not be back on the link yet, so a message sent then can be lost
-// without a word, and its sender would wait out the command timeout. mu
-// held.
+// now, or returns nil. Nothing is sent from the moment this node is told
+// its link to the others is lost until it has heard node again after the
+// link came back: the broker can be connected again before this hub is
+// told so (Reconnected), with node not back on the link yet, and a message
+// sent then would be lost without a word, its sender waiting out the
+// command timeout. mu held.
 func (h *hub) unreachableLocked(node string) *protocol.Error {
 	switch {
 	case h.linkDown:
