@@ -32,8 +32,10 @@ func TestAgentGC(t *testing.T) {
 func TestQuietGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
-	percent := func() int { p := debug.SetGCPercent(0); debug.SetGCPercent(p); return p }
-	limit := func() int64 { return debug.SetMemoryLimit(-1) } // a negative limit only reads it
+	// Read by setting -1 for a moment (0 would collect), and -1 as a limit
+	// (a negative limit only reads it).
+	percent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
 	collections := func() uint32 { var m runtime.MemStats; runtime.ReadMemStats(&m); return m.NumGC }
 
 	hook := quietGC(25)
@@ -45,7 +47,7 @@ func TestQuietGC(t *testing.T) {
 	if l := limit(); l == math.MaxInt64 {
 		t.Fatal("quiet: no memory limit")
 	}
-	var keep [][]byte // garbage made here is dropped at once; keep holds none of it
+	var keep [][]byte // holds the newest chunk only: the others are garbage at once
 	before := collections()
 	for range 8 { // 512 KiB, an eighth of the slack
 		keep = append(keep[:0], make([]byte, 64<<10))
