@@ -60,11 +60,12 @@ func agentGC(gogc, memlimit string) (int, bool) {
 // and a memory limit of what the runtime has in use at that moment plus
 // quietSlack stands in for it; otherwise the GC percent is percent and
 // there is no limit. Why off: once the runtime has collected it forces a
-// collection every 2 minutes while its collector is on (~30 context
-// switches each), so an agent nobody watches woke for those all its life
-// (0.22-0.27 wakeups/s between heartbeats, against 0.02 before any
-// collection). Quiet, an agent makes little garbage (its heartbeats): the
-// limit collects it when there is quietSlack of it.
+// collection every 2 minutes while its collector is on (20-30 context
+// switches each), so an agent nobody watches woke for those all its life:
+// off, an agent at rest after a watch woke 0.26 times a second in all
+// instead of 0.52 (docs/BENCHMARKS.md, "The agent at rest"). Quiet, an
+// agent makes almost no garbage: the limit collects it when there is
+// quietSlack of it.
 func quietGC(percent int) func(quiet bool) {
 	mem := []metrics.Sample{{Name: "/memory/classes/total:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
@@ -87,13 +88,21 @@ func quietGC(percent int) func(quiet bool) {
 // keepGC returns a function that puts back the GC percent and the memory
 // limit in force now (runAgent returns with them as it found them).
 func keepGC() (restore func()) {
-	percent := debug.SetGCPercent(100)
-	debug.SetGCPercent(percent)
+	percent := gcPercent()
 	limit := debug.SetMemoryLimit(-1) // a negative limit only reads it
 	return func() {
 		debug.SetMemoryLimit(limit)
 		debug.SetGCPercent(percent)
 	}
+}
+
+// gcPercent returns the GC percent in force, read by setting it to -1
+// (off) for a moment: the runtime has no call that only reads it, and any
+// other value could start a collection.
+func gcPercent() int {
+	p := debug.SetGCPercent(-1)
+	debug.SetGCPercent(p)
+	return p
 }
 
 // deviceName is the name used when this command has to register the device.

@@ -32,10 +32,8 @@ func TestAgentGC(t *testing.T) {
 func TestQuietGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
-	// Read by setting -1 for a moment (0 would collect), and -1 as a limit
-	// (a negative limit only reads it).
-	percent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
-	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	percent := gcPercent
+	limit := func() int64 { return debug.SetMemoryLimit(-1) } // a negative limit only reads it
 	collections := func() uint32 { var m runtime.MemStats; runtime.ReadMemStats(&m); return m.NumGC }
 
 	hook := quietGC(25)
