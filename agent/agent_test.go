@@ -372,13 +372,11 @@ func TestEveryCommandGetsExactlyOneResult(t *testing.T) {
 	}
 }
 
-func TestCommandsBeyondTheBoundAreRateLimited(t *testing.T) {
-	r := newFakeRelay(t)
-	cfg := testConfig(t, r)
-	cfg.MaxConcurrent = 1
-	release := make(chan struct{})
-	var started atomic.Int64
-	cfg.Commands = []commands.Command{{
+// holdCommand is a command "hold" (on by default, no arguments) that
+// counts its runs in started and returns once release is closed or its
+// context ends.
+func holdCommand(release <-chan struct{}, started *atomic.Int64) commands.Command {
+	return commands.Command{
 		Spec: protocol.CommandSpec{Name: "hold", Args: []protocol.ArgSpec{}}, DefaultOn: true,
 		Run: func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
 			started.Add(1)
@@ -388,7 +386,16 @@ func TestCommandsBeyondTheBoundAreRateLimited(t *testing.T) {
 			}
 			return nil, nil
 		},
-	}}
+	}
+}
+
+func TestCommandsBeyondTheBoundAreRateLimited(t *testing.T) {
+	r := newFakeRelay(t)
+	cfg := testConfig(t, r)
+	cfg.MaxConcurrent = 1
+	release := make(chan struct{})
+	var started atomic.Int64
+	cfg.Commands = []commands.Command{holdCommand(release, &started)}
 	startAgent(t, cfg, nil)
 	c := r.nextConn(t)
 	c.next(t, protocol.TypeHello)

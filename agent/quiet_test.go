@@ -1,10 +1,10 @@
 package agent
 
 import (
-	"context"
-	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tether-desktop/tether/agent/commands"
@@ -26,23 +26,15 @@ func TestQuietWhileNobodyWatchesAndNothingRuns(t *testing.T) {
 	}
 	sawTold := func(want ...bool) {
 		t.Helper()
-		waitFor(t, "Quiet told "+boolsString(want), func() bool {
+		waitFor(t, fmt.Sprint("Quiet told ", want), func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return slices.Equal(told, want)
 		})
 	}
 	release := make(chan struct{})
-	cfg.Commands = []commands.Command{{
-		Spec: protocol.CommandSpec{Name: "hold", Args: []protocol.ArgSpec{}}, DefaultOn: true,
-		Run: func(ctx context.Context, _ map[string]any) (json.RawMessage, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil, nil
-		},
-	}}
+	var started atomic.Int64
+	cfg.Commands = []commands.Command{holdCommand(release, &started)}
 	a := startAgent(t, cfg, nil)
 	sawTold(true)
 	c := r.nextConn(t)
@@ -62,9 +54,4 @@ func TestQuietWhileNobodyWatchesAndNothingRuns(t *testing.T) {
 		t.Fatalf("command: %+v %+v", m, m.Error)
 	}
 	sawTold(true, false, true, false, true)
-}
-
-func boolsString(b []bool) string {
-	out, _ := json.Marshal(b)
-	return string(out)
 }
